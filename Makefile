@@ -1,0 +1,45 @@
+# Two commands: `make run` (set up, build the index, start the app) and `make test` (set up, run tests).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The offline mirror of the Microsoft Learn pages, when it sits beside the checkout (as in CI).
+MIRROR ?= $(wildcard ../shared/corpus-mirror)
+
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export ORT_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test setup lint eval bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU wheel in pyproject.toml; install it first so nothing pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: setup
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python app.py
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests scripts app.py
+	$(BIN)/ruff format --check src tests scripts app.py
+
+eval: setup
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/azcompare eval evals/dev.yaml
+
+bench: setup
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	find index -mindepth 1 ! -name .gitignore -exec rm -rf {} +

@@ -1,0 +1,23 @@
+"""azcompare: cited answers about OpenAI versus Azure OpenAI from a small, trusted knowledge base.
+
+from azcompare import answer
+a = answer("Does OpenAI support private endpoints?")
+print(a.text, a.citations)
+"""
+
+from azcompare.answering.pipeline import answer
+from azcompare.index import BuildReport, build_index
+from azcompare.settings import Settings
+from azcompare.types import Answer, Chunk, Citation, Document, Hit
+
+__all__ = [
+    "Answer",
+    "BuildReport",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Hit",
+    "Settings",
+    "answer",
+    "build_index",
+]

@@ -1,0 +1,64 @@
+"""Numbered citations: build them from evidence in order of first use, and render the answer text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from azcompare.text import Sentence
+from azcompare.types import Citation, Hit
+
+_TERMINAL = re.compile(r"[\s.!?:;,]+$")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence of one retrieved passage, scored for the question."""
+
+    hit: Hit
+    sentence: Sentence
+    score: float
+    coverage: float
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[int, int], ...]]:
+        return self.hit.chunk.id, self.sentence.spans
+
+
+def cite(evidence: Evidence, n: int) -> Citation:
+    """The citation for one piece of evidence, numbered n."""
+    chunk = evidence.hit.chunk
+    return Citation(
+        n=n,
+        title=chunk.title,
+        url=chunk.url,
+        source=chunk.doc_id,
+        heading=chunk.heading,
+        snippet=evidence.sentence.text,
+        date=chunk.date.isoformat() if chunk.date else None,
+        passage=chunk.text,
+        chunk_id=chunk.id,
+        spans=[list(span) for span in evidence.sentence.spans],
+    )
+
+
+def render(statements: list[tuple[str, Evidence]]) -> tuple[str, list[Citation]]:
+    """Join (lead-in, evidence) statements into text where every sentence ends with its [n].
+
+    Numbers follow first use; the same sentence cited twice keeps its number.
+    """
+    numbers: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for lead, evidence in statements:
+        n = numbers.get(evidence.key)
+        if n is None:
+            n = len(citations) + 1
+            numbers[evidence.key] = n
+            citations.append(cite(evidence, n))
+        body = _TERMINAL.sub("", evidence.sentence.text)
+        parts.append(f"{lead}{body} [{n}].")
+    return " ".join(parts), citations

@@ -1,0 +1,253 @@
+"""Command line: `azcompare index | ask | sources | serve`.
+
+Every failure the user can cause or fix prints one line starting with "error:" and exits non-zero;
+no traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from azcompare.settings import Settings, apply_offline_env
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Cited answers about OpenAI vs Azure OpenAI from a small, trusted knowledge base.",
+)
+sources_app = typer.Typer(no_args_is_help=False, help="List or sync the pages the knowledge base references.")
+app.add_typer(sources_app, name="sources")
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A message for the user; exit code 2."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AZCOMPARE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from exc
+
+
+@contextmanager
+def _progress_bar(description: str, unit: str = "chunk") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar driven by (done, total) callbacks; silent when total is zero."""
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total <= 0:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every document.")] = False,
+) -> None:
+    """Build or update the index (only changed documents are re-embedded)."""
+    from azcompare.index import build_index
+
+    settings = _settings()
+    with _progress_bar("embedding") as progress:
+        report = build_index(settings, rebuild=rebuild, progress=progress)
+    for notice in report.notices:
+        typer.echo(f"note: {notice}", err=True)
+    typer.echo(report.summary())
+    _print_source_notice(settings)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole Answer as JSON.")] = False,
+    provider: Annotated[str | None, typer.Option(help="Answer provider (default: extractive).")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve.")] = None,
+    history: Annotated[
+        Path | None, typer.Option(help="JSON file with earlier turns: [[user, assistant], ...].")
+    ] = None,
+) -> None:
+    """Answer a question with numbered citations."""
+    from azcompare.answering.pipeline import answer
+
+    settings = _settings()
+    turns = _read_history(history) if history else None
+    result = answer(question, history=turns, provider=provider, settings=settings, top_k=top_k)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(result.text)
+        if result.standalone_question and result.standalone_question != result.question.strip():
+            typer.echo(f"\n(understood as: {result.standalone_question})")
+        for c in result.citations:
+            where = " > ".join(p for p in (c.title, c.heading) if p)
+            typer.echo(f"\n[{c.n}] {where} ({c.date or 'undated'})")
+            if c.url:
+                typer.echo(f"    {c.url}")
+            typer.echo(f'    "{c.snippet}"')
+    if result.status == "rejected":
+        raise typer.Exit(code=2)
+
+
+@sources_app.callback(invoke_without_command=True)
+def sources(ctx: typer.Context) -> None:
+    """List every referenced page and whether the knowledge base holds it."""
+    if ctx.invoked_subcommand:
+        return
+    from azcompare.corpus.sources import normalize_url, source_status
+
+    settings = _settings()
+    status = source_status(settings)
+    synced_by_url: dict[str, list[str]] = {}
+    for page in status.synced:
+        synced_by_url.setdefault(normalize_url(page.url), []).append(f"{page.id} ({page.origin})")
+    missing = {normalize_url(p.url) for p in status.missing}
+    from azcompare.corpus.sources import load_source_list
+
+    assert settings.sources_file is not None
+    for page in load_source_list(settings.sources_file).pages:
+        key = normalize_url(page.url)
+        mark = "missing" if key in missing else "synced "
+        typer.echo(f"{mark}  {page.title}\n         {page.url}")
+        for name in synced_by_url.get(key, []):
+            typer.echo(f"         → {name}")
+    typer.echo(f"\n{len(status.synced)} page file(s) synced, {len(status.missing)} referenced page(s) missing.")
+    _print_source_notice(settings)
+
+
+@sources_app.command("sync")
+def sources_sync(
+    mirror: Annotated[
+        Path | None, typer.Option(help="Mirror folder with manifest.json (default: AZCOMPARE_MIRROR_DIR).")
+    ] = None,
+) -> None:
+    """Copy the referenced pages from a mirror, or download them when no mirror is set."""
+    from azcompare.corpus.sources import sync_sources
+
+    settings = _settings(mirror_dir=mirror)
+    if settings.mirror_dir is None:
+        typer.echo("No mirror set (AZCOMPARE_MIRROR_DIR): downloading the referenced pages.", err=True)
+    report = sync_sources(settings, progress=lambda item: typer.echo(f"  {item}", err=True))
+    for url, why in report.failed.items():
+        typer.echo(f"  failed: {url}: {why}", err=True)
+    typer.echo(report.summary())
+    if settings.mirror_dir is None and report.failed and not report.synced:
+        typer.echo(
+            "note: offline? Set AZCOMPARE_MIRROR_DIR to an offline mirror; the app serves what it has.",
+            err=True,
+        )
+    typer.echo("Run `azcompare index` to add the synced pages to the index.")
+
+
+@app.command("eval")
+def evaluate(
+    question_set: Annotated[Path, typer.Argument(help="Question set (.yaml or .jsonl).")],
+    provider: Annotated[str | None, typer.Option(help="Answer provider (default: extractive).")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve.")] = None,
+    split: Annotated[str | None, typer.Option(help="Only items of this split (dev, heldout).")] = None,
+) -> None:
+    """Score the whole pipeline on a question set and print the metrics."""
+    from azcompare.evaluation.dataset import load_question_set
+    from azcompare.evaluation.runner import run_items
+
+    settings = _settings()
+    questions = load_question_set(question_set)
+    items = questions.split(split) if split else questions.items
+    if not items:
+        raise CliError(f"{question_set}: no items in split {split!r}")
+    with _progress_bar("questions", unit="question") as progress:
+        run = run_items(items, settings, provider=provider, top_k=top_k, progress=progress)
+    typer.echo(f"{len(items)} questions from {question_set}" + (f" (split {split})" if split else ""))
+    for name, value in run.summary.items():
+        typer.echo(f"  {name:<22} {'n/a' if value is None else f'{value:.3f}'}")
+    total = run.latency.get("total_ms", {})
+    if total:
+        typer.echo(f"  {'latency p50/p95 ms':<22} {total['p50']:.1f} / {total['p95']:.1f}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 7860).")] = None,
+) -> None:
+    """Start the chat UI."""
+    from azcompare.ui import launch
+
+    launch(_settings(), host=host, port=port)
+
+
+def _read_history(path: Path) -> list[tuple[str, str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [(str(user), str(assistant)) for user, assistant in data]
+    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise CliError(f"{path}: expected a JSON list of [user, assistant] pairs ({exc})") from exc
+
+
+def _print_source_notice(settings: Settings) -> None:
+    from azcompare.corpus.sources import source_status
+
+    notice = source_status(settings).notice(settings)
+    if notice:
+        typer.echo(f"note: {notice}", err=True)
+
+
+def main() -> None:
+    """Console entry point: run the app and turn known failures into one-line messages."""
+    from azcompare.corpus.loaders import CorpusError
+    from azcompare.corpus.sources import SourcesError
+    from azcompare.embeddings import EmbeddingModelError
+    from azcompare.evaluation.dataset import QuestionSetError
+    from azcompare.index import IndexUnavailable
+
+    apply_offline_env()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        app()  # click prints usage errors itself and exits with their codes
+    except (
+        CliError,
+        SourcesError,
+        CorpusError,
+        IndexUnavailable,
+        EmbeddingModelError,
+        QuestionSetError,
+    ) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the previous index is still in place", err=True)
+        sys.exit(130)
+    except Exception as exc:  # anything unexpected: one line, no traceback
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Evaluation metrics. Each is a small unit: a name, a per-question function and an aggregate.
+
+A per-question function returns None when the metric does not apply to the item (for example
+retrieval metrics on out-of-scope questions); aggregates ignore those.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from azcompare.evaluation.dataset import EvalItem
+from azcompare.types import Answer
+
+Scored = tuple[EvalItem, float | None]
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, straight quotes, single spaces: how facts are matched against answers."""
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\*\*|__|`", "", text)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def fact_present(group: Sequence[str], text: str) -> bool:
+    """True when any accepted phrasing of a fact occurs in the text (its end punctuation aside)."""
+    haystack = normalize(text)
+    return any(normalize(p).rstrip(".,;:!?") in haystack for p in group)
+
+
+def mean(scored: Sequence[Scored]) -> float | None:
+    values = [v for _, v in scored if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric with a per-question score and an aggregate over questions."""
+
+    name: str
+    description: str
+    per_question: Callable[[EvalItem, Answer], float | None]
+    aggregate: Callable[[Sequence[Scored]], float | None] = mean
+
+
+def hit_at(k: int) -> Callable[[EvalItem, Answer], float | None]:
+    def score(item: EvalItem, answer: Answer) -> float | None:
+        if not item.answerable or not item.expected_sources or answer.status == "rejected":
+            return None
+        return float(any(h.source in item.expected_sources for h in answer.hits[:k]))
+
+    return score
+
+
+def reciprocal_rank(item: EvalItem, answer: Answer) -> float | None:
+    if not item.answerable or not item.expected_sources or answer.status == "rejected":
+        return None
+    for rank, hit in enumerate(answer.hits, 1):
+        if hit.source in item.expected_sources:
+            return 1.0 / rank
+    return 0.0
+
+
+def context_recall(item: EvalItem, answer: Answer) -> float | None:
+    """Share of expected documents that appear among the retrieved passages."""
+    if not item.answerable or not item.expected_sources or answer.status == "rejected":
+        return None
+    found = {h.source for h in answer.hits}
+    return sum(s in found for s in item.expected_sources) / len(item.expected_sources)
+
+
+def context_precision(item: EvalItem, answer: Answer) -> float | None:
+    """Share of retrieved passages that come from an expected document."""
+    if not item.answerable or not item.expected_sources or not answer.hits:
+        return None
+    return sum(h.source in item.expected_sources for h in answer.hits) / len(answer.hits)
+
+
+def fact_recall(item: EvalItem, answer: Answer) -> float | None:
+    """Share of expected fact groups present in the answer text (0 when it abstained)."""
+    if not item.answerable or not item.expected_facts:
+        return None
+    if answer.abstained or answer.status == "rejected":
+        return 0.0
+    return sum(fact_present(g, answer.text) for g in item.expected_facts) / len(item.expected_facts)
+
+
+def citation_validity(item: EvalItem, answer: Answer) -> float | None:
+    """1 when every [n] in the text refers to a citation whose passage was retrieved."""
+    if answer.abstained or answer.status != "answered":
+        return None
+    markers = [int(m) for m in _MARKER.findall(answer.text)]
+    if not markers:
+        return 0.0
+    retrieved = {h.chunk.id for h in answer.hits}
+    by_n = {c.n: c for c in answer.citations}
+    valid = [n in by_n and by_n[n].chunk_id in retrieved for n in markers]
+    return float(all(valid))
+
+
+def citation_support(item: EvalItem, answer: Answer) -> float | None:
+    """Share of expected facts that a cited snippet contains (the citation backs the fact)."""
+    if not item.answerable or not item.expected_facts or answer.abstained or answer.status != "answered":
+        return None
+    snippets = " \n ".join(c.snippet for c in answer.citations)
+    return sum(fact_present(g, snippets) for g in item.expected_facts) / len(item.expected_facts)
+
+
+def abstained(item: EvalItem, answer: Answer) -> float | None:
+    return float(answer.abstained)
+
+
+def abstention_correct(item: EvalItem, answer: Answer) -> float | None:
+    return float(answer.abstained == (not item.answerable))
+
+
+def abstention_precision(scored: Sequence[Scored]) -> float | None:
+    said = [item for item, v in scored if v]
+    return sum(not i.answerable for i in said) / len(said) if said else None
+
+
+def abstention_recall(scored: Sequence[Scored]) -> float | None:
+    oos = [v for item, v in scored if not item.answerable]
+    return sum(bool(v) for v in oos) / len(oos) if oos else None
+
+
+def false_abstention_rate(scored: Sequence[Scored]) -> float | None:
+    answerable = [v for item, v in scored if item.answerable]
+    return sum(bool(v) for v in answerable) / len(answerable) if answerable else None
+
+
+def answer_chars(item: EvalItem, answer: Answer) -> float | None:
+    return float(len(answer.text)) if answer.status == "answered" and not answer.abstained else None
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("hit@5", "an expected document is among the top 5 passages", hit_at(5)),
+    Metric("mrr", "1 / rank of the first passage from an expected document", reciprocal_rank),
+    Metric("context_recall", "share of expected documents retrieved", context_recall),
+    Metric("context_precision", "share of retrieved passages from expected documents", context_precision),
+    Metric("fact_recall", "share of expected facts in the answer", fact_recall),
+    Metric("citation_validity", "every [n] points to a retrieved passage", citation_validity),
+    Metric("citation_support", "share of expected facts inside cited snippets", citation_support),
+    Metric("abstention_accuracy", "abstained exactly on out-of-scope questions", abstention_correct),
+    Metric(
+        "abstention_precision",
+        "abstentions that were on out-of-scope questions",
+        abstained,
+        abstention_precision,
+    ),
+    Metric("abstention_recall", "out-of-scope questions that got an abstention", abstained, abstention_recall),
+    Metric(
+        "false_abstention_rate",
+        "answerable questions that got an abstention",
+        abstained,
+        false_abstention_rate,
+    ),
+    Metric("answer_chars", "answer length in characters", answer_chars),
+)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0–100) by linear interpolation."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

@@ -1,0 +1,251 @@
+"""Hybrid retrieval: Chroma dense search plus BM25 keyword search, fused by reciprocal rank fusion.
+
+Fusion is written here rather than taken from LangChain's EnsembleRetriever because that one returns
+bare documents; we need each hit's dense similarity and keyword score for abstention and the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bm25s
+import chromadb
+import numpy as np
+
+from azcompare.embeddings import embedding_function
+from azcompare.index import (
+    CHROMA_SETTINGS,
+    COLLECTION,
+    MANIFEST,
+    SENTENCES,
+    IndexManifest,
+    IndexUnavailable,
+    chunk_from_record,
+    current_version,
+)
+from azcompare.settings import Settings
+from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
+from azcompare.types import Chunk, Hit
+
+log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits plus what the answerer needs to judge them."""
+
+    hits: list[Hit]
+    query_vector: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    best_dense: float = 0.0
+
+
+@dataclass(frozen=True)
+class SentenceUnit:
+    """A quotable sentence of a chunk with its terms and its (normalized) embedding."""
+
+    sentence: Sentence
+    terms: frozenset[str]
+    vector: np.ndarray
+
+
+class KnowledgeBase:
+    """An opened index version: the Chroma collection, the chunks and a BM25 index over them."""
+
+    def __init__(self, settings: Settings, version_dir: Path) -> None:
+        self.version_dir = version_dir
+        self.manifest = IndexManifest.read(version_dir / MANIFEST)
+        self._ef = embedding_function(settings)
+        self._client = chromadb.PersistentClient(path=str(version_dir / "chroma"), settings=CHROMA_SETTINGS)
+        self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+        data = self._collection.get(include=["documents", "metadatas"])
+        records = zip(data["ids"], data["documents"], data["metadatas"], strict=True)
+        chunks = [chunk_from_record(i, d, m) for i, d, m in records]
+        self.chunks: list[Chunk] = sorted(chunks, key=lambda c: (c.doc_id, c.position))
+        self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        corpus_tokens = [index_terms(c.embed_text) or ["\u2205"] for c in self.chunks]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(corpus_tokens, show_progress=False)
+        df: dict[str, int] = {}
+        for tokens in corpus_tokens:
+            for term in set(tokens):
+                df[term] = df.get(term, 0) + 1
+        n = max(len(self.chunks), 1)
+        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._sentences = self._load_sentences()
+        # All sentence vectors in one matrix: one product scores every sentence against a question.
+        owners = [(i, u.vector) for i, c in enumerate(self.chunks) for u in self._sentences[c.id]]
+        self._sentence_owner = np.array([i for i, _ in owners], dtype=np.int64)
+        dim = len(owners[0][1]) if owners else 1
+        self._sentence_matrix = np.vstack([v for _, v in owners]) if owners else np.zeros((0, dim), np.float32)
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        """Per-document metadata recorded when the index was built."""
+        return self.manifest.documents if self.manifest else {}
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
+        return self._idf.get(match_key(term), self._max_idf)
+
+    def sentences(self, chunk: Chunk) -> list[SentenceUnit]:
+        """A chunk's quotable sentences with their terms and embeddings."""
+        return self._sentences.get(chunk.id, [])
+
+    def _load_sentences(self) -> dict[str, list[SentenceUnit]]:
+        collection = self._client.get_collection(SENTENCES, embedding_function=self._ef)
+        data = collection.get(include=["embeddings", "metadatas"])
+        vectors: dict[tuple[str, int], np.ndarray] = {}
+        for meta, vector in zip(data["metadatas"], data["embeddings"], strict=True):
+            vectors[(str(meta["chunk_id"]), int(meta["position"]))] = np.asarray(vector, dtype=np.float32)
+        units: dict[str, list[SentenceUnit]] = {}
+        zero = np.zeros(len(next(iter(vectors.values()))) if vectors else 1, dtype=np.float32)
+        for chunk in self.chunks:
+            units[chunk.id] = [
+                SentenceUnit(s, terms(s.text), vectors.get((chunk.id, i), zero))
+                for i, s in enumerate(quotable_sentences(chunk.text))
+            ]
+        return units
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._ef([text])[0], dtype=np.float32)
+
+    def dense_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """(chunk index, cosine similarity) of the nearest chunks."""
+        n = min(n, len(self.chunks))
+        if n == 0:
+            return []
+        result = self._collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        return [
+            (self._by_id[cid], 1.0 - float(dist))
+            for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+            if cid in self._by_id
+        ]
+
+    def sentence_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """(chunk index, best sentence similarity) for the chunks holding the nearest sentences."""
+        if not len(self._sentence_owner):
+            return []
+        sims = self._sentence_matrix @ embedding
+        best: dict[int, float] = {}
+        for j in np.argsort(-sims)[: n * 3]:
+            owner = int(self._sentence_owner[j])
+            if owner not in best:
+                best[owner] = float(sims[j])
+                if len(best) == n:
+                    break
+        return list(best.items())
+
+    def keyword_search(self, text: str, n: int) -> list[tuple[int, float]]:
+        """(chunk index, BM25 score) of the best keyword matches (only positive scores)."""
+        tokens = index_terms(text)
+        if not tokens or not self.chunks:
+            return []
+        n = min(n, len(self.chunks))
+        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def search(
+        self,
+        text: str,
+        top_k: int,
+        candidates: int,
+        rrf_k: int,
+        max_per_doc: int = 0,
+        weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        boost: Callable[[Chunk], float] | None = None,
+    ) -> SearchResult:
+        """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
+
+        The rankings: chunks by embedding (Chroma), chunks by BM25 keywords, and chunks by their best
+        sentence's embedding (a passage that holds one exact answer sentence among others).
+        `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
+        `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
+        show each document that speaks to the question.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        embedding = self.embed_query(text)
+        t1 = time.perf_counter()
+        dense = self.dense_search(embedding, candidates)
+        t2 = time.perf_counter()
+        keyword = self.keyword_search(text, candidates)
+        sentence = self.sentence_search(embedding, candidates)
+        t3 = time.perf_counter()
+        fused: dict[int, float] = {}
+        for weight, ranking in zip(weights, (dense, keyword, sentence), strict=True):
+            for rank, (index, _) in enumerate(ranking):
+                fused[index] = fused.get(index, 0.0) + weight / (rrf_k + rank + 1)
+        if boost is not None:
+            fused = {i: score * boost(self.chunks[i]) for i, score in fused.items()}
+        dense_by = dict(dense)
+        bm25_by = dict(keyword)
+        order = _diverse(
+            sorted(fused, key=lambda i: (-fused[i], -dense_by.get(i, -1.0), i)),
+            [self.chunks[i].doc_id for i in range(len(self.chunks))],
+            top_k,
+            max_per_doc,
+        )
+        hits = [
+            Hit(
+                chunk=self.chunks[i],
+                score=fused[i],
+                rank=rank + 1,
+                dense_score=dense_by.get(i),
+                bm25_score=bm25_by.get(i),
+            )
+            for rank, i in enumerate(order)
+        ]
+        timings["embed_ms"] = (t1 - t0) * 1000
+        timings["vector_search_ms"] = (t2 - t1) * 1000
+        timings["keyword_search_ms"] = (t3 - t2) * 1000
+        timings["fusion_ms"] = (time.perf_counter() - t3) * 1000
+        best = max((s for _, s in dense), default=0.0)
+        return SearchResult(hits=hits, query_vector=embedding, timings=timings, best_dense=best)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _diverse(order: list[int], doc_of: list[str], top_k: int, max_per_doc: int) -> list[int]:
+    """The first `top_k` of `order` with at most `max_per_doc` per document (backfilled if short)."""
+    if max_per_doc <= 0:
+        return order[:top_k]
+    picked: list[int] = []
+    per_doc: dict[str, int] = {}
+    for i in order:
+        if per_doc.get(doc_of[i], 0) < max_per_doc:
+            picked.append(i)
+            per_doc[doc_of[i]] = per_doc.get(doc_of[i], 0) + 1
+            if len(picked) == top_k:
+                return picked
+    rest = [i for i in order if i not in picked]
+    return picked + rest[: top_k - len(picked)]
+
+
+_open_lock = threading.Lock()
+_open: dict[Path, KnowledgeBase] = {}
+
+
+def open_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The active index version, opened once and reopened when a rebuild swaps in a new one."""
+    assert settings.index_dir is not None
+    version = current_version(settings.index_dir)
+    if version is None:
+        raise IndexUnavailable(f"no index in {settings.index_dir}; run `azcompare index`")
+    key = settings.index_dir.resolve()
+    with _open_lock:
+        kb = _open.get(key)
+        if kb is None or kb.version_dir != version:
+            # The replaced version is not closed here: a request may still be reading it.
+            kb = KnowledgeBase(settings, version)
+            _open[key] = kb
+        return kb

@@ -1,0 +1,144 @@
+"""The typed records that flow through the pipeline: Document → Chunk → Hit → Citation → Answer."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ChunkKind = Literal["section", "row"]
+AnswerStatus = Literal["answered", "abstained", "rejected"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One cleaned source document (the article or a Microsoft Learn page)."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+    date: dt.date | None = None
+    description: str = ""
+    kind: Literal["article", "page"] = "page"
+    path: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: a heading-delimited piece of a document, or one table row."""
+
+    id: str
+    doc_id: str
+    title: str
+    text: str
+    heading_path: tuple[str, ...] = ()
+    kind: ChunkKind = "section"
+    url: str = ""
+    date: dt.date | None = None
+    position: int = 0
+    note: str = ""  # former names of renamed things the text mentions (searched, not shown)
+
+    @property
+    def heading(self) -> str:
+        return " > ".join(self.heading_path)
+
+    @property
+    def embed_text(self) -> str:
+        """What gets embedded and keyword-indexed: title and heading path give the passage its context."""
+        context = " > ".join((self.title, *self.heading_path))
+        return f"{context}\n{self.text}{self.note}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the per-retriever evidence behind it."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+    @property
+    def source(self) -> str:
+        return self.chunk.doc_id
+
+    @property
+    def heading(self) -> str:
+        return self.chunk.heading
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "chunk_id": c.id,
+            "source": c.doc_id,
+            "title": c.title,
+            "heading": c.heading,
+            "kind": c.kind,
+            "score": round(self.score, 6),
+            "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
+            "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 6),
+            "date": _iso(c.date),
+            "url": c.url,
+            "text": c.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference from the answer text to the exact passage that supports it."""
+
+    n: int
+    title: str
+    url: str
+    source: str
+    heading: str
+    snippet: str
+    date: str | None
+    passage: str = ""
+    chunk_id: str = ""
+    spans: list[list[int]] = field(default_factory=list)  # where the snippet sits in the passage
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Answer:
+    """The result of `answer()`: grounded text with [n] markers plus everything needed to check it."""
+
+    question: str
+    text: str
+    standalone_question: str = ""
+    abstained: bool = False
+    status: AnswerStatus = "answered"
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    provider: str = "extractive"
+    notices: list[str] = field(default_factory=list)
+    strength: float | None = None  # how well the knowledge base covers the question (0–1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable form of every field."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "status": self.status,
+            "provider": self.provider,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notices": list(self.notices),
+            "strength": None if self.strength is None else round(self.strength, 4),
+        }
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None

@@ -1,0 +1,61 @@
+"""Shared fixtures: an offline environment and one real index built from the corpus and the mirror."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from azcompare.settings import OFFLINE_ENV
+
+for _key in [k for k in os.environ if k.startswith("AZCOMPARE_")]:
+    del os.environ[_key]  # a developer's shell settings must not leak into the tests
+os.environ.update(OFFLINE_ENV)
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = ROOT.parent / "shared" / "corpus-mirror"
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The offline mirror of the Microsoft Learn pages CI provides beside the checkout."""
+    if not (MIRROR / "manifest.json").exists():
+        pytest.fail(f"the test mirror {MIRROR} is missing; CI provides ../shared/corpus-mirror")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def kb_settings(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path):
+    """Settings for a real index of the article plus every mirrored page, built once per session."""
+    from azcompare import Settings, build_index
+
+    work = tmp_path_factory.mktemp("kb")
+    settings = Settings(home=ROOT, mirror_dir=mirror_dir, cache_dir=work / "cache", index_dir=work / "index")
+    build_index(settings)
+    return settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path):
+    """Settings for a tiny corpus of three local documents and no referenced pages."""
+    from azcompare import Settings
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "alpha.md", "# Alpha\n\n## Networking\n\nAlpha supports private endpoints in every region.\n")
+    write(corpus / "beta.md", "# Beta\n\n## Keys\n\nBeta encrypts data with customer-managed keys.\n")
+    write(corpus / "gamma.md", "# Gamma\n\n## Limits\n\nGamma allows 30 resources per region.\n")
+    sources = write(tmp_path / "sources.toml", '[[document]]\nfile = "alpha.md"\ndate = 2024-01-02\n')
+    return Settings(
+        home=tmp_path,
+        corpus_dirs=[corpus],
+        sources_file=sources,
+        cache_dir=tmp_path / "cache",
+        index_dir=tmp_path / "index",
+    )

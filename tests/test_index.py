@@ -1,0 +1,104 @@
+"""The persistent index: incremental builds, full rebuilds when the recipe changes, safe swaps."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from azcompare import answer, build_index
+from azcompare.embeddings import model_path
+from azcompare.index import CURRENT, current_version, read_manifest
+from azcompare.retrieval import open_knowledge_base
+from conftest import write
+
+
+def _corpus(settings):
+    return settings.corpus_dirs[0]
+
+
+def test_rebuild_reembeds_only_changed_documents(small_corpus):
+    first = build_index(small_corpus)
+    assert first.full and sorted(first.added) == ["alpha", "beta", "gamma"]
+    assert first.embedded_chunks == first.total_chunks == 3
+
+    beta = "# Beta\n\n## Keys\n\nBeta now also rotates keys.\n\n## More\n\nNew part.\n"
+    write(_corpus(small_corpus) / "beta.md", beta)
+    write(_corpus(small_corpus) / "delta.md", "# Delta\n\nDelta is new.\n")
+    (_corpus(small_corpus) / "gamma.md").unlink()
+    second = build_index(small_corpus)
+    assert not second.full
+    assert second.updated == ["beta"] and second.added == ["delta"] and second.removed == ["gamma"]
+    assert second.unchanged == ["alpha"]
+    # beta has two sections now, delta one: three chunks embedded, alpha's chunk reused.
+    assert second.embedded_chunks == 3
+    assert second.total_chunks == 4
+    manifest = read_manifest(small_corpus)
+    assert set(manifest.documents) == {"alpha", "beta", "delta"}
+    kb = open_knowledge_base(small_corpus)
+    assert {c.doc_id for c in kb.chunks} == {"alpha", "beta", "delta"}
+
+    third = build_index(small_corpus)
+    assert third.reason == "up to date" and third.embedded_chunks == 0
+    assert third.version == second.version
+
+
+def test_metadata_change_reembeds_that_document(small_corpus):
+    build_index(small_corpus)
+    write(small_corpus.sources_file, '[[document]]\nfile = "alpha.md"\ndate = 2025-05-05\n')
+    report = build_index(small_corpus)
+    assert report.updated == ["alpha"] and report.embedded_chunks == 1
+    kb = open_knowledge_base(small_corpus)
+    assert next(c for c in kb.chunks if c.doc_id == "alpha").date.isoformat() == "2025-05-05"
+
+
+def test_changed_chunker_or_model_rebuilds_everything(small_corpus, tmp_path):
+    build_index(small_corpus)
+    report = build_index(small_corpus.with_overrides(chunk_size=500, chunk_overlap=50))
+    assert report.full and report.embedded_chunks == report.total_chunks
+    assert any("chunker settings changed" in n for n in report.notices)
+
+    # The same weights under another name count as another model: the manifest records the name.
+    alias = tmp_path / "model-alias"
+    os.symlink(model_path(small_corpus), alias)
+    settings = small_corpus.with_overrides(chunk_size=500, chunk_overlap=50, embedding_model=str(alias))
+    report = build_index(settings)
+    assert report.full and any("embedding model changed" in n for n in report.notices)
+    assert read_manifest(settings).embedding_model == str(alias)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_failed_build_leaves_previous_index_usable(small_corpus, failure):
+    build_index(small_corpus)
+    before = current_version(small_corpus.index_dir)
+    write(_corpus(small_corpus) / "alpha.md", "# Alpha\n\nAlpha changed completely.\n")
+
+    def explode(done, total):
+        if done > 0:  # after the first batch went into the new version's Chroma
+            raise failure
+
+    with pytest.raises(type(failure)):
+        build_index(small_corpus, progress=explode)
+    assert current_version(small_corpus.index_dir) == before
+    leftovers = [p.name for p in small_corpus.index_dir.iterdir() if p.name.startswith("v-")]
+    assert leftovers == [before.name]
+    result = answer("Does Alpha support private endpoints?", settings=small_corpus)
+    assert result.status == "answered"
+    assert "private endpoints in every region" in result.text
+
+
+def test_torn_pointer_means_no_index_not_a_crash(small_corpus):
+    build_index(small_corpus)
+    (small_corpus.index_dir / CURRENT).write_text("v-does-not-exist\n")
+    assert current_version(small_corpus.index_dir) is None
+    # answer() rebuilds instead of failing.
+    result = answer("How many resources does Gamma allow per region?", settings=small_corpus)
+    assert result.status == "answered" and "30 resources per region" in result.text
+
+
+def test_answer_builds_the_index_on_first_call(small_corpus):
+    assert current_version(small_corpus.index_dir) is None
+    result = answer("What does Beta encrypt data with?", settings=small_corpus)
+    assert current_version(small_corpus.index_dir) is not None
+    assert "customer-managed keys" in result.text
+    assert result.citations[0].source == "beta"

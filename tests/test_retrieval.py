@@ -1,0 +1,51 @@
+"""Hybrid retrieval over the real index: dense (Chroma) + BM25 + sentence vectors, fused."""
+
+from __future__ import annotations
+
+import pytest
+
+from azcompare.retrieval import open_knowledge_base
+
+
+@pytest.fixture(scope="module")
+def kb(kb_settings):
+    return open_knowledge_base(kb_settings)
+
+
+def test_private_endpoints_finds_the_matrix_row(kb, kb_settings):
+    result = kb.search("Does OpenAI support private endpoints?", top_k=5, candidates=30, rrf_k=60)
+    rows = [h.chunk for h in result.hits if h.chunk.kind == "row"]
+    assert any(c.text == "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes" for c in rows)
+    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:], strict=False))
+
+
+def test_keyword_ranking_finds_exact_identifiers(kb):
+    # A rare identifier is a keyword match before it is a semantic one.
+    ranked = kb.keyword_search("Cognitive Services Usages Reader", 5)
+    assert ranked and "Usages Reader" in kb.chunks[ranked[0][0]].text
+
+
+def test_dense_search_uses_chroma_similarities(kb):
+    ranked = kb.dense_search(kb.embed_query("customer-managed keys in Azure Key Vault"), 5)
+    assert len(ranked) == 5
+    assert all(-1.0 <= s <= 1.0 for _, s in ranked)
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    assert kb.chunks[ranked[0][0]].doc_id == "azure-openai-encrypt-data-at-rest"
+
+
+def test_fusion_brings_in_hits_from_every_ranking(kb):
+    result = kb.search("Data Sovereignty (region)", top_k=8, candidates=30, rrf_k=60)
+    assert any(h.bm25_score is not None for h in result.hits)
+    assert any(h.dense_score is not None for h in result.hits)
+    assert result.timings.keys() >= {"embed_ms", "vector_search_ms", "keyword_search_ms", "fusion_ms"}
+
+
+def test_top_k_and_per_document_cap(kb):
+    capped = kb.search(
+        "How do I encrypt data at rest with my own keys?", top_k=6, candidates=30, rrf_k=60, max_per_doc=1
+    )
+    docs = [h.source for h in capped.hits]
+    assert len(docs) == 6 and len(set(docs)) == 6
+    uncapped = kb.search("How do I encrypt data at rest with my own keys?", top_k=3, candidates=30, rrf_k=60)
+    assert len(uncapped.hits) == 3
