@@ -5,7 +5,7 @@ a = answer("Does OpenAI support private endpoints?")
 print(a.text, a.citations)
 """
 
-from azcompare.answering.pipeline import answer
+from azcompare.answering.pipeline import StreamEvent, answer, stream_answer
 from azcompare.index import BuildReport, build_index
 from azcompare.settings import Settings
 from azcompare.types import Answer, Chunk, Citation, Document, Hit
@@ -18,6 +18,8 @@ __all__ = [
     "Document",
     "Hit",
     "Settings",
+    "StreamEvent",
     "answer",
     "build_index",
+    "stream_answer",
 ]

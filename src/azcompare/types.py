@@ -122,6 +122,7 @@ class Answer:
     provider: str = "extractive"
     notices: list[str] = field(default_factory=list)
     strength: float | None = None  # how well the knowledge base covers the question (0–1)
+    unsupported: list[str] = field(default_factory=list)  # sentences their citation does not back
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form of every field."""
@@ -137,6 +138,7 @@ class Answer:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notices": list(self.notices),
             "strength": None if self.strength is None else round(self.strength, 4),
+            "unsupported": list(self.unsupported),
         }
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from azcompare.answering.condense import Turn, condense_question
-from azcompare.answering.extractive import extractive_answer, service_boost
-from azcompare.index import IndexUnavailable, build_index, index_is_current
+from azcompare.answering.extractive import service_boost
+from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
+from azcompare.index import IndexBusy, IndexUnavailable, build_index, index_is_current
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer
 
-PROVIDERS = ("extractive",)
+log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,500}>")
 _SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -76,6 +80,15 @@ def ensure_index(settings: Settings) -> KnowledgeBase:
     return open_knowledge_base(settings)
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: a status line, a piece of text, or the finished Answer."""
+
+    kind: Literal["status", "delta", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
 def answer(
     question: str,
     history: Sequence[Turn] | None = None,
@@ -90,30 +103,65 @@ def answer(
     question first. `provider` picks the answerer (default from settings: "extractive"). Bad input
     gives an Answer with status "rejected" and a message in `text`; it never raises for the question.
     """
+    for event in stream_answer(question, history, provider, settings=settings, top_k=top_k):
+        if event.answer is not None:
+            return event.answer
+    raise AssertionError("stream_answer ended without an answer")  # pragma: no cover
+
+
+def stream_answer(
+    question: str,
+    history: Sequence[Turn] | None = None,
+    provider: str | None = None,
+    *,
+    settings: Settings | None = None,
+    top_k: int | None = None,
+) -> Iterator[StreamEvent]:
+    """`answer()` as a stream: status lines, text deltas as the provider produces them, then the Answer.
+
+    The final Answer's text is authoritative (a provider may revise what it streamed, for example when
+    verification removes a citation).
+    """
     apply_offline_env()
     settings = settings or Settings()
-    provider = (provider or settings.provider).strip().lower()
+    name = (provider or settings.provider).strip().lower()
     top_k = top_k or settings.top_k
     started = time.perf_counter()
     raw = question if isinstance(question, str) else ""
     try:
         text = clean_question(question, settings.max_question_chars)
     except QuestionError as exc:
-        return _rejected(raw, str(exc), provider)
-    if provider not in PROVIDERS:
-        return _rejected(raw, f"Unknown provider {provider!r}; available: {', '.join(PROVIDERS)}.", provider)
-    history = _clean_history(history, settings.max_question_chars)
+        yield StreamEvent("answer", answer=_rejected(raw, str(exc), name))
+        return
+    chosen = get_provider(name)
+    if chosen is None:
+        known = ", ".join(provider_names())
+        yield StreamEvent("answer", answer=_rejected(raw, f"Unknown provider {name!r}; available: {known}.", name))
+        return
+    notices: list[str] = []
+    reason = chosen.unavailable_reason(settings)
+    if reason:
+        notices.append(f"The {name} provider is not available ({reason}); answered with the extractive provider.")
+        chosen = EXTRACTIVE
+    turns = _clean_history(history, settings.max_question_chars)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    standalone = condense_question(text, history)
+    standalone = _condense(chosen, text, turns, settings, notices)
     timings["condense_ms"] = (time.perf_counter() - t0) * 1000
+    yield StreamEvent("status", text="Searching the knowledge base…")
     try:
         t0 = time.perf_counter()
         kb = ensure_index(settings)
         timings["open_index_ms"] = (time.perf_counter() - t0) * 1000
+    except IndexBusy:
+        message = "The knowledge base is being rebuilt right now; please ask again in a moment."
+        yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
+        return
     except IndexUnavailable as exc:
-        return _rejected(raw, f"The knowledge base is not available: {exc}", provider, standalone)
+        message = f"The knowledge base is not available: {exc}"
+        yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
+        return
 
     result = kb.search(
         standalone,
@@ -125,22 +173,60 @@ def answer(
         boost=service_boost(standalone),
     )
     timings.update(result.timings)
+    yield StreamEvent("status", text="Writing the answer…")
     t0 = time.perf_counter()
-    draft = extractive_answer(standalone, result, kb, settings)
+    draft: Draft | None = None
+    try:
+        for event in chosen.generate(standalone, result, kb, settings):
+            if isinstance(event, Delta):
+                timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
+                yield StreamEvent("delta", text=event.text)
+            else:
+                draft = event
+    except Exception as exc:  # a failing model must never fail the question: quote the passages instead
+        log.warning("provider %s failed: %s", chosen.name, exc)
+        notices.append(f"The {chosen.name} provider failed ({_one_line(exc)}); answered with the extractive provider.")
+        draft = None
+    if draft is None:
+        chosen = EXTRACTIVE
+        draft = next(e for e in EXTRACTIVE.generate(standalone, result, kb, settings) if isinstance(e, Draft))
     timings["answer_ms"] = (time.perf_counter() - t0) * 1000
     timings["total_ms"] = (time.perf_counter() - started) * 1000
-    return Answer(
-        question=raw,
-        text=draft.text,
-        standalone_question=standalone,
-        abstained=draft.abstained,
-        status="abstained" if draft.abstained else "answered",
-        citations=draft.citations,
-        hits=result.hits,
-        timings=timings,
-        provider=provider,
-        strength=draft.strength,
+    yield StreamEvent(
+        "answer",
+        answer=Answer(
+            question=raw,
+            text=draft.text,
+            standalone_question=standalone,
+            abstained=draft.abstained,
+            status="abstained" if draft.abstained else "answered",
+            citations=draft.citations,
+            hits=result.hits,
+            timings=timings,
+            provider=chosen.name,
+            notices=notices + draft.notices,
+            strength=draft.strength,
+            unsupported=draft.unsupported,
+        ),
     )
+
+
+def _condense(provider: Provider, question: str, turns: list[Turn], settings: Settings, notices: list[str]) -> str:
+    """The provider's own condensation when it has one, else (or when it fails) the deterministic rules."""
+    condense = getattr(provider, "condense", None)
+    if turns and condense is not None:
+        try:
+            rewritten = condense(question, turns, settings)
+            if rewritten:
+                return rewritten
+        except Exception as exc:
+            notices.append(f"Follow-up rewriting with {provider.name} failed ({_one_line(exc)}); used the rules.")
+    return condense_question(question, turns)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
 
 
 def _rejected(question: str, message: str, provider: str, standalone: str = "") -> Answer:

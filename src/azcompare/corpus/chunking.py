@@ -41,7 +41,7 @@ class ChunkerParams:
 
 
 def alias_note(text: str, aliases: tuple[tuple[str, str], ...]) -> str:
-    """" (also: former names)" for the renamed things a text mentions, so either name finds it."""
+    """ " (also: former names)" for the renamed things a text mentions, so either name finds it."""
     lowered = text.lower()
     former = [old for new, old in aliases if new.lower() in lowered and old.lower() not in lowered]
     return f" (also: {'; '.join(dict.fromkeys(former))})" if former else ""
