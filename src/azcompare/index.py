@@ -183,6 +183,21 @@ class _Plan:
     aliases: tuple[tuple[str, str], ...] = ()
 
 
+def build_in_progress(settings: Settings) -> bool:
+    """True while some process holds the build lock (a rebuild is under way)."""
+    assert settings.index_dir is not None
+    lock_file = settings.index_dir / ".build.lock"
+    if not lock_file.exists():
+        return False
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | None) -> BuildReport:
     assert settings.index_dir is not None
     started = time.perf_counter()

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused with a message.")
     download_timeout: float = Field(20.0, gt=0, description="Seconds per page when `sources sync` downloads.")
+    host: str = Field("127.0.0.1", description="Interface the chat UI listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
+    feedback_path: Path | None = Field(None, description="JSONL file that thumbs up/down are appended to.")
 
     @field_validator("corpus_dirs", mode="before")
     @classmethod
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
             return [p for p in value.replace(",", os.pathsep).split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("mirror_dir", "sources_file", "cache_dir", "index_dir", mode="before")
+    @field_validator("mirror_dir", "sources_file", "cache_dir", "index_dir", "feedback_path", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -93,6 +96,7 @@ class Settings(BaseSettings):
         self.sources_file = _under(home, self.sources_file or Path("corpus/sources.toml"))
         self.cache_dir = _under(home, self.cache_dir or Path(".cache"))
         self.index_dir = _under(home, self.index_dir or Path("index"))
+        self.feedback_path = _under(home, self.feedback_path or Path("feedback/feedback.jsonl"))
         if self.mirror_dir is not None:
             self.mirror_dir = _under(home, self.mirror_dir)
         if self.chunk_overlap >= self.chunk_size:

@@ -14,7 +14,7 @@ from typing import Literal
 from azcompare.answering.condense import Turn, condense_question
 from azcompare.answering.extractive import service_boost
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.index import IndexBusy, IndexUnavailable, build_index, index_is_current
+from azcompare.index import IndexBusy, IndexUnavailable, build_in_progress, build_index, index_is_current
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer
@@ -163,6 +163,8 @@ def stream_answer(
         yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
         return
 
+    if build_in_progress(settings):
+        notices.append("The index is being rebuilt; this answer comes from the version in place until it is done.")
     result = kb.search(
         standalone,
         top_k=top_k,

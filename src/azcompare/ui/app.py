@@ -1,0 +1,235 @@
+"""The Gradio Blocks chat app. It calls `stream_answer()` like any other client; it never opens the
+index or reads corpus files itself. All per-user state lives in `gr.State`, so concurrent users do
+not see each other's conversations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from azcompare.answering.pipeline import stream_answer
+from azcompare.answering.providers import provider_status
+from azcompare.answering.suggest import EXAMPLES, follow_up_suggestions
+from azcompare.index import IndexBusy, build_index
+from azcompare.overview import knowledge_overview
+from azcompare.settings import Settings, apply_offline_env
+from azcompare.types import Answer
+from azcompare.ui import feedback, render
+
+log = logging.getLogger(__name__)
+SUGGESTIONS = 3
+
+
+def _asset(name: str) -> str:
+    return resources.files("azcompare.ui").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _history(turns: list[Answer]) -> list[tuple[str, str]]:
+    """Earlier turns for follow-up condensation (refused questions carry no context)."""
+    return [(t.question, t.text) for t in turns if t.status != "rejected"]
+
+
+def _export(turns: list[Answer]) -> str:
+    """Write the conversation so far as Markdown; the download button serves this file."""
+    folder = Path(tempfile.mkdtemp(prefix="azcompare-export-"))
+    target = folder / "azcompare-conversation.md"
+    target.write_text(render.conversation_markdown(turns), encoding="utf-8")
+    return str(target)
+
+
+def _provider_choices(settings: Settings) -> tuple[list[str], str]:
+    status = provider_status(settings)
+    usable = [name for name, reason in status.items() if reason is None]
+    others = [f"- **{name}**: {reason}" for name, reason in status.items() if reason is not None]
+    note = ("Not available here:\n" + "\n".join(others)) if others else "Every provider is available."
+    return usable, note
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    """The chat page wired to the answering pipeline."""
+    usable, provider_note = _provider_choices(settings)
+
+    with gr.Blocks(title="azcompare: OpenAI vs Azure OpenAI", analytics_enabled=False) as demo:
+        turns_state = gr.State([])  # list[Answer], one per question in this browser session
+        gr.Markdown("# azcompare — OpenAI vs Azure OpenAI, with sources you can check")
+        knowledge = gr.Markdown(render.knowledge_markdown(knowledge_overview(settings)), elem_id="az-knowledge")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="az-chat",
+                    height=560,
+                    label="Conversation",
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask about networking, identity, data privacy, content filtering, regions…",
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="az-question",
+                        placeholder="Ask a question and press Enter",
+                        show_label=False,
+                        scale=5,
+                        max_lines=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="az-send")
+                with gr.Row(elem_id="az-suggestions"):
+                    suggestion_buttons = [
+                        gr.Button(visible=False, size="sm", elem_classes=["az-suggestion"]) for _ in range(SUGGESTIONS)
+                    ]
+                with gr.Row():
+                    export = gr.DownloadButton(
+                        "Export conversation (Markdown)", value=None, size="sm", elem_id="az-export"
+                    )
+                    clear = gr.Button("New conversation", size="sm")
+                with gr.Accordion("How this answer was made", open=False, elem_id="az-how"):
+                    how = gr.Markdown(render.how_markdown(None), elem_id="az-how-body")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(render.sources_html([]), elem_id="az-sources-panel")
+                with gr.Accordion("Settings", open=False, elem_id="az-settings"):
+                    provider = gr.Dropdown(
+                        choices=usable, value=settings.provider if settings.provider in usable else "extractive",
+                        label="Provider", elem_id="az-provider",
+                    )  # fmt: skip
+                    gr.Markdown(provider_note, elem_id="az-provider-note")
+                    top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved per question")
+                    feedback_file = gr.Textbox(
+                        value=str(settings.feedback_path), label="Feedback file (JSONL)", elem_id="az-feedback-path"
+                    )
+                    rebuild = gr.Button("Rebuild index", size="sm", elem_id="az-rebuild")
+                    rebuild_status = gr.Markdown("", elem_id="az-rebuild-status")
+
+        def respond(
+            message: str, chat: list[dict[str, Any]], turns: list[Answer], provider_name: str, k: float
+        ) -> Iterator[tuple[Any, ...]]:
+            """Stream one answer into the chat, then fill the sources, the how panel and suggestions."""
+            hidden = [gr.update(visible=False)] * SUGGESTIONS
+            if not (message or "").strip():
+                gr.Warning("Please type a question about OpenAI or Azure OpenAI.")
+                yield (chat, turns, gr.update(), gr.update(), message, *[gr.update()] * SUGGESTIONS, gr.update())
+                return
+            turn = len(turns)
+            chat = [*chat, {"role": "user", "content": render.esc(message)}, {"role": "assistant", "content": ""}]
+            text = ""
+            final: Answer | None = None
+            run_settings = settings.with_overrides(top_k=int(k))
+            for event in stream_answer(message, _history(turns), provider_name or None, settings=run_settings):
+                if event.kind == "status":
+                    chat[-1] = {"role": "assistant", "content": render.status_markup(event.text)}
+                elif event.kind == "delta":
+                    text += event.text
+                    chat[-1] = {"role": "assistant", "content": render.streaming_markup(text, turn)}
+                else:
+                    final = event.answer
+                    break
+                yield (chat, turns, gr.update(), gr.update(), "", *hidden, gr.update())
+            assert final is not None
+            turns = [*turns, final]
+            chat[-1] = {"role": "assistant", "content": render.answer_markup(final, turn)}
+            ideas = follow_up_suggestions(final, SUGGESTIONS)
+            buttons = [gr.update(value=q, visible=True) for q in ideas]
+            buttons += [gr.update(visible=False)] * (SUGGESTIONS - len(ideas))
+            yield (chat, turns, render.sources_html(turns), render.how_markdown(final), "", *buttons, _export(turns))
+
+        outputs = [chatbot, turns_state, sources, how, question, *suggestion_buttons, export]
+        inputs = [question, chatbot, turns_state, provider, top_k]
+        question.submit(respond, inputs, outputs, concurrency_limit=4)
+        send.click(respond, inputs, outputs, concurrency_limit=4)
+        for button in suggestion_buttons:
+            button.click(lambda q: q, button, question, queue=False).then(respond, inputs, outputs)
+
+        def pick_example(event: gr.SelectData) -> str:
+            return event.value["text"]
+
+        chatbot.example_select(pick_example, None, question, queue=False).then(respond, inputs, outputs)
+
+        def on_like(event: gr.LikeData, turns: list[Answer], path: str) -> None:
+            turn = event.index[0] if isinstance(event.index, list | tuple) else event.index
+            answer_index = int(turn) // 2
+            if 0 <= answer_index < len(turns):
+                try:
+                    feedback.record(Path(path), turns[answer_index], liked=bool(event.liked))
+                    gr.Info("Thanks, your feedback was saved.")
+                except OSError as exc:
+                    gr.Warning(f"Could not save feedback to {path}: {exc.strerror or exc}")
+
+        chatbot.like(on_like, [turns_state, feedback_file], None)
+
+        def on_export(turns: list[Answer]) -> str:
+            folder = Path(tempfile.mkdtemp(prefix="azcompare-export-"))
+            target = folder / "azcompare-conversation.md"
+            target.write_text(render.conversation_markdown(turns), encoding="utf-8")
+            return str(target)
+
+        export.click(on_export, turns_state, export)
+
+        def on_clear() -> tuple[Any, ...]:
+            return (
+                [],
+                [],
+                render.sources_html([]),
+                render.how_markdown(None),
+                *[gr.update(visible=False)] * SUGGESTIONS,
+            )
+
+        clear.click(on_clear, None, [chatbot, turns_state, sources, how, *suggestion_buttons], queue=False)
+
+        def on_rebuild(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008 - Gradio's idiom
+            def report(done: int, total: int) -> None:
+                if total:
+                    progress(done / total, desc=f"Embedding {done}/{total}")
+
+            try:
+                result = build_index(settings, rebuild=True, progress=report, wait=0)
+            except IndexBusy:
+                return "The index is already being rebuilt; wait for it to finish.", gr.update()
+            message = f"Rebuilt: {result.summary()}"
+            return message, render.knowledge_markdown(knowledge_overview(settings))
+
+        rebuild.click(on_rebuild, None, [rebuild_status, knowledge], concurrency_limit=1)
+
+        def api_ask(question: str, history_json: str = "[]", provider: str = "", top_k: int = 0) -> dict[str, Any]:
+            """Answer one question (history: JSON list of [user, assistant]); returns the Answer as JSON."""
+            try:
+                history = [tuple(turn) for turn in json.loads(history_json or "[]")]
+            except (json.JSONDecodeError, TypeError):
+                history = []
+            result = None
+            for event in stream_answer(
+                question, history, provider or None, settings=settings.with_overrides(top_k=top_k or None)
+            ):
+                result = event.answer or result
+            assert result is not None
+            return result.to_dict()
+
+        gr.api(api_ask, api_name="ask")
+    return demo
+
+
+def launch(settings: Settings | None = None, host: str | None = None, port: int | None = None) -> None:
+    """Build the index if needed, then serve the UI (never shared publicly)."""
+    apply_offline_env()
+    settings = settings or Settings()
+    print("Preparing the knowledge base (the first start builds the index)…", flush=True)
+    # Incremental: only documents added or changed since the last start are embedded.
+    print(build_index(settings).summary(), flush=True)
+    demo = build_app(settings)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        share=False,
+        show_error=False,
+        css=_asset("azcompare.css"),
+        js=_asset("azcompare.js"),
+        footer_links=["api"],
+    )

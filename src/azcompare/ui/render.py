@@ -1,0 +1,190 @@
+"""HTML and Markdown for the chat page, from Answers. Pure functions: no Gradio, no I/O.
+
+All corpus and answer text is escaped before it is placed in markup: a document containing
+`<script>` or HTML shows it as text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from azcompare.overview import KnowledgeOverview
+from azcompare.types import Answer, Citation
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# Characters Markdown would interpret; the chat renders Markdown, answers must show literally.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def esc(text: str) -> str:
+    """Escape text for HTML (quotes included)."""
+    return html.escape(text, quote=True)
+
+
+def answer_markup(result: Answer, turn: int) -> str:
+    """The chat message for an answer: escaped text with clickable [n] markers, flags and notices."""
+    body = _cited_text(result.text, turn, result.unsupported)
+    parts = [body]
+    if result.status == "abstained":
+        parts[0] = f'<span class="az-abstained">{body}</span>'
+    for notice in result.notices:
+        parts.append(f'<br><span class="az-notice">ⓘ {_plain(notice)}</span>')
+    return "".join(parts)
+
+
+def streaming_markup(text: str, turn: int) -> str:
+    """A partial answer while it streams (markers already clickable)."""
+    return _cited_text(text, turn, []) + ' <span class="az-typing">▍</span>'
+
+
+def status_markup(status: str) -> str:
+    return f'<span class="az-status">{_plain(status)}</span>'
+
+
+def _cited_text(text: str, turn: int, unsupported: Sequence[str]) -> str:
+    escaped = _plain(text)
+    for sentence in unsupported:
+        marked = _plain(sentence)
+        if marked and marked in escaped:
+            escaped = escaped.replace(
+                marked,
+                f'<span class="az-unsupported" title="Its citation does not support this sentence">⚠ {marked}</span>',
+                1,
+            )
+    # _plain escaped the brackets; turn "\[n\]" back into a link to the source.
+    return re.sub(
+        r"\\\[(\d+)\\\]",
+        lambda m: f'<a class="az-cite" href="#az-src-{turn}-{m.group(1)}">[{m.group(1)}]</a>',
+        escaped,
+    )
+
+
+def _plain(text: str) -> str:
+    """Text that renders literally in a Markdown+HTML message."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def sources_html(turns: Sequence[Answer]) -> str:
+    """The sources panel: every answer's citations, latest open; each passage with its snippet marked."""
+    if not turns:
+        return '<div id="az-sources" class="az-empty">Sources of each answer appear here.</div>'
+    groups = []
+    for turn in range(len(turns) - 1, -1, -1):
+        result = turns[turn]
+        if result.status == "rejected":
+            continue
+        items = "".join(_source_item(turn, c) for c in result.citations) or (
+            '<p class="az-empty">No sources: the knowledge base does not cover this question.</p>'
+        )
+        latest = turn == len(turns) - 1
+        groups.append(
+            f'<details class="az-turn" data-turn="{turn}" id="az-turn-{turn}"{" open" if latest else ""}>'
+            f"<summary>Q{turn + 1}: {esc(_short(result.question or result.standalone_question))}</summary>"
+            f"{items}</details>"
+        )
+    return f'<div id="az-sources">{"".join(groups)}</div>'
+
+
+def _source_item(turn: int, c: Citation) -> str:
+    link = (
+        f'<a class="az-link" href="{esc(c.url)}" target="_blank" rel="noopener noreferrer">open original ↗</a>'
+        if c.url.startswith(("https://", "http://"))
+        else ""
+    )
+    where = " › ".join(esc(p) for p in (c.heading.split(" > ") if c.heading else []))
+    return (
+        f'<div class="az-source" id="az-src-{turn}-{c.n}" data-n="{c.n}">'
+        f'<div class="az-source-head"><span class="az-n">[{c.n}]</span> <b>{esc(c.title)}</b>'
+        f'<span class="az-date">{esc(c.date or "undated")}</span></div>'
+        f'<div class="az-where">{where} {link}</div>'
+        f'<div class="az-passage">{highlighted_passage(c)}</div></div>'
+    )
+
+
+def highlighted_passage(c: Citation) -> str:
+    """The passage, escaped, with the supporting sentence wrapped in <mark>."""
+    passage = c.passage or c.snippet
+    spans = sorted((a, b) for a, b in c.spans if 0 <= a < b <= len(passage)) if c.passage else []
+    if not spans:
+        return esc(passage)
+    out, cursor = [], 0
+    for start, end in spans:
+        start = max(start, cursor)
+        out.append(esc(passage[cursor:start]))
+        out.append(f'<mark class="az-snippet">{esc(passage[start:end])}</mark>')
+        cursor = end
+    out.append(esc(passage[cursor:]))
+    return "".join(out)
+
+
+def how_markdown(result: Answer | None) -> str:
+    """The "How this answer was made" panel: question rewriting, retrieval, provider and timings."""
+    if result is None:
+        return "Ask a question to see how its answer was made."
+    lines = [
+        f"**Question as asked:** {_plain(result.question) or '—'}",
+        f"**Standalone question:** {_plain(result.standalone_question) or '—'}",
+        f"**Provider:** {_plain(result.provider)} · **status:** {result.status}"
+        + (f" · **evidence strength:** {result.strength:.2f}" if result.strength is not None else ""),
+        "",
+        "| # | score | dense | keyword | document | section | kind |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for h in result.hits:
+        dense = f"{h.dense_score:.3f}" if h.dense_score is not None else "–"
+        bm25 = f"{h.bm25_score:.2f}" if h.bm25_score is not None else "–"
+        lines.append(
+            f"| {h.rank} | {h.score:.4f} | {dense} | {bm25} | {_plain(h.chunk.title)} | "
+            f"{_plain(h.chunk.heading) or '–'} | {h.chunk.kind} |"
+        )
+    lines += ["", "| stage | ms |", "|---|---|"]
+    lines += [f"| {_plain(stage)} | {ms:.1f} |" for stage, ms in result.timings.items()]
+    return "\n".join(lines)
+
+
+def knowledge_markdown(overview: KnowledgeOverview) -> str:
+    """The header: what the assistant knows, with dates, and how to add what is missing."""
+    if not overview.documents:
+        return "**No index yet.** It is built on the first question (or press *Rebuild index*)."
+    pages = [d for d in overview.documents if d.kind != "article"]
+    articles = [d for d in overview.documents if d.kind == "article"]
+    dated = sorted(d.date for d in pages if d.date)
+    span = f", dated {dated[0]} to {dated[-1]}" if dated else ""
+    summary = (
+        f"Answers only from **{len(overview.documents)} documents**: "
+        + ", ".join(f"*{_plain(a.title)}* ({a.date or 'undated'})" for a in articles)
+        + (f" and **{len(pages)} Microsoft Learn pages**{span}." if pages else ".")
+    )
+    listing = "\n".join(
+        f"- {_plain(d.title)} — {d.date or 'undated'}" + (f" — <{d.url}>" if d.url.startswith("http") else "")
+        for d in overview.documents
+    )
+    text = f"{summary}\n\n<details><summary>Documents in the knowledge base</summary>\n\n{listing}\n\n</details>"
+    if overview.missing_notice:
+        text += f'\n\n<span class="az-notice">⚠ {_plain(overview.missing_notice)}</span>'
+    return text
+
+
+def conversation_markdown(turns: Sequence[Answer]) -> str:
+    """The conversation as a Markdown document, each answer followed by its numbered sources."""
+    out = ["# azcompare conversation", ""]
+    for i, result in enumerate(turns, 1):
+        out += [f"## Q{i}: {result.question}", ""]
+        if result.standalone_question and result.standalone_question != result.question:
+            out += [f"*Understood as:* {result.standalone_question}", ""]
+        out += [result.text, ""]
+        out += [f"> {notice}" for notice in result.notices]
+        if result.citations:
+            out += ["Sources:", ""]
+            for c in result.citations:
+                where = " › ".join(p for p in (c.title, c.heading.replace(" > ", " › ")) if p)
+                url = f" <{c.url}>" if c.url else ""
+                out.append(f"{c.n}. {where} ({c.date or 'undated'}){url}  \n   “{c.snippet}”")
+            out.append("")
+    return "\n".join(out)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,137 @@
+"""The chat page in headless Chromium: streaming, clickable citations, panels, feedback, safety."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+CHAT_INPUT = "#az-question textarea"
+
+
+@pytest.fixture
+def page(browser, ui_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(ui_server["url"], wait_until="load")
+    page.wait_for_selector(CHAT_INPUT, timeout=60_000)
+    yield page
+    context.close()
+
+
+def ask(page, question: str, turn: int = 0) -> dict[str, float]:
+    """Type a question, press Enter, wait for the streamed text and the finished answer (seconds)."""
+    page.fill(CHAT_INPUT, question)
+    started = time.perf_counter()
+    page.press(CHAT_INPUT, "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#az-chat [data-testid=bot]').length >= n "
+        "&& /\\w/.test(document.querySelectorAll('#az-chat [data-testid=bot]')[n - 1].innerText)",
+        arg=turn + 1,
+        timeout=60_000,
+    )
+    first = time.perf_counter() - started
+    page.wait_for_selector(f"#az-sources details[data-turn='{turn}']", timeout=60_000)
+    return {"first_text_s": first, "full_answer_s": time.perf_counter() - started}
+
+
+def test_answer_streams_and_citations_bring_sources_into_view(page, ui_server, capsys):
+    timings = ask(page, "Does OpenAI support private endpoints?")
+    with capsys.disabled():
+        print(
+            f"\n[ui timing] Enter → first streamed text {timings['first_text_s'] * 1000:.0f} ms, "
+            f"→ full answer {timings['full_answer_s'] * 1000:.0f} ms (extractive provider)"
+        )
+    bot = page.locator("#az-chat [data-testid=bot]").last
+    assert "Private Endpoints: OpenAI no" in bot.inner_text()
+    page.locator("#az-chat a.az-cite").first.click()
+    active = page.locator(".az-source.az-active")
+    active.wait_for(timeout=10_000)
+    assert active.get_attribute("id") == "az-src-0-1"
+    in_view = (
+        "() => { const r = document.querySelector('.az-source.az-active').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; }"
+    )
+    page.wait_for_function(in_view)
+    highlighted = active.locator("mark.az-snippet").inner_text()
+    assert "Private Endpoints: OpenAI no" in highlighted
+    assert "2024-06-01" in active.inner_text()
+
+
+def test_how_panel_suggestions_and_follow_up(page):
+    ask(page, "Does Azure OpenAI support private endpoints?")
+    page.get_by_text("How this answer was made").click()
+    how = page.locator("#az-how-body")
+    how.wait_for(state="visible")
+    assert "Standalone question" in how.inner_text() and "embed_ms" in how.inner_text()
+    suggestion = page.locator(".az-suggestion", has_text="And OpenAI?")
+    suggestion.wait_for(timeout=10_000)
+    suggestion.click()
+    page.wait_for_selector("#az-sources details[data-turn='1']", timeout=60_000)
+    assert "Does OpenAI support private endpoints?" in how.inner_text()
+
+
+def test_thumbs_up_is_saved_with_question_answer_and_citations(page, ui_server):
+    ask(page, "Can I use customer-managed keys with Azure OpenAI?")
+    before = _feedback(ui_server)
+    page.locator("#az-chat button[aria-label='Like']").last.click()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(_feedback(ui_server)) == len(before):
+        time.sleep(0.2)
+    entry = _feedback(ui_server)[-1]
+    assert entry["rating"] == "up"
+    assert entry["question"] == "Can I use customer-managed keys with Azure OpenAI?"
+    assert entry["answer"] and entry["citations"][0]["n"] == 1
+
+
+def test_script_in_a_document_is_shown_not_run(page):
+    ask(page, "What does the sanitizer test page say about scripts?")
+    sources = page.locator("#az-sources")
+    assert "<script>window.__xss = 1</script>" in sources.inner_text()
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("#az-sources script, #az-chat script, #az-sources img").count() == 0
+
+
+def test_abstention_and_input_messages(page):
+    ask(page, "How do I bake sourdough bread?")
+    bot = page.locator("#az-chat [data-testid=bot]").last
+    assert "not in the knowledge base" in bot.inner_text()
+    assert "Nearby topics" in bot.inner_text()
+    page.fill(CHAT_INPUT, "x" * 3000)
+    page.press(CHAT_INPUT, "Enter")
+    page.wait_for_function("() => /limit is 2,000/.test(document.querySelector('#az-chat').innerText)", timeout=30_000)
+
+
+def test_users_do_not_see_each_other(browser, ui_server):
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        a, b = first.new_page(), second.new_page()
+        for p in (a, b):
+            p.goto(ui_server["url"], wait_until="load")
+            p.wait_for_selector(CHAT_INPUT, timeout=60_000)
+        ask(a, "Does OpenAI support private endpoints?")
+        ask(b, "Who can get access to Azure OpenAI?")
+        assert "Who can get access" not in a.locator("#az-chat").inner_text()
+        assert "private endpoints" not in b.locator("#az-chat").inner_text()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_export_conversation_as_markdown(page, tmp_path):
+    ask(page, "Does OpenAI support private endpoints?")
+    with page.expect_download() as download:
+        page.locator("#az-export").click()
+    target = tmp_path / "conversation.md"
+    download.value.save_as(target)
+    text = target.read_text(encoding="utf-8")
+    assert "## Q1: Does OpenAI support private endpoints?" in text
+    assert "Sources:" in text and "(2024-06-01)" in text
+
+
+def _feedback(ui_server) -> list[dict]:
+    path = ui_server["feedback"]
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
