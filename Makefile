@@ -12,9 +12,15 @@ export ORT_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup lint eval bench clean
+.PHONY: run test setup lint eval bench clean browser
 
 setup: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python app.py
 
-test: setup lint
+test: setup browser lint
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -52,6 +52,11 @@ class ExtractiveDraft:
     evidence: list[Evidence]
 
 
+def is_pointer_heading(heading: str) -> bool:
+    """Sections like "Next steps" or "See also" list links rather than say something."""
+    return _POINTER_HEADING.search(heading) is not None
+
+
 def asks_about_openai_only(question: str) -> bool:
     """A question about OpenAI itself is not answered by text about Azure OpenAI only."""
     return entities_in(question) == ["OpenAI"]
@@ -89,7 +94,7 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
     scored: list[Evidence] = []
     for hit in result.hits:
         heading_keys = {match_key(t) for t in terms(hit.chunk.heading)}
-        pointer_section = _POINTER_HEADING.search(hit.chunk.heading) is not None
+        pointer_section = is_pointer_heading(hit.chunk.heading)
         for unit in kb.sentences(hit.chunk):
             keys = {match_key(t) for t in unit.terms}
             in_sentence = sum(w for k, w in weights.items() if k in keys)

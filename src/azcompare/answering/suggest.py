@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from azcompare.answering.condense import entities_in
+from azcompare.answering.extractive import is_pointer_heading
 from azcompare.types import Answer
 
 EXAMPLES = (
@@ -40,7 +41,7 @@ def follow_up_suggestions(result: Answer, limit: int = 3) -> list[str]:
         row = _ROW.match(hit.chunk.text)
         if row:
             question = f"Does OpenAI support {row.group('feature').rstrip('*').strip()}?"
-        elif hit.chunk.heading_path:
+        elif hit.chunk.heading_path and not is_pointer_heading(hit.chunk.heading):
             topic = hit.chunk.heading_path[-1].rstrip("?")
             question = (
                 f"What do the sources say about {topic[:1].lower() + topic[1:] if topic[1:2].islower() else topic}?"
