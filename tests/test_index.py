@@ -96,6 +96,17 @@ def test_torn_pointer_means_no_index_not_a_crash(small_corpus):
     assert result.status == "answered" and "30 resources per region" in result.text
 
 
+def test_answers_during_a_rebuild_say_so_and_use_the_index_in_place(small_corpus):
+    from filelock import FileLock
+
+    build_index(small_corpus)
+    with FileLock(str(small_corpus.index_dir / ".build.lock")):  # another process is rebuilding
+        result = answer("What does Beta encrypt data with?", settings=small_corpus)
+    assert result.status == "answered" and "customer-managed keys" in result.text
+    assert any("being rebuilt" in n for n in result.notices)
+    assert not answer("What does Beta encrypt data with?", settings=small_corpus).notices
+
+
 def test_answer_builds_the_index_on_first_call(small_corpus):
     assert current_version(small_corpus.index_dir) is None
     result = answer("What does Beta encrypt data with?", settings=small_corpus)

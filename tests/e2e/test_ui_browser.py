@@ -130,6 +130,16 @@ def test_export_conversation_as_markdown(page, tmp_path):
     assert "Sources:" in text and "(2024-06-01)" in text
 
 
+def test_settings_rebuild_reports_and_providers_explain_themselves(page):
+    page.get_by_text("Settings").click()
+    page.locator("#az-rebuild").click()
+    status = page.locator("#az-rebuild-status")
+    page.wait_for_function("() => /Rebuilt:/.test(document.querySelector('#az-rebuild-status').innerText)",
+                           timeout=120_000)  # fmt: skip
+    assert "up to date" in status.inner_text()
+    assert page.locator("#az-provider").is_visible()
+
+
 def _feedback(ui_server) -> list[dict]:
     path = ui_server["feedback"]
     if not path.exists():

@@ -106,7 +106,9 @@ def build_app(settings: Settings) -> gr.Blocks:
                     feedback_file = gr.Textbox(
                         value=str(settings.feedback_path), label="Feedback file (JSONL)", elem_id="az-feedback-path"
                     )
-                    rebuild = gr.Button("Rebuild index", size="sm", elem_id="az-rebuild")
+                    with gr.Row():
+                        from_scratch = gr.Checkbox(False, label="From scratch (re-embed everything)")
+                        rebuild = gr.Button("Rebuild index", size="sm", elem_id="az-rebuild")
                     rebuild_status = gr.Markdown("", elem_id="az-rebuild-status")
 
         def respond(
@@ -184,19 +186,19 @@ def build_app(settings: Settings) -> gr.Blocks:
 
         clear.click(on_clear, None, [chatbot, turns_state, sources, how, *suggestion_buttons], queue=False)
 
-        def on_rebuild(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008 - Gradio's idiom
+        def on_rebuild(scratch: bool, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
             def report(done: int, total: int) -> None:
                 if total:
                     progress(done / total, desc=f"Embedding {done}/{total}")
 
             try:
-                result = build_index(settings, rebuild=True, progress=report, wait=0)
+                result = build_index(settings, rebuild=scratch, progress=report, wait=0)
             except IndexBusy:
                 return "The index is already being rebuilt; wait for it to finish.", gr.update()
             message = f"Rebuilt: {result.summary()}"
             return message, render.knowledge_markdown(knowledge_overview(settings))
 
-        rebuild.click(on_rebuild, None, [rebuild_status, knowledge], concurrency_limit=1)
+        rebuild.click(on_rebuild, from_scratch, [rebuild_status, knowledge], concurrency_limit=1)
 
         def api_ask(question: str, history_json: str = "[]", provider: str = "", top_k: int = 0) -> dict[str, Any]:
             """Answer one question (history: JSON list of [user, assistant]); returns the Answer as JSON."""
