@@ -22,9 +22,7 @@ from azcompare.embeddings import embedding_function
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
-    MANIFEST,
     SENTENCES,
-    IndexManifest,
     IndexUnavailable,
     chunk_from_record,
     current_version,
@@ -61,7 +59,6 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, version_dir: Path) -> None:
         self.version_dir = version_dir
-        self.manifest = IndexManifest.read(version_dir / MANIFEST)
         self._ef = embedding_function(settings)
         self._client = chromadb.PersistentClient(path=str(version_dir / "chroma"), settings=CHROMA_SETTINGS)
         self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
@@ -86,11 +83,6 @@ class KnowledgeBase:
         self._sentence_owner = np.array([i for i, _ in owners], dtype=np.int64)
         dim = len(owners[0][1]) if owners else 1
         self._sentence_matrix = np.vstack([v for _, v in owners]) if owners else np.zeros((0, dim), np.float32)
-
-    @property
-    def documents(self) -> dict[str, dict]:
-        """Per-document metadata recorded when the index was built."""
-        return self.manifest.documents if self.manifest else {}
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""

@@ -369,15 +369,6 @@ def _atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _date_field(path: Path, item: dict[str, Any], where: str) -> dt.date | None:
     if "date" not in item:
         return None
