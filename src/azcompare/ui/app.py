@@ -225,6 +225,9 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
     print("Preparing the knowledge base (the first start builds the index)…", flush=True)
     # Incremental: only documents added or changed since the last start are embedded.
     print(build_index(settings).summary(), flush=True)
+    missing = knowledge_overview(settings).missing_notice
+    if missing:
+        print(f"note: {missing}", flush=True)
     demo = build_app(settings)
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host or settings.host,
