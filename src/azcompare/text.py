@@ -28,6 +28,7 @@ MIN_SENTENCE_TERMS = 3
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MAX_LIST_ITEMS = 12
+_MAX_LIST_CHARS = 400
 # Sentences longer than this (characters) are split at clause breaks into parts of at least MIN_CLAUSE.
 LONG_SENTENCE = 220
 MIN_CLAUSE = 50
@@ -115,7 +116,7 @@ def split_sentences(passage: str) -> list[Sentence]:
         if not body.strip():
             continue
         spans = [(body_start + i, body_start + j) for i, j in _sentence_spans(body)]
-        if pending and marker and spans and len(pending) <= _MAX_LIST_ITEMS:
+        if pending and marker and spans and _room(pending, spans[0]):
             # The item's first sentence completes the lead-in; further sentences stand alone.
             pending.append(spans[0])
             deferred.extend(spans[1:])
@@ -128,6 +129,12 @@ def split_sentences(passage: str) -> list[Sentence]:
         sentences.extend(Sentence(passage[i:j], ((i, j),)) for i, j in spans)
     flush()
     return sentences
+
+
+def _room(pending: list[tuple[int, int]], item: tuple[int, int]) -> bool:
+    """Whether one more list item fits the lead-in sentence (long lists stay separate items)."""
+    used = sum(end - start for start, end in pending)
+    return len(pending) <= _MAX_LIST_ITEMS and used + item[1] - item[0] <= _MAX_LIST_CHARS
 
 
 def quotable_sentences(passage: str) -> list[Sentence]:
