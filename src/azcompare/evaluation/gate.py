@@ -72,6 +72,22 @@ def margin(units: Sequence[float], n_other: int, floor: float = MIN_MARGIN, z: f
     return max(floor, z * spread * math.sqrt(1 / n + 1 / n_other))
 
 
+def units(metric: str, rows: Sequence[tuple[bool, float | None]]) -> list[float]:
+    """The 0/1 (or 0–1) outcomes a metric's aggregate averages, from (answerable, per-question value) rows.
+
+    Most metrics average their per-question values; the abstention aggregates average over a subset:
+    precision over the abstentions (1 when out of scope), recall over out-of-scope questions, the
+    false-abstention rate over answerable ones.
+    """
+    if metric == "abstention_precision":
+        return [0.0 if answerable else 1.0 for answerable, v in rows if v]
+    if metric == "abstention_recall":
+        return [v for answerable, v in rows if not answerable and v is not None]
+    if metric == "false_abstention_rate":
+        return [v for answerable, v in rows if answerable and v is not None]
+    return [v for _, v in rows if v is not None]
+
+
 def derive(metric: str, dev: float, units: Sequence[float], n_other: int, higher_is_better: bool) -> Threshold:
     """The threshold for one metric from its dev score, rounded to two decimals on the lenient side."""
     m = margin(units, n_other)
