@@ -26,11 +26,14 @@ HEADER = """# Quality gate thresholds: `make test` fails when the {provider} pro
 # How they were set, from the DEV split only (never from the held-out scores):
 #   threshold = dev score − margin   (+ margin, as a maximum, for lower-is-better metrics), to 2 decimals
 #   margin    = max({floor}, {z} · sqrt(p(1−p)) · sqrt(1/n_dev + 1/n_heldout)),  p = (x + 2) / (n_dev + 4)
-# i.e. {z} standard errors of the difference between two samples of questions: a held-out score below a
-# threshold is a drop larger than the difference between the splits explains by chance. n_dev is the number
-# of dev questions a metric applies to; n_heldout scales it by the split sizes ({n_heldout} held-out / {n_dev} dev).
+# i.e. a one-sided 95% bound ({z} standard errors) on the difference between two samples of questions: a
+# held-out score below a threshold is a drop larger than the difference between the splits explains by
+# chance. n_dev is the number of dev questions a metric applies to (x: the sum of their scores); n_heldout
+# scales it by the split sizes ({n_heldout} held-out / {n_dev} dev questions).
+# The `dev` and `margin` lines record where each bound came from; tests/test_eval_gate.py checks they agree.
 #
-# Dev run: {run} (commit {commit}; {command})
+# Dev run: {run} (commit {commit})
+#   {command}
 # Regenerate: python scripts/set_thresholds.py <dev run folder>   (after a deliberate change, with a reason)
 """
 

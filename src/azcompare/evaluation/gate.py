@@ -1,11 +1,11 @@
 """The quality gate: thresholds per provider in evals/thresholds.toml, derived from the dev split only.
 
 A threshold is the dev score minus a margin (plus, for lower-is-better metrics). The margin is how
-far a second sample of questions may fall short of the dev score by chance alone: two standard
-errors of the difference between two split means, sqrt(p(1-p)) · sqrt(1/n_dev + 1/n_heldout), with
-p shrunk towards 1/2 (Agresti–Coull: (x + 2) / (n + 4)) so that a perfect dev score still gets a
-margin, and never less than MIN_MARGIN. Only the dev scores and the split sizes go in; the held-out
-scores are what the gate then checks.
+far a second sample of questions may fall short of the dev score by chance alone: a one-sided 95%
+bound (Z = 1.645 standard errors) on the difference between two split means, with the standard error
+sqrt(p(1-p)) · sqrt(1/n_dev + 1/n_heldout). p is shrunk towards 1/2 (Agresti–Coull: (x + 2) / (n + 4))
+so that a perfect dev score still gets a margin, and the margin is never less than MIN_MARGIN. Only
+the dev scores and the split sizes go in; the held-out scores are what the gate then checks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from azcompare.evaluation.errors import EvaluationError
 
 MIN_MARGIN = 0.05
-Z = 2.0
+Z = 1.645  # one-sided 95%: the gate only cares about drops
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class GateRow:
 
 
 def margin(units: Sequence[float], n_other: int, floor: float = MIN_MARGIN, z: float = Z) -> float:
-    """Two standard errors of the difference between a dev mean over `units` and a mean over n_other items."""
+    """Z standard errors of the difference between a dev mean over `units` and a mean over n_other items."""
     n = len(units)
     if n == 0 or n_other <= 0:
         raise ValueError("a margin needs dev values and a held-out size")
