@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from azcompare.evaluation.dataset import load_question_set
 from azcompare.evaluation.errors import EvaluationError
-from azcompare.evaluation.gate import MIN_MARGIN, Z, derive, to_toml, units
+from azcompare.evaluation.gate import MIN_MARGIN, derive, to_toml, units, z_for
 from azcompare.evaluation.metrics import METRICS
 from azcompare.evaluation.runs import load_run
 
@@ -25,11 +26,11 @@ HEADER = """# Quality gate thresholds: `make test` fails when the {provider} pro
 #
 # How they were set, from the DEV split only (never from the held-out scores):
 #   threshold = dev score − margin   (+ margin, as a maximum, for lower-is-better metrics), to 2 decimals
-#   margin    = max({floor}, {z} · sqrt(p(1−p)) · sqrt(1/n_dev + 1/n_heldout)),  p = (x + 2) / (n_dev + 4)
-# i.e. a one-sided 95% bound ({z} standard errors) on the difference between two samples of questions: a
-# held-out score below a threshold is a drop larger than the difference between the splits explains by
-# chance. n_dev is the number of dev questions a metric applies to (x: the sum of their scores); n_heldout
-# scales it by the split sizes ({n_heldout} held-out / {n_dev} dev questions).
+#   margin    = max({floor}, z · sqrt(p(1−p)) · sqrt(1/n_dev + 1/n_heldout)),  p = (x + 2) / (n_dev + 4)
+#   z         = {z:.3f}: one-sided, Bonferroni-corrected for the {k} metrics checked together (family-wise 5%)
+# i.e. a held-out score below a threshold is a drop larger than the difference between two samples of
+# questions explains by chance. n_dev is the number of dev questions a metric applies to (x: the sum of their
+# scores); n_heldout scales it by the split sizes ({n_heldout} held-out / {n_dev} dev questions).
 # The `dev` and `margin` lines record where each bound came from; tests/test_eval_gate.py checks they agree.
 #
 # Dev run: {run} (commit {commit})
@@ -42,6 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder of the dev split")
     parser.add_argument("--out", type=Path, default=Path("evals/thresholds.toml"))
+    parser.add_argument("--note", default="", help="a paragraph for the header: why the thresholds changed")
     args = parser.parse_args()
     try:
         run = load_run(args.run)
@@ -55,25 +57,32 @@ def main() -> int:
         return 2
     n_dev, n_heldout = len(results), len(questions.split("heldout"))
     overall = run.aggregates("ours")["overall"]
+    gated = [
+        metric
+        for metric in METRICS
+        if metric.bounded and metric.higher_is_better is not None and overall.get(metric.name) is not None
+    ]
+    z = z_for(len(gated))
     thresholds = []
-    for metric in METRICS:
-        if not metric.bounded or metric.higher_is_better is None or overall.get(metric.name) is None:
-            continue
+    for metric in gated:
         rows = [(r["kind"] != "out_of_scope", r["metrics"].get(metric.name)) for r in results]
         values = units(metric.name, rows)
         n_other = max(1, round(len(values) * n_heldout / n_dev))
-        thresholds.append(derive(metric.name, overall[metric.name], values, n_other, metric.higher_is_better))
+        thresholds.append(derive(metric.name, overall[metric.name], values, n_other, metric.higher_is_better, z))
     header = HEADER.format(
         provider=run.config["provider"],
         split="heldout",
         floor=MIN_MARGIN,
-        z=Z,
+        z=z,
+        k=len(gated),
         n_heldout=n_heldout,
         n_dev=n_dev,
         run=run.name,
         commit=(run.config.get("git", {}).get("commit") or "unknown")[:12],
         command=run.config.get("command") or "azcompare eval",
     )
+    if args.note:
+        header += "#\n" + "".join(f"# {line}\n" for line in textwrap.wrap(args.note, 110))
     args.out.write_text(to_toml(run.config["provider"], "heldout", thresholds, header), encoding="utf-8")
     for t in thresholds:
         sign = "≥" if t.direction == "min" else "≤"

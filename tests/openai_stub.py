@@ -31,7 +31,7 @@ class OpenAIStub:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with stub._lock:
                     stub.requests.append(body)
-                    stub.headers.append(dict(self.headers))
+                    stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                     reply = stub.replies.pop(0) if stub.replies else stub.default
                 if callable(reply):
                     reply = reply(body)

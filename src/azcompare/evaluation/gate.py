@@ -1,11 +1,14 @@
 """The quality gate: thresholds per provider in evals/thresholds.toml, derived from the dev split only.
 
 A threshold is the dev score minus a margin (plus, for lower-is-better metrics). The margin is how
-far a second sample of questions may fall short of the dev score by chance alone: a one-sided 95%
-bound (Z = 1.645 standard errors) on the difference between two split means, with the standard error
+far a second sample of questions may fall short of the dev score by chance alone: z standard errors
+of the difference between two split means, the standard error being
 sqrt(p(1-p)) · sqrt(1/n_dev + 1/n_heldout). p is shrunk towards 1/2 (Agresti–Coull: (x + 2) / (n + 4))
-so that a perfect dev score still gets a margin, and the margin is never less than MIN_MARGIN. Only
-the dev scores and the split sizes go in; the held-out scores are what the gate then checks.
+so that a perfect dev score still gets a margin, and the margin is never less than MIN_MARGIN.
+z is one-sided (the gate only cares about drops) and Bonferroni-corrected for the number of metrics
+checked at once: with k metrics, each is tested at ALPHA / k, so that a run whose true quality equals
+the dev score fails the gate by chance in at most ALPHA of cases. Only the dev scores and the split
+sizes go in; the held-out scores are what the gate then checks.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from azcompare.evaluation.errors import EvaluationError
 
 MIN_MARGIN = 0.05
-Z = 1.645  # one-sided 95%: the gate only cares about drops
+ALPHA = 0.05  # the chance of a false alarm over all gated metrics together
+
+
+def z_for(metrics: int, alpha: float = ALPHA) -> float:
+    """One-sided z for `metrics` simultaneous checks at family-wise level alpha (Bonferroni)."""
+    return NormalDist().inv_cdf(1 - alpha / max(metrics, 1))
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ class GateRow:
         return self.threshold.passes(self.value)
 
 
-def margin(units: Sequence[float], n_other: int, floor: float = MIN_MARGIN, z: float = Z) -> float:
+def margin(units: Sequence[float], n_other: int, z: float, floor: float = MIN_MARGIN) -> float:
     """Z standard errors of the difference between a dev mean over `units` and a mean over n_other items."""
     n = len(units)
     if n == 0 or n_other <= 0:
@@ -88,9 +97,11 @@ def units(metric: str, rows: Sequence[tuple[bool, float | None]]) -> list[float]
     return [v for _, v in rows if v is not None]
 
 
-def derive(metric: str, dev: float, units: Sequence[float], n_other: int, higher_is_better: bool) -> Threshold:
+def derive(
+    metric: str, dev: float, units: Sequence[float], n_other: int, higher_is_better: bool, z: float
+) -> Threshold:
     """The threshold for one metric from its dev score, rounded to two decimals on the lenient side."""
-    m = margin(units, n_other)
+    m = margin(units, n_other, z)
     if higher_is_better:
         return Threshold(metric, max(0.0, math.floor((dev - m) * 100 + 1e-9) / 100), "min", dev, round(m, 4))
     return Threshold(metric, min(1.0, math.ceil((dev + m) * 100 - 1e-9) / 100), "max", dev, round(m, 4))

@@ -21,7 +21,7 @@ from azcompare.evaluation.metrics import Metric
 from azcompare.types import Answer
 
 _SCORE_KEY = re.compile(r"\bscore\b\W{0,4}([1-5])\b", re.IGNORECASE)
-_LONE_DIGIT = re.compile(r"(?<![\d.])([1-5])(?![\d.])")
+_LONE_DIGIT = re.compile(r"(?<![\d.])([1-5])(?!\.?\d)")
 _MAX_ERRORS_KEPT = 5
 
 
