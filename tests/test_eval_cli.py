@@ -84,7 +84,7 @@ def test_eval_writes_a_reproducible_run_folder_with_the_baseline_beside_ours(sma
     root, env = small_kb
     done = cli(env, "eval", "q.yaml", "--out", "runs-a", cwd=root)
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr and "questions:" in done.stderr  # the progress bar
+    assert "Traceback" not in done.stderr and "ours: 100%" in done.stderr and "baseline: 100%" in done.stderr
     run = only_run(root / "runs-a")
     assert run.name.endswith("-extractive")
     assert {p.name for p in run.iterdir()} == {
@@ -162,7 +162,7 @@ def test_judge_gate_and_compare(small_kb):
 )
 def test_bad_input_is_one_line_not_a_traceback(small_kb, args, message):
     root, env = small_kb
-    write(root / "bad-source.yaml", "items:\n  - {id: t-9, kind: fact, question: x?, expected_sources: [delta]}\n")
+    write(root / "bad-source.yaml", "items:\n  - {id: t-9, kind: fact, question: 'x?', expected_sources: [delta]}\n")
     done = cli(env, *args, cwd=root)
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr
