@@ -63,6 +63,7 @@ def run(
         if "eval" in sys.argv
         else "",
     )
+    _ensure_index(settings)
     outcome = evaluate(request, settings, progress=_progress_bar)
     typer.echo(_summary_table(outcome.summary, question_set, split))
     typer.echo(f"\nrun folder: {outcome.folder}\nreport:     {outcome.folder / 'report.md'}")
@@ -80,6 +81,17 @@ def compare(
     from azcompare.evaluation.runs import load_run
 
     typer.echo(compare_runs(load_run(run_a), load_run(run_b)), nl=False)
+
+
+def _ensure_index(settings: Any) -> None:
+    """Build a missing or outdated index with a progress bar, rather than silently in the first question."""
+    from azcompare.cli import _progress_bar
+    from azcompare.index import build_index, index_is_current
+
+    if not index_is_current(settings):
+        typer.echo("building the index first…", err=True)
+        with _progress_bar("embedding") as bar:
+            build_index(settings, progress=bar)
 
 
 def _summary_table(summary: dict[str, Any], question_set: Path, split: str | None) -> str:

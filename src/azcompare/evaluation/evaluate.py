@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -73,17 +74,55 @@ def evaluate(request: EvalRequest, settings: Settings, progress: ProgressFactory
     provider = (request.provider or settings.provider).strip().lower()
     kb = ensure_index(settings)  # built here, not inside the first question's timing
     check_sources(items, kb.documents)
-    folder = new_run_dir(request.out, provider, request.split)
-
     metrics: list[Metric] = list(METRICS) + (list(request.judge.metrics()) if request.judge else [])
+    folder = new_run_dir(request.out, provider, request.split)
+    try:
+        runs = _answer_all(request, settings, provider, items, metrics, progress)
+        config = {
+            "created": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - clock, 1),
+            "command": request.command,
+            "provider": provider,
+            "split": request.split,
+            "question_set": {
+                "path": str(request.question_set),
+                "items": len(items),
+                "files": [{"path": str(p), "sha256": _sha256(p)} for p in questions.files],
+            },
+            "settings": redact(settings.model_dump(mode="json")),
+            "index": {"version": kb.version_dir.name, "manifest": asdict(kb.manifest) if kb.manifest else None},
+            "baseline": naive.describe(settings) if request.baseline else None,
+            "judge": request.judge.describe() if request.judge else None,
+            "packages": package_versions(),
+            "git": git_state(settings.home),
+            "machine": machine(),
+        }
+        summary = _write_folder(folder, config, runs, metrics)
+    except BaseException:
+        # An interrupted or failed run leaves no half-written folder that `eval compare` would trip on.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return EvalOutcome(folder, runs, summary)
+
+
+def _answer_all(
+    request: EvalRequest,
+    settings: Settings,
+    provider: str,
+    items: list[EvalItem],
+    metrics: list[Metric],
+    progress: ProgressFactory,
+) -> dict[str, RunResult]:
+    """Ours (with the judge's metrics, if any), then the baseline on the same items."""
     runs: dict[str, RunResult] = {}
     with progress("ours", "question") as bar:
         runs["ours"] = run_items(items, settings, provider=provider, progress=bar, answer_fn=answer, metrics=metrics)
     if request.judge:
         for result in runs["ours"].results:
-            result_judgments = request.judge.judgments.get(result.item.id)
-            if result_judgments:
-                result.details["judge"] = result_judgments
+            judgments = request.judge.judgments.get(result.item.id)
+            if judgments:
+                result.details["judge"] = judgments
     if request.baseline:
         with progress("baseline index", "chunk") as bar:
             pipeline = naive.NaivePipeline(settings, progress=bar)
@@ -92,27 +131,11 @@ def evaluate(request: EvalRequest, settings: Settings, progress: ProgressFactory
                 runs["baseline"] = run_items(items, settings, progress=bar, answer_fn=pipeline.answer)
         finally:
             pipeline.close()
+    return runs
 
-    config = {
-        "created": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "seconds": round(time.perf_counter() - clock, 1),
-        "command": request.command,
-        "provider": provider,
-        "split": request.split,
-        "question_set": {
-            "path": str(request.question_set),
-            "items": len(items),
-            "files": [{"path": str(p), "sha256": _sha256(p)} for p in questions.files],
-        },
-        "settings": redact(settings.model_dump(mode="json")),
-        "index": {"version": kb.version_dir.name, "manifest": asdict(kb.manifest) if kb.manifest else None},
-        "baseline": naive.describe(settings) if request.baseline else None,
-        "judge": request.judge.describe() if request.judge else None,
-        "packages": package_versions(),
-        "git": git_state(settings.home),
-        "machine": machine(),
-    }
+
+def _write_folder(folder: Path, config: dict[str, Any], runs: dict[str, RunResult], metrics: list[Metric]) -> dict:
+    """config.json, the results, summary.json, report.md and report.png; returns the summary."""
     write_json(folder / "config.json", config)
     for name, run in runs.items():
         write_results(folder, name, run)
@@ -121,7 +144,7 @@ def evaluate(request: EvalRequest, settings: Settings, progress: ProgressFactory
     results = {name: [r.to_dict() for r in run.results] for name, run in runs.items()}
     (folder / "report.md").write_text(render_report(config, summary, results), encoding="utf-8")
     write_chart(summary, folder / "report.png")
-    return EvalOutcome(folder, runs, summary)
+    return summary
 
 
 def redact(data: dict[str, Any]) -> dict[str, Any]:

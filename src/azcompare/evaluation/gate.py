@@ -68,6 +68,7 @@ class GateRow:
 
     @property
     def ok(self) -> bool:
+        """True when the score is on the right side of its threshold."""
         return self.threshold.passes(self.value)
 
 

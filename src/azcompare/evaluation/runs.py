@@ -87,6 +87,7 @@ class RunFolder:
 
     @property
     def name(self) -> str:
+        """The run folder's name (time, provider, split)."""
         return self.path.name
 
     def pipelines(self) -> list[str]:
