@@ -136,6 +136,9 @@ def _check_gate(spec: Any, summary: dict[str, Any]) -> None:
     from azcompare.evaluation.gate import check, format_rows
 
     rows = check(summary["pipelines"]["ours"]["overall"], spec)
+    if summary.get("split") != spec.split:
+        scored = summary.get("split") or "all splits"
+        typer.echo(f"\nnote: these thresholds are for split {spec.split}; this run scored {scored}")
     typer.echo("\n" + format_rows(rows, spec))
     if not all(r.ok for r in rows):
         raise typer.Exit(code=1)

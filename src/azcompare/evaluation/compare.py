@@ -10,7 +10,17 @@ from azcompare.evaluation.report import delta, fmt
 from azcompare.evaluation.runs import RunFolder
 
 # The per-question metrics whose change makes a question "better" or "worse" between runs.
-TRACKED = ("fact_recall", "abstention_accuracy", "hit@5", "citation_validity", "citation_support", "dated_contrast")
+TRACKED = (
+    "fact_recall",
+    "abstention_accuracy",
+    "hit@5",
+    "mrr",
+    "context_recall",
+    "context_precision",
+    "citation_validity",
+    "citation_support",
+    "dated_contrast",
+)
 MAX_LISTED = 20
 
 
