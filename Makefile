@@ -40,8 +40,10 @@ lint: setup
 	$(BIN)/ruff check src tests scripts app.py
 	$(BIN)/ruff format --check src tests scripts app.py
 
+# The held-out split is the one to report; `make eval SPLIT=dev` scores the tuning split.
+SPLIT ?= heldout
 eval: setup
-	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/azcompare eval evals/dev.yaml
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/azcompare eval evals/questions.yaml --split $(SPLIT)
 
 bench: setup
 	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/benchmark.py

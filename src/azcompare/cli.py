@@ -1,4 +1,4 @@
-"""Command line: `azcompare index | ask | sources | serve`.
+"""Command line: `azcompare index | ask | sources | eval | serve`.
 
 Every failure the user can cause or fix prints one line starting with "error:" and exits non-zero;
 no traceback reaches the terminal.
@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from azcompare.evaluation.cli import eval_app
 from azcompare.settings import Settings, apply_offline_env
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(no_args_is_help=False, help="List or sync the pages the knowledge base references.")
 app.add_typer(sources_app, name="sources")
+app.add_typer(eval_app, name="eval")
 
 T = TypeVar("T")
 
@@ -166,32 +168,6 @@ def sources_sync(
     typer.echo("Run `azcompare index` to add the synced pages to the index.")
 
 
-@app.command("eval")
-def evaluate(
-    question_set: Annotated[Path, typer.Argument(help="Question set (.yaml or .jsonl).")],
-    provider: Annotated[str | None, typer.Option(help="Answer provider (default: extractive).")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve.")] = None,
-    split: Annotated[str | None, typer.Option(help="Only items of this split (dev, heldout).")] = None,
-) -> None:
-    """Score the whole pipeline on a question set and print the metrics."""
-    from azcompare.evaluation.dataset import load_question_set
-    from azcompare.evaluation.runner import run_items
-
-    settings = _settings()
-    questions = load_question_set(question_set)
-    items = questions.split(split) if split else questions.items
-    if not items:
-        raise CliError(f"{question_set}: no items in split {split!r}")
-    with _progress_bar("questions", unit="question") as progress:
-        run = run_items(items, settings, provider=provider, top_k=top_k, progress=progress)
-    typer.echo(f"{len(items)} questions from {question_set}" + (f" (split {split})" if split else ""))
-    for name, value in run.summary.items():
-        typer.echo(f"  {name:<22} {'n/a' if value is None else f'{value:.3f}'}")
-    total = run.latency.get("total_ms", {})
-    if total:
-        typer.echo(f"  {'latency p50/p95 ms':<22} {total['p50']:.1f} / {total['p95']:.1f}")
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
@@ -225,6 +201,7 @@ def main() -> None:
     from azcompare.corpus.sources import SourcesError
     from azcompare.embeddings import EmbeddingModelError
     from azcompare.evaluation.dataset import QuestionSetError
+    from azcompare.evaluation.errors import EvaluationError
     from azcompare.index import IndexUnavailable
 
     apply_offline_env()
@@ -238,6 +215,7 @@ def main() -> None:
         IndexUnavailable,
         EmbeddingModelError,
         QuestionSetError,
+        EvaluationError,
     ) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

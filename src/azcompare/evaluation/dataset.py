@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 KINDS = ("fact", "matrix", "conflict", "followup", "adversarial", "out_of_scope")
+ITEM_FIELDS = ("id", "question", "kind", "history", "expected_facts", "expected_sources", "reference", "split")
+FILE_FIELDS = ("version", "description", "split", "include", "items")
 
 
 class QuestionSetError(ValueError):
@@ -31,9 +33,11 @@ class EvalItem:
 
     @property
     def answerable(self) -> bool:
+        """False for out-of-scope questions, where the right answer is an abstention."""
         return self.kind != "out_of_scope"
 
     def to_dict(self) -> dict[str, Any]:
+        """The item as it would be written in a JSONL question set."""
         return {
             "id": self.id,
             "question": self.question,
@@ -52,31 +56,57 @@ class QuestionSet:
 
     path: Path
     items: list[EvalItem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # every file read, includes first
 
     def split(self, name: str) -> list[EvalItem]:
+        """The items of one split ("dev", "heldout")."""
         return [i for i in self.items if i.split == name]
+
+    @property
+    def splits(self) -> list[str]:
+        """The split names present, in first-seen order."""
+        return list(dict.fromkeys(i.split for i in self.items if i.split))
+
+
+def check_sources(items: list[EvalItem], known: set[str] | dict[str, Any]) -> None:
+    """Raise QuestionSetError for the first item whose expected_sources names a document not in `known`.
+
+    A misspelt document id would otherwise silently score as a retrieval miss.
+    """
+    for item in items:
+        for source in item.expected_sources:
+            if source not in known:
+                raise QuestionSetError(
+                    f"item {item.id!r}: field 'expected_sources' names {source!r}, which is not a document "
+                    f"of the index (known: {', '.join(sorted(known))})"
+                )
 
 
 def load_question_set(path: Path | str) -> QuestionSet:
     """Read a YAML (.yaml/.yml) or JSONL (.jsonl) question set; `include:` pulls in other files."""
     path = Path(path)
-    items = _load(path, seen=set())
+    files: list[Path] = []
+    items = _load(path, seen=set(), files=files)
     ids: dict[str, Path] = {}
     for item in items:
         if item.id in ids:
             raise QuestionSetError(f"{path}: item id {item.id!r} appears twice")
         ids[item.id] = path
-    return QuestionSet(path=path, items=items)
+    return QuestionSet(path=path, items=items, files=files)
 
 
-def _load(path: Path, seen: set[Path]) -> list[EvalItem]:
+def _load(path: Path, seen: set[Path], files: list[Path]) -> list[EvalItem]:
     resolved = path.resolve()
     if resolved in seen:
         raise QuestionSetError(f"{path}: includes itself")
     seen = seen | {resolved}
     if not path.is_file():
         raise QuestionSetError(f"{path}: no such question set file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionSetError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
+    files.append(path)
     if path.suffix.lower() == ".jsonl":
         raw_items = []
         for line_no, line in enumerate(text.splitlines(), 1):
@@ -97,10 +127,18 @@ def _load(path: Path, seen: set[Path]) -> list[EvalItem]:
         data = {"items": data}
     if not isinstance(data, dict):
         raise QuestionSetError(f"{path}: expected a mapping with 'items' (or a list of items)")
+    unknown = sorted(set(data) - set(FILE_FIELDS))
+    if unknown:
+        raise QuestionSetError(f"{path}: unknown top-level field {unknown[0]!r} (allowed: {', '.join(FILE_FIELDS)})")
+    includes = data.get("include") or []
+    if not isinstance(includes, list) or not all(isinstance(i, str) and i.strip() for i in includes):
+        raise QuestionSetError(f"{path}: field 'include' must be a list of file paths")
     items: list[EvalItem] = []
-    for include in data.get("include") or []:
-        items.extend(_load(path.parent / str(include), seen))
-    split = str(data.get("split") or "")
+    for include in includes:
+        items.extend(_load(path.parent / include, seen, files))
+    split = data.get("split") or ""
+    if not isinstance(split, str):
+        raise QuestionSetError(f"{path}: field 'split' must be a string such as dev or heldout")
     raw_items = data.get("items") or []
     if not isinstance(raw_items, list):
         raise QuestionSetError(f"{path}: 'items' must be a list")
@@ -118,6 +156,9 @@ def _item(path: Path, index: int, raw: Any, split: str) -> EvalItem:
     if not isinstance(item_id, str) or not item_id.strip():
         raise QuestionSetError(f"{where}: field 'id' must be a non-empty string")
     where = f"{path}: item {item_id!r}"
+    unknown = sorted(set(raw) - set(ITEM_FIELDS))
+    if unknown:
+        raise QuestionSetError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(ITEM_FIELDS)})")
     question = raw.get("question")
     if not isinstance(question, str) or not question.strip():
         raise QuestionSetError(f"{where}: field 'question' must be a non-empty string")
@@ -145,6 +186,8 @@ def _item(path: Path, index: int, raw: Any, split: str) -> EvalItem:
     if not isinstance(reference, str):
         raise QuestionSetError(f"{where}: field 'reference' must be a string")
     item_split = raw.get("split") or split
+    if not isinstance(item_split, str):
+        raise QuestionSetError(f"{where}: field 'split' must be a string such as dev or heldout")
     return EvalItem(
         id=item_id.strip(),
         question=question,
@@ -153,5 +196,5 @@ def _item(path: Path, index: int, raw: Any, split: str) -> EvalItem:
         expected_sources=tuple(sources),
         history=tuple((t[0], t[1]) for t in history),
         reference=reference,
-        split=str(item_split),
+        split=item_split,
     )

@@ -32,6 +32,7 @@ def fact_present(group: Sequence[str], text: str) -> bool:
 
 
 def mean(scored: Sequence[Scored]) -> float | None:
+    """The mean of the values that apply (None when none does)."""
     values = [v for _, v in scored if v is not None]
     return statistics.fmean(values) if values else None
 
@@ -44,9 +45,13 @@ class Metric:
     description: str
     per_question: Callable[[EvalItem, Answer], float | None]
     aggregate: Callable[[Sequence[Scored]], float | None] = mean
+    higher_is_better: bool | None = True  # None: neither direction is better (answer length)
+    bounded: bool = True  # a share in [0, 1]; False for counts and lengths (not gated, shown with one decimal)
 
 
 def hit_at(k: int) -> Callable[[EvalItem, Answer], float | None]:
+    """Per question: 1 when a passage from an expected document is among the first k hits."""
+
     def score(item: EvalItem, answer: Answer) -> float | None:
         if not item.answerable or not item.expected_sources or answer.status == "rejected":
             return None
@@ -56,6 +61,7 @@ def hit_at(k: int) -> Callable[[EvalItem, Answer], float | None]:
 
 
 def reciprocal_rank(item: EvalItem, answer: Answer) -> float | None:
+    """1 / rank of the first hit from an expected document (0 when none was retrieved)."""
     if not item.answerable or not item.expected_sources or answer.status == "rejected":
         return None
     for rank, hit in enumerate(answer.hits, 1):
@@ -109,30 +115,63 @@ def citation_support(item: EvalItem, answer: Answer) -> float | None:
     return sum(fact_present(g, snippets) for g in item.expected_facts) / len(item.expected_facts)
 
 
+def dated_contrast(item: EvalItem, answer: Answer) -> float | None:
+    """On conflict questions: 1 when the answer cites sources of different dates and names each date.
+
+    Where the 2024 article and the current Microsoft pages disagree, a good answer says which source
+    says what and when; a date counts as named when its ISO form or its year appears in the text.
+    """
+    if item.kind != "conflict":
+        return None
+    if answer.status == "rejected":
+        return None
+    if answer.abstained:
+        return 0.0
+    named: set[str] = set()
+    for date in {c.date for c in answer.citations if c.date}:
+        if date in answer.text:
+            named.add(date)
+        elif date[:4] in answer.text:
+            named.add(date[:4])
+    # A bare year shared with a fully named date is not a second date.
+    distinct = {d for d in named if len(d) > 4 or not any(o.startswith(d) and len(o) > 4 for o in named)}
+    return float(len(distinct) >= 2)
+
+
 def abstained(item: EvalItem, answer: Answer) -> float | None:
+    """1 when the answer abstained (rejected input is neither an answer nor an abstention)."""
+    if answer.status == "rejected":
+        return None
     return float(answer.abstained)
 
 
 def abstention_correct(item: EvalItem, answer: Answer) -> float | None:
+    """1 when the answer abstained exactly if the question is out of scope."""
+    if answer.status == "rejected":
+        return None
     return float(answer.abstained == (not item.answerable))
 
 
 def abstention_precision(scored: Sequence[Scored]) -> float | None:
+    """Of the abstentions, the share that were on out-of-scope questions."""
     said = [item for item, v in scored if v]
     return sum(not i.answerable for i in said) / len(said) if said else None
 
 
 def abstention_recall(scored: Sequence[Scored]) -> float | None:
-    oos = [v for item, v in scored if not item.answerable]
+    """Of the out-of-scope questions, the share that got an abstention."""
+    oos = [v for item, v in scored if not item.answerable and v is not None]
     return sum(bool(v) for v in oos) / len(oos) if oos else None
 
 
 def false_abstention_rate(scored: Sequence[Scored]) -> float | None:
-    answerable = [v for item, v in scored if item.answerable]
+    """Of the answerable questions, the share that got an abstention (lower is better)."""
+    answerable = [v for item, v in scored if item.answerable and v is not None]
     return sum(bool(v) for v in answerable) / len(answerable) if answerable else None
 
 
 def answer_chars(item: EvalItem, answer: Answer) -> float | None:
+    """Length of a given answer in characters (abstentions and rejections do not count)."""
     return float(len(answer.text)) if answer.status == "answered" and not answer.abstained else None
 
 
@@ -144,6 +183,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("fact_recall", "share of expected facts in the answer", fact_recall),
     Metric("citation_validity", "every [n] points to a retrieved passage", citation_validity),
     Metric("citation_support", "share of expected facts inside cited snippets", citation_support),
+    Metric("dated_contrast", "conflict answers give each dated source with its date", dated_contrast),
     Metric("abstention_accuracy", "abstained exactly on out-of-scope questions", abstention_correct),
     Metric(
         "abstention_precision",
@@ -157,9 +197,11 @@ METRICS: tuple[Metric, ...] = (
         "answerable questions that got an abstention",
         abstained,
         false_abstention_rate,
+        higher_is_better=False,
     ),
-    Metric("answer_chars", "answer length in characters", answer_chars),
+    Metric("answer_chars", "answer length in characters", answer_chars, higher_is_better=None, bounded=False),
 )
+METRICS_BY_NAME = {m.name: m for m in METRICS}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -1,0 +1,167 @@
+"""Each metric on its own, on hand-made answers: per-question value and aggregate."""
+
+from __future__ import annotations
+
+import pytest
+
+from azcompare.evaluation import metrics as m
+from azcompare.evaluation.diagnosis import badness, failure_reasons
+from azcompare.evaluation.runner import latency_stats, score_item, summarize
+from evalkit import ARTICLE_DATE, PAGE_DATE, answer, cite, hit, item
+
+ART, PAGE = "article", "page"
+
+
+def test_hit_at_k_counts_only_the_first_k_passages():
+    q = item(sources=[PAGE])
+    hits = [hit(ART, r) for r in range(1, 6)] + [hit(PAGE, 6)]
+    assert m.hit_at(5)(q, answer("x [1].", hits)) == 0.0
+    assert m.hit_at(6)(q, answer("x [1].", hits)) == 1.0
+    assert m.hit_at(5)(item(kind="out_of_scope"), answer("x", hits)) is None  # no expected source to find
+    assert m.hit_at(5)(q, answer("Please type a question.", status="rejected")) is None
+
+
+def test_reciprocal_rank_is_one_over_the_first_expected_rank():
+    q = item(sources=[PAGE, ART])
+    assert m.reciprocal_rank(q, answer("x", [hit("other", 1), hit("other", 2), hit(ART, 3)])) == pytest.approx(1 / 3)
+    assert m.reciprocal_rank(q, answer("x", [hit("other", 1)])) == 0.0
+
+
+def test_context_recall_and_precision_are_id_based():
+    q = item(sources=[PAGE, ART])
+    a = answer("x", [hit(PAGE, 1), hit("other", 2), hit(PAGE, 3), hit("other", 4)])
+    assert m.context_recall(q, a) == 0.5  # one of two expected documents retrieved
+    assert m.context_precision(q, a) == 0.5  # two of four passages from expected documents
+
+
+def test_fact_recall_needs_one_phrasing_of_every_group_and_ignores_case_and_spacing():
+    q = item(facts=[["Private Endpoints: OpenAI no", "no private endpoints"], ["256-bit AES"]])
+    assert m.fact_recall(q, answer("network security,  private   endpoints: openai NO [1].")) == 0.5
+    assert m.fact_recall(q, answer("It has no private endpoints and 256-bit AES [1].")) == 1.0
+    assert m.fact_recall(q, answer("", abstained=True)) == 0.0  # an abstention states no fact
+    assert m.fact_recall(item(kind="out_of_scope"), answer("x")) is None
+
+
+def test_citation_validity_requires_every_marker_to_point_to_a_retrieved_passage():
+    h1, h2 = hit(ART, 1), hit(PAGE, 2)
+    good = answer("A [1]. B [2].", [h1, h2], [cite(1, h1, "A"), cite(2, h2, "B")])
+    assert m.citation_validity(item(), good) == 1.0
+    dangling = answer("A [1]. B [3].", [h1, h2], [cite(1, h1, "A"), cite(2, h2, "B")])
+    assert m.citation_validity(item(), dangling) == 0.0
+    not_retrieved = answer("A [1].", [h2], [cite(1, h1, "A")])
+    assert m.citation_validity(item(), not_retrieved) == 0.0
+    assert m.citation_validity(item(), answer("No markers at all.", [h1])) == 0.0
+    assert m.citation_validity(item(), answer("not in the knowledge base", abstained=True)) is None
+
+
+def test_citation_support_looks_for_the_fact_in_the_cited_snippets():
+    h = hit(PAGE, 1, text="Data is encrypted with 256-bit AES. Keys rotate.")
+    q = item(facts=[["256-bit AES"], ["keys rotate"]])
+    quoted = cite(1, h, "Data is encrypted with 256-bit AES.")
+    a = answer("Data is encrypted with 256-bit AES [1]. Keys rotate.", [h], [quoted])
+    assert m.citation_support(q, a) == 0.5  # "keys rotate" is in the text but not in a cited snippet
+
+
+def test_dated_contrast_wants_two_dated_sources_named_in_the_text():
+    old, new = hit(ART, 1, date=ARTICLE_DATE), hit(PAGE, 2, date=PAGE_DATE)
+    cites = [cite(1, new, "Now every customer is eligible."), cite(2, old, "Access is limited.")]
+    q = item(kind="conflict")
+    both = answer("Page (2025-11-01): Now every customer is eligible [1]. Article (2024-06-01): Access is limited [2].",
+                  [old, new], cites)  # fmt: skip
+    assert m.dated_contrast(q, both) == 1.0
+    undated = answer("Now every customer is eligible [1]. Access is limited [2].", [old, new], cites)
+    assert m.dated_contrast(q, undated) == 0.0
+    by_year = answer("In 2025 every customer is eligible [1]; in 2024 access was limited [2].", [old, new], cites)
+    assert m.dated_contrast(q, by_year) == 1.0
+    assert m.dated_contrast(q, answer("", abstained=True)) == 0.0
+    assert m.dated_contrast(item(kind="fact"), both) is None
+
+
+def test_same_year_dates_named_only_by_year_count_once():
+    a, b = hit(ART, 1, date=PAGE_DATE.replace(month=2)), hit(PAGE, 2, date=PAGE_DATE)
+    text = "In 2025 one page said X [1] and another said Y [2]."
+    result = answer(text, [a, b], [cite(1, a, "X"), cite(2, b, "Y")])
+    assert m.dated_contrast(item(kind="conflict"), result) == 0.0
+
+
+def test_abstention_metrics_and_their_aggregates():
+    oos1, oos2 = item("out_of_scope", item_id="o1"), item("out_of_scope", item_id="o2")
+    ans1, ans2, ans3 = (item("fact", facts=[["x"]], item_id=f"a{i}") for i in range(3))
+    # o1 abstained (right), o2 answered (wrong), a0 abstained (wrong), a1 and a2 answered (right)
+    scored = [(oos1, 1.0), (oos2, 0.0), (ans1, 1.0), (ans2, 0.0), (ans3, 0.0)]
+    assert m.abstention_precision(scored) == 0.5  # of two abstentions, one was out of scope
+    assert m.abstention_recall(scored) == 0.5  # of two out-of-scope questions, one abstained
+    assert m.false_abstention_rate(scored) == pytest.approx(1 / 3)
+    assert m.abstention_correct(oos1, answer("", abstained=True)) == 1.0
+    assert m.abstention_correct(ans1, answer("", abstained=True)) == 0.0
+    assert m.abstained(oos1, answer("Please type a question.", status="rejected")) is None
+    assert m.abstention_precision([(oos1, 0.0)]) is None  # no abstention: precision undefined
+
+
+def test_answer_chars_counts_given_answers_only():
+    assert m.answer_chars(item(), answer("twelve chars")) == 12.0
+    assert m.answer_chars(item(), answer("not in the knowledge base", abstained=True)) is None
+
+
+def test_mean_ignores_metrics_that_do_not_apply():
+    assert m.mean([(item(), 1.0), (item(), None), (item(), 0.0)]) == 0.5
+    assert m.mean([(item(), None)]) is None
+
+
+def test_percentile_interpolates():
+    assert m.percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0
+    assert m.percentile([1.0] * 19 + [100.0], 95) == pytest.approx(5.95)
+    assert m.percentile([], 50) is None
+
+
+def test_latency_is_reported_per_stage():
+    results = [score_item(item(item_id=f"q{i}"), answer("x [1]."), 0.01) for i in range(3)]
+    results[2].answer.timings = {"embed_ms": 8.0, "total_ms": 40.0}
+    stats = latency_stats(results)
+    assert set(stats) == {"embed_ms", "total_ms"}
+    assert stats["total_ms"]["p50"] == 10.0 and stats["total_ms"]["p95"] == pytest.approx(37.0)
+
+
+def test_summary_splits_by_kind_and_split():
+    h = hit(ART, 1)
+    good = answer("x [1].", [h], [cite(1, h, "x")])
+    results = [
+        score_item(item("fact", facts=[["x"]], sources=[ART], item_id="d1", split="dev"), good, 0.0),
+        score_item(item("fact", facts=[["y"]], sources=[ART], item_id="h1", split="heldout"), good, 0.0),
+        score_item(item("out_of_scope", item_id="h2", split="heldout"), answer("", abstained=True), 0.0),
+    ]
+    run = summarize(results)
+    assert run.summary["fact_recall"] == 0.5
+    assert run.by_split["dev"]["fact_recall"] == 1.0 and run.by_split["heldout"]["fact_recall"] == 0.0
+    assert run.by_kind["out_of_scope"]["abstention_accuracy"] == 1.0
+    assert run.to_dict()["counts"] == {
+        "items": 3,
+        "by_kind": {"fact": 2, "out_of_scope": 1},
+        "by_split": {"dev": 1, "heldout": 2},
+        "failing": 1,
+        "answered_by": {"extractive": 3},
+    }
+
+
+def test_failure_reasons_say_what_went_wrong_and_where():
+    passage = hit(PAGE, 1, text="Use Standard or Regional Provisioned for single-region processing.")
+    q = item(facts=[["Use Standard or Regional Provisioned"], ["data zone"]], sources=[PAGE])
+    a = answer("Deployment types differ [1].", [passage], [cite(1, passage, "Deployment types differ.")])
+    values = {metric.name: metric.per_question(q, a) for metric in m.METRICS}
+    reasons = failure_reasons(q, a, values)
+    assert reasons == [
+        "missing fact 'Use Standard or Regional Provisioned': in a retrieved passage but not quoted",
+        "missing fact 'data zone': not retrieved",
+    ]
+    assert badness(values) > 0
+    oos = item("out_of_scope")
+    oos_values = {metric.name: metric.per_question(oos, a) for metric in m.METRICS}
+    assert failure_reasons(oos, a, oos_values) == ["answered an out-of-scope question (evidence strength 0.700)"]
+
+
+def test_a_perfect_answer_has_no_reasons_and_zero_badness():
+    h = hit(PAGE, 1, text="Limit value: 30.")
+    q = item(facts=[["Limit value: 30"]], sources=[PAGE])
+    a = answer("Limit value: 30 [1].", [h], [cite(1, h, "Limit value: 30.")])
+    values = {metric.name: metric.per_question(q, a) for metric in m.METRICS}
+    assert failure_reasons(q, a, values) == [] and badness(values) == 0.0
