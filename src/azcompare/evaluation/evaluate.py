@@ -24,6 +24,7 @@ from azcompare.evaluation.provenance import git_state, machine, package_versions
 from azcompare.evaluation.report import render_report
 from azcompare.evaluation.runner import Progress, RunResult, run_items
 from azcompare.evaluation.runs import new_run_dir, summary_document, write_json, write_results
+from azcompare.index import current_version, read_manifest
 from azcompare.settings import Settings
 
 ProgressFactory = Callable[[str, str], AbstractContextManager[Progress]]
@@ -72,8 +73,9 @@ def evaluate(request: EvalRequest, settings: Settings, progress: ProgressFactory
     items = select_items(questions, request.split)
     settings = settings.with_overrides(top_k=request.top_k) if request.top_k else settings
     provider = (request.provider or settings.provider).strip().lower()
-    kb = ensure_index(settings)  # built here, not inside the first question's timing
-    check_sources(items, kb.documents)
+    ensure_index(settings)  # built here, not inside the first question's timing
+    manifest = read_manifest(settings)
+    check_sources(items, manifest.documents if manifest else {})
     metrics: list[Metric] = list(METRICS) + (list(request.judge.metrics()) if request.judge else [])
     folder = new_run_dir(request.out, provider, request.split)
     try:
@@ -91,7 +93,7 @@ def evaluate(request: EvalRequest, settings: Settings, progress: ProgressFactory
                 "files": [{"path": str(p), "sha256": _sha256(p)} for p in questions.files],
             },
             "settings": redact(settings.model_dump(mode="json")),
-            "index": {"version": kb.version_dir.name, "manifest": asdict(kb.manifest) if kb.manifest else None},
+            "index": {"version": _version_name(settings), "manifest": asdict(manifest) if manifest else None},
             "baseline": naive.describe(settings) if request.baseline else None,
             "judge": request.judge.describe() if request.judge else None,
             "packages": package_versions(),
@@ -159,3 +161,9 @@ def _sha256(path: Path) -> str:
 @contextlib.contextmanager
 def _silent(description: str, unit: str) -> Iterator[Progress]:
     yield lambda done, total: None
+
+
+def _version_name(settings: Settings) -> str | None:
+    assert settings.index_dir is not None
+    version = current_version(settings.index_dir)
+    return version.name if version else None
