@@ -1,10 +1,11 @@
 """The offline extractive answerer: no model server, deterministic.
 
-It scores every sentence (and table row) of the retrieved passages by how much of the question it
-covers, weighting rare words higher, picks the best few while spreading them over documents, and
-quotes them, each followed by its [n]. When the passages come from sources dated far apart it gives
-each source's statement with its date, newest first, so a reader sees what changed. When the evidence
-is weak it abstains instead of quoting something loosely related.
+It scores every sentence (and table row) of the retrieved passages by its embedding similarity to the
+question and how much of the question it covers (rare words weigh more), picks the best few that add
+something new (maximal marginal relevance), and quotes them, each followed by its [n]. When sources
+dated far apart speak to the same point it gives each source's statement with its date, newest
+first, so a reader sees what changed. When the evidence is weak it abstains instead of quoting
+something loosely related.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ RELATIVE_CUTOFF = 0.6
 # Sentences sharing this share of their terms say the same thing (a shorter variant is not dropped).
 DUPLICATE_OVERLAP = 0.9
 SIMILARITY_WEIGHT = 0.35
+# Relevance against novelty when picking each next sentence (1.0: relevance only).
+MMR_LAMBDA = 0.85
 # Weight of a sentence that never names OpenAI itself, for a question about OpenAI alone.
 OTHER_SERVICE_FACTOR = 0.6
 _OPENAI_ITSELF = re.compile(r"(?<!Azure )(?<!Services )\bOpenAI\b(?! Service)")
@@ -112,15 +115,24 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
 
 
 def select_evidence(scored: list[Evidence], limit: int) -> list[Evidence]:
-    """The best sentences down to a share of the best score, skipping near-duplicates."""
+    """The best sentences down to a share of the best score, each new one also unlike those already
+    chosen (maximal marginal relevance on the sentence embeddings), near-duplicates skipped."""
     if not scored:
         return []
     floor = RELATIVE_CUTOFF * scored[0].score
+    pool = [e for e in scored if e.score >= floor]
     chosen: list[Evidence] = []
     chosen_terms: list[frozenset[str]] = []
-    for candidate in scored:
-        if len(chosen) == limit or candidate.score < floor:
-            break
+    while pool and len(chosen) < limit:
+
+        def marginal(e: Evidence) -> float:
+            if not chosen or e.vector is None:
+                return e.score
+            redundancy = max(float(e.vector @ c.vector) for c in chosen if c.vector is not None)
+            return MMR_LAMBDA * e.score - (1 - MMR_LAMBDA) * redundancy
+
+        candidate = max(pool, key=marginal)
+        pool.remove(candidate)
         c_terms = terms(candidate.sentence.text)
         if any(_overlap(c_terms, t) >= DUPLICATE_OVERLAP for t in chosen_terms):
             continue
