@@ -9,10 +9,8 @@ MASK = "***"
 # Key-shaped strings even when we do not know their value (a key typed into a URL, a bearer token).
 _PATTERNS = (
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(
-        r"(?i)(api[-_ ]?key|authorization|bearer|token|secret|password)"
-        r"([\"']?\s*[:=]\s*[\"']?|\s+)([^\s\"',;&]{6,})"
-    ),
+    re.compile(r"(?i)\b(bearer)(\s+)([A-Za-z0-9._~+/=\-]{6,})"),
+    re.compile(r"(?i)\b(api[-_ ]?key|token|secret|password)([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&]{6,})"),
     re.compile(r"(?i)([?&](?:api[-_]?key|key|token|sig|code)=)[^&\s]+"),
 )
 
@@ -22,5 +20,6 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _PATTERNS[0].sub(MASK, text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    return _PATTERNS[2].sub(lambda m: f"{m.group(1)}{MASK}", text)
+    for named in _PATTERNS[1:3]:
+        text = named.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{MASK}", text)
