@@ -71,6 +71,15 @@ def llama_reply(llama: Any, max_tokens: int = 160) -> Reply:
     return reply
 
 
+class ServerError(Exception):
+    """Raised by a reply function to make the server answer with an HTTP error instead."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 @dataclass
 class Behaviour:
     """How the server misbehaves, when a test wants it to."""
@@ -142,8 +151,7 @@ class LoopbackServer:
     def handle_post(self, h: BaseHTTPRequestHandler, body: Any) -> None:
         send_json(h, 404, {"error": "not found"})
 
-    def stream_pieces(self, body: Any) -> Iterable[str]:
-        produced = self.reply(body)
+    def stream_pieces(self, produced: str | Iterable[str]) -> Iterable[str]:
         out = pieces(produced) if isinstance(produced, str) else produced
         for i, piece in enumerate(out):
             if self.behaviour.stop_after is not None and i >= self.behaviour.stop_after:
@@ -189,13 +197,18 @@ class OpenAIServer(LoopbackServer):
             send_json(h, self.behaviour.status, {"error": error})
             return
         model = azure.group("deployment") if azure else (body.get("model") or self.model)
+        try:
+            produced = self.reply(body)
+        except ServerError as exc:
+            send_json(h, exc.status, {"error": {"message": exc.message, "type": "server_error", "code": None}})
+            return
         if body.get("stream"):
-            self._stream(h, body, model, azure is not None)
+            self._stream(h, body, produced, model, azure is not None)
         else:
-            text = "".join(self.stream_pieces(body))
+            text = "".join(self.stream_pieces(produced))
             send_json(h, 200, completion(text, model, body))
 
-    def _stream(self, h: BaseHTTPRequestHandler, body: dict[str, Any], model: str, azure: bool) -> None:
+    def _stream(self, h: BaseHTTPRequestHandler, body: dict[str, Any], produced: Any, model: str, azure: bool) -> None:
         start_stream(h, "text/event-stream")
 
         def event(payload: Any) -> None:
@@ -214,7 +227,7 @@ class OpenAIServer(LoopbackServer):
         }
         event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
         count = 0
-        for piece in self.stream_pieces(body):
+        for piece in self.stream_pieces(produced):
             count += 1
             event({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         if self.behaviour.stop_after is not None and count >= self.behaviour.stop_after:
@@ -269,17 +282,22 @@ class OllamaServer(LoopbackServer):
             send_json(h, 404, {"error": f"model '{model}' not found"})
             return
         stamp = "2026-01-01T00:00:00Z"
+        try:
+            produced = self.reply(body)
+        except ServerError as exc:
+            send_json(h, exc.status, {"error": exc.message})
+            return
         if body.get("stream", True):
             start_stream(h, "application/x-ndjson")
             count = 0
-            for piece in self.stream_pieces(body):
+            for piece in self.stream_pieces(produced):
                 count += 1
                 line = {"model": model, "created_at": stamp, "message": {"role": "assistant", "content": piece}}
                 h.wfile.write((json.dumps({**line, "done": False}) + "\n").encode())
                 h.wfile.flush()
             h.wfile.write((json.dumps(final(model, stamp, "", count, body)) + "\n").encode())
         else:
-            text = "".join(self.stream_pieces(body))
+            text = "".join(self.stream_pieces(produced))
             send_json(h, 200, final(model, stamp, text, len(pieces(text)), body))
 
 
