@@ -116,7 +116,7 @@ def main() -> None:
     for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
         run, warm_up = run_config(config, items, base)
         rows.append(summarize(config, run, warm_up))
-    print(f"{len(items)} questions from {args.question_set}; top_k={base.top_k}, passages to a model={base.llm_passages}")
+    print(f"{len(items)} questions from {args.question_set}; top_k={base.top_k}, model passages={base.llm_passages}")
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

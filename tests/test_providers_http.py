@@ -136,9 +136,7 @@ def test_ollama_is_unavailable_without_a_server_or_without_the_model(kb_settings
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = kb_settings.with_overrides(ollama_base_url=f"http://127.0.0.1:{port}")
-    started = time.perf_counter()
     assert provider_status(settings)["ollama"].startswith(f"no Ollama server answers at http://127.0.0.1:{port}")
-    assert time.perf_counter() - started < 5
     with OllamaServer() as server:
         settings = kb_settings.with_overrides(ollama_base_url=server.url, ollama_model="llama9:70b")
         assert (
@@ -189,14 +187,13 @@ def test_a_rejected_key_falls_back_and_the_key_appears_nowhere(kb_settings, capl
 
 
 def test_a_server_that_does_not_answer_in_time_falls_back_with_a_notice(kb_settings):
-    with OpenAIServer(reply=grounded_reply, behaviour=Behaviour(delay_first=4)) as server:
+    # The server would answer after 10 s; the client gives up after 1 s and the pipeline falls back.
+    with OpenAIServer(reply=grounded_reply, behaviour=Behaviour(delay_first=10)) as server:
         settings = kb_settings.with_overrides(
             openai_api_key=KEY, openai_base_url=server.url + "/v1", llm_timeout=1, llm_max_retries=0
         )
-        started = time.perf_counter()
         a = answer(QUESTION, provider="openai", settings=settings)
-        elapsed = time.perf_counter() - started
-    assert a.provider == "extractive" and a.citations and elapsed < 4
+    assert a.provider == "extractive" and a.citations
     assert a.notices[0].startswith("The openai provider failed (") and "TimeoutError" in a.notices[0]
 
 
