@@ -77,12 +77,15 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         120.0, gt=0, le=3600, description="Seconds a generative answer may take in all before falling back."
     )
-    llm_passages: int = Field(6, ge=1, le=50, description="Best passages given to a generative model.")
+    llm_passages: int = Field(5, ge=1, le=50, description="Best passages given to a generative model.")
     llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens a generative answer may have.")
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: deterministic).")
     llm_max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed request to a model server.")
     local_model: str = Field("smollm2", description="Local GGUF model: a known name (smollm2, qwen) or a file path.")
     local_context: int = Field(4096, ge=512, le=131072, description="Context window of the local model, tokens.")
+    local_grammar: bool = Field(
+        True, description="Constrain the local model to cited sentences (llama.cpp grammar); content is still verified."
+    )
     local_threads: int = Field(0, ge=0, le=256, description="CPU threads for the local model (0: all cores).")
     models_dir: Path | None = Field(None, description="Where assembled model files are kept (default: user cache).")
     ollama_base_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from azcompare.answering.condense import is_follow_up
 from azcompare.answering.extractive import abstention_text, evidence_strength, extractive_answer
+from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.llm import BACKENDS, Backend
 from azcompare.answering.prompt import answer_messages, condense_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
@@ -64,7 +65,8 @@ class GenerativeProvider:
         usage: dict[str, int] = {}
         started = time.perf_counter()
         first_token: float | None = None
-        for piece, chunk_usage in self._stream(messages, settings, settings.llm_max_tokens):
+        grammar = answer_grammar(len(hits), settings.max_answer_sentences)
+        for piece, chunk_usage in self._stream(messages, settings, settings.llm_max_tokens, grammar):
             usage.update(chunk_usage)
             if piece:
                 first_token = first_token or time.perf_counter()
@@ -152,12 +154,12 @@ class GenerativeProvider:
         return rewritten
 
     def _stream(
-        self, messages: list[tuple[str, str]], settings: Settings, max_tokens: int
+        self, messages: list[tuple[str, str]], settings: Settings, max_tokens: int, grammar: str | None = None
     ) -> Iterator[tuple[str, dict[str, int]]]:
         """(text, usage) per streamed chunk, within the overall deadline; failures become ProviderError."""
         deadline = time.perf_counter() + settings.llm_timeout
         try:
-            with self.backend.session(settings, max_tokens) as model:
+            with self.backend.session(settings, max_tokens, grammar) as model:
                 for chunk in model.stream(messages):
                     if time.perf_counter() > deadline:
                         raise TimeoutError(f"no complete answer within {settings.llm_timeout:g} s")

@@ -44,8 +44,11 @@ class Backend(Protocol):
         """None when usable, else one line saying what is missing."""
         ...
 
-    def session(self, settings: Settings, max_tokens: int) -> Any:
-        """A context manager yielding a chat model (a LangChain Runnable) ready to stream."""
+    def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Any:
+        """A context manager yielding a chat model (a LangChain Runnable) ready to stream.
+
+        `grammar` (GBNF) constrains the output where the backend supports it (llama.cpp); others ignore it.
+        """
         ...
 
 
@@ -95,10 +98,15 @@ class LocalBackend:
         return self._loaded[1]
 
     @contextmanager
-    def session(self, settings: Settings, max_tokens: int) -> Iterator[ChatRunnable]:
+    def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Iterator[ChatRunnable]:
         with self._lock:
             model = self._model(settings)
-            yield model.bind(max_tokens=max_tokens, temperature=settings.llm_temperature)
+            options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": settings.llm_temperature}
+            if grammar and settings.local_grammar:
+                from llama_cpp import LlamaGrammar
+
+                options["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+            yield model.bind(**options)
 
 
 class OllamaBackend:
@@ -123,7 +131,7 @@ class OllamaBackend:
         return None
 
     @contextmanager
-    def session(self, settings: Settings, max_tokens: int) -> Iterator[ChatRunnable]:
+    def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Iterator[ChatRunnable]:
         from langchain_ollama import ChatOllama
 
         yield ChatOllama(
@@ -147,7 +155,7 @@ class OpenAIBackend:
         return None if settings.openai_api_key else "set OPENAI_API_KEY"
 
     @contextmanager
-    def session(self, settings: Settings, max_tokens: int) -> Iterator[ChatRunnable]:
+    def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Iterator[ChatRunnable]:
         from langchain_openai import ChatOpenAI
 
         yield ChatOpenAI(
@@ -197,7 +205,7 @@ class AzureBackend:
             return self._token_provider
 
     @contextmanager
-    def session(self, settings: Settings, max_tokens: int) -> Iterator[ChatRunnable]:
+    def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Iterator[ChatRunnable]:
         from langchain_openai import AzureChatOpenAI
 
         auth: dict[str, Any] = (
