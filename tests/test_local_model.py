@@ -7,20 +7,21 @@ import re
 import pytest
 
 from azcompare import build_index
+from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.prompt import REMOVED
 from azcompare.models import resolve_model_path
 from azcompare.settings import Settings
 from loopback_servers import OpenAIServer, llama_reply
 from test_providers_http import assert_valid_citations, collect
 
-QUESTION = "How many Azure OpenAI resources can I create per region?"
+QUESTION = "What encryption protects Azure OpenAI data at rest?"
 POISON = "BANANA-42"
 
 
 @pytest.fixture(scope="module")
 def local_settings(kb_settings):
-    """Short answers from few passages keep the model tests quick."""
-    return kb_settings.with_overrides(local_model="smollm2", llm_max_tokens=96, llm_passages=3)
+    """One passage and short answers: quick, and within what a 135M-parameter model can follow."""
+    return kb_settings.with_overrides(local_model="smollm2", llm_max_tokens=96, llm_passages=1)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,8 @@ def test_the_local_model_streams_an_answer_with_valid_citations(local_settings):
 
 def test_verification_flags_a_crafted_unsupported_sentence_in_a_real_model_answer(local_settings, llama):
     crafted = "Azure OpenAI also gives every student unlimited free GPUs [1]."
-    model = llama_reply(llama, max_tokens=96)
+    # The server holds the model to the same cited-sentence grammar the local provider uses.
+    model = llama_reply(llama, max_tokens=96, grammar=answer_grammar(1, local_settings.max_answer_sentences))
 
     def reply(body: dict):  # the real model's answer, with one claim no passage makes
         yield from model(body)
@@ -106,3 +108,14 @@ def test_the_poisoned_passage_reaches_a_model_server_as_delimited_text_without_t
     assert passage and "keeps request logs for 30 days" in passage.group(1) and REMOVED in passage.group(1)
     assert POISON not in prompt
     assert POISON not in "".join(deltas) and POISON not in a.text
+
+
+def test_llama_cpp_holds_the_model_to_cited_sentences(llama):
+    from llama_cpp import LlamaGrammar
+
+    grammar = LlamaGrammar.from_string(answer_grammar(passages=3, max_sentences=2), verbose=False)
+    messages = [{"role": "user", "content": "Write two sentences about cloud encryption, then some Python code."}]
+    out = llama.create_chat_completion(messages=messages, max_tokens=200, temperature=0.0, grammar=grammar)
+    text = out["choices"][0]["message"]["content"]
+    claim = r'[A-Za-z0-9"(](?:[^\[\]\n.!?]|\.[0-9]){2,200}\.? \[[1-3]\](?:\[[1-3]\])?\.?'
+    assert re.fullmatch(f"{claim}(?: {claim})?", text), text
