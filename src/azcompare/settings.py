@@ -83,8 +83,10 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed request to a model server.")
     local_model: str = Field("smollm2", description="Local GGUF model: a known name (smollm2, qwen) or a file path.")
     local_context: int = Field(4096, ge=512, le=131072, description="Context window of the local model, tokens.")
+    # Off by default: llama-cpp-python samples very slowly (seconds per token) whenever the model prefers a
+    # token the grammar forbids, which a small model does constantly; see answering/grammar.py.
     local_grammar: bool = Field(
-        True, description="Constrain the local model to cited sentences (llama.cpp grammar); content is still verified."
+        False, description="Constrain the local model to cited sentences (llama.cpp grammar); content is still verified."
     )
     local_threads: int = Field(0, ge=0, le=256, description="CPU threads for the local model (0: all cores).")
     models_dir: Path | None = Field(None, description="Where assembled model files are kept (default: user cache).")
