@@ -113,13 +113,19 @@ def main() -> None:
     questions = load_question_set(Path(args.question_set))
     items = questions.items[: args.limit] if args.limit else questions.items
     rows = []
+    header = (
+        f"{len(items)} questions from {args.question_set}; top_k={base.top_k}, passages to a model="
+        f"{base.llm_passages}, max tokens={base.llm_max_tokens}, threads={base.local_threads or 'auto'}"
+    )
     for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
         run, warm_up = run_config(config, items, base)
         rows.append(summarize(config, run, warm_up))
-    print(f"{len(items)} questions from {args.question_set}; top_k={base.top_k}, model passages={base.llm_passages}")
-    print_table(rows)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        # The table so far after every configuration: a slow model should not hide the others' figures.
+        print(header)
+        print_table(rows)
+        print(flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ class Settings(BaseSettings):
     # Off by default: llama-cpp-python samples very slowly (seconds per token) whenever the model prefers a
     # token the grammar forbids, which a small model does constantly; see answering/grammar.py.
     local_grammar: bool = Field(
-        False, description="Constrain the local model to cited sentences (llama.cpp grammar); content is still verified."
+        False, description="Hold the local model to cited sentences (llama.cpp grammar); content is still verified."
     )
-    local_threads: int = Field(0, ge=0, le=256, description="CPU threads for the local model (0: all cores).")
+    local_threads: int = Field(0, ge=0, le=256, description="CPU threads for the local model (0: all cores but one).")
     models_dir: Path | None = Field(None, description="Where assembled model files are kept (default: user cache).")
     ollama_base_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
     ollama_model: str = Field("qwen2.5:1.5b", description="Ollama model name.")
