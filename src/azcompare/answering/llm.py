@@ -76,6 +76,8 @@ class LocalBackend:
         return models.unavailable_reason(settings)
 
     def _model(self, settings: Settings) -> Any:
+        # langchain-community announces its sunset (a DeprecationWarning on import), but ChatLlamaCpp has
+        # no standalone successor for running llama.cpp in-process (langchain-llama-cpp talks to a server).
         from langchain_community.chat_models import ChatLlamaCpp
 
         path = models.resolve_model_path(settings)
