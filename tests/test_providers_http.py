@@ -299,6 +299,16 @@ def test_follow_up_rewriting_falls_back_to_the_rules_when_the_model_fails(kb_set
     assert len(server.requests) == 2  # the rewrite that failed, then the answer
 
 
+@pytest.mark.parametrize("rewrite", ["What is the weather in Paris today?", "Does Azure support private endpoints?"])
+def test_a_rewrite_that_drifts_off_topic_or_drops_the_service_is_not_used(kb_settings, rewrite):
+    history = [(QUESTION, "Yes [1].")]
+    with OpenAIServer(reply=_condensing(rewrite)) as server:
+        settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1")
+        a = answer("And OpenAI?", history=history, provider="openai", settings=settings)
+    assert a.standalone_question == "Does OpenAI support private endpoints?"  # the deterministic rule
+    assert len(server.requests) == 2
+
+
 def test_a_standalone_question_is_not_sent_for_rewriting(kb_settings):
     with OpenAIServer(reply=_condensing("unused?")) as server:
         settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1")

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
-from azcompare.answering.condense import is_follow_up
+from azcompare.answering.condense import entities_in, is_follow_up
 from azcompare.answering.extractive import abstention_text, evidence_strength, extractive_answer
 from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.llm import BACKENDS, Backend
@@ -27,6 +27,7 @@ from azcompare.answering.redact import scrub
 from azcompare.answering.verify import MarkerStream, verify
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
+from azcompare.text import terms
 
 CONDENSE_MAX_TOKENS = 64
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
@@ -150,6 +151,11 @@ class GenerativeProvider:
         rewritten = _CONDENSE_LABEL.sub("", lines[0]).strip().strip("\"'“”").strip()
         words = re.findall(r"\w+", rewritten)
         if not 2 <= len(words) <= 60 or "knowledge base" in rewritten.lower():
+            return None
+        # A rewrite must stay on the conversation's topic and keep any service the user named; small
+        # models sometimes answer, or drift, instead of rewriting.
+        context = terms(question) | terms(turns[-1][0])
+        if not terms(rewritten) & context or not set(entities_in(question)) <= set(entities_in(rewritten)):
             return None
         return rewritten
 
