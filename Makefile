@@ -12,7 +12,12 @@ export ORT_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup lint eval bench clean browser
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/azcompare/wheels/llama-avx2
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+.PHONY: run test setup lint eval bench compare models-qwen clean browser
 
 setup: $(VENV)/.installed
 
@@ -27,7 +32,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU wheel in pyproject.toml; install it first so nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# llama.cpp is compiled once per machine (several minutes) into a wheel kept in the user's cache. Not
+	# -march=native: these CPUs report AMX, whose tile instructions the sandbox refuses (SIGILL); AVX2 runs.
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "compiling llama-cpp-python $(LLAMA_VERSION) (once per machine, a few minutes)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir --no-deps \
+			-w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"; }
+	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[test]'
 	@touch $@
 
 run: setup
@@ -47,6 +58,12 @@ eval: setup
 
 bench: setup
 	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/benchmark.py
+
+compare: setup
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/compare_providers.py
+
+models-qwen: setup
+	$(BIN)/azcompare models install qwen
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

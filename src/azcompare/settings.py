@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Where the project lives when running from a checkout (src/azcompare/settings.py → repo root).
@@ -41,7 +41,9 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     """Every knob of the pipeline. Paths left unset are derived from `home`."""
 
-    model_config = SettingsConfigDict(env_prefix="AZCOMPARE_", extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AZCOMPARE_", extra="ignore", validate_default=True, populate_by_name=True
+    )
 
     home: Path = Field(default_factory=_default_home, description="Project folder holding corpus/ and index/.")
     corpus_dirs: Annotated[list[Path], NoDecode] = Field(
@@ -74,6 +76,58 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     feedback_path: Path | None = Field(None, description="JSONL file that thumbs up/down are appended to.")
 
+    # Generative providers (answering/llm.py). Keys are SecretStr: they never print, log or serialize.
+    llm_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds a generative answer may take in all before falling back."
+    )
+    llm_passages: int = Field(5, ge=1, le=50, description="Best passages given to a generative model.")
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens a generative answer may have.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: deterministic).")
+    llm_max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed request to a model server.")
+    local_model: str = Field("smollm2", description="Local GGUF model: a known name (smollm2, qwen) or a file path.")
+    local_context: int = Field(4096, ge=512, le=131072, description="Context window of the local model, tokens.")
+    # Off by default: llama-cpp-python samples very slowly (seconds per token) whenever the model prefers a
+    # token the grammar forbids, which a small model does constantly; see answering/grammar.py.
+    local_grammar: bool = Field(
+        False, description="Hold the local model to cited sentences (llama.cpp grammar); content is still verified."
+    )
+    local_threads: int = Field(0, ge=0, le=256, description="CPU threads for the local model (0: all cores but one).")
+    models_dir: Path | None = Field(None, description="Where assembled model files are kept (default: user cache).")
+    ollama_base_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
+    ollama_model: str = Field("qwen2.5:1.5b", description="Ollama model name.")
+    openai_model: str = Field("gpt-4o-mini", description="OpenAI model name.")
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AZCOMPARE_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible base URL (default: api.openai.com).",
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "AZCOMPARE_OPENAI_API_KEY"), description="OpenAI key."
+    )
+    azure_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT", "AZCOMPARE_AZURE_ENDPOINT"),
+        description="Azure OpenAI resource endpoint, https://NAME.openai.azure.com.",
+    )
+    azure_deployment: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AZCOMPARE_AZURE_DEPLOYMENT", "AZURE_OPENAI_DEPLOYMENT"),
+        description="Azure OpenAI deployment name.",
+    )
+    azure_api_version: str = Field(
+        "2024-10-21",
+        validation_alias=AliasChoices("OPENAI_API_VERSION", "AZCOMPARE_AZURE_API_VERSION"),
+        description="Azure OpenAI API version.",
+    )
+    azure_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("AZURE_OPENAI_API_KEY", "AZCOMPARE_AZURE_API_KEY"),
+        description="Azure OpenAI key; leave unset and enable azure_entra_id to sign in with Microsoft Entra ID.",
+    )
+    azure_entra_id: bool = Field(
+        False, description="Authenticate to Azure OpenAI with Microsoft Entra ID (DefaultAzureCredential)."
+    )
+
     @field_validator("corpus_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: Any) -> Any:
@@ -81,7 +135,20 @@ class Settings(BaseSettings):
             return [p for p in value.replace(",", os.pathsep).split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("mirror_dir", "sources_file", "cache_dir", "index_dir", "feedback_path", mode="before")
+    @field_validator(
+        "mirror_dir",
+        "sources_file",
+        "cache_dir",
+        "index_dir",
+        "models_dir",
+        "feedback_path",
+        "openai_base_url",
+        "azure_endpoint",
+        "azure_deployment",
+        "openai_api_key",
+        "azure_api_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -99,6 +166,7 @@ class Settings(BaseSettings):
         self.feedback_path = _under(home, self.feedback_path or Path("feedback/feedback.jsonl"))
         if self.mirror_dir is not None:
             self.mirror_dir = _under(home, self.mirror_dir)
+        self.models_dir = _under(home, self.models_dir) if self.models_dir else _user_cache() / "models"
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
@@ -112,8 +180,22 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         data = self.model_dump()
+        for name in ("openai_api_key", "azure_api_key"):  # model_dump keeps SecretStr objects; unwrap them
+            if isinstance(data.get(name), SecretStr):
+                data[name] = data[name].get_secret_value()
         data.update({k: v for k, v in changes.items() if v is not None})
         return Settings(**data)
+
+    def secrets(self) -> list[str]:
+        """The secret values set here, for scrubbing them from messages."""
+        keys = (self.openai_api_key, self.azure_api_key)
+        return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+
+
+def _user_cache() -> Path:
+    """The user's cache folder: model files are large and shared by every checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "azcompare"
 
 
 def _under(home: Path, path: Path) -> Path:

@@ -123,6 +123,7 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     strength: float | None = None  # how well the knowledge base covers the question (0–1)
     unsupported: list[str] = field(default_factory=list)  # sentences their citation does not back
+    usage: dict[str, int] = field(default_factory=dict)  # model tokens: prompt_tokens, completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form of every field."""
@@ -139,6 +140,7 @@ class Answer:
             "notices": list(self.notices),
             "strength": None if self.strength is None else round(self.strength, 4),
             "unsupported": list(self.unsupported),
+            "usage": dict(self.usage),
         }
 
 

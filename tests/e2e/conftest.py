@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import ROOT, write
+from loopback_servers import Behaviour, OpenAIServer, passage_number
 
 # Escaped markup in a Markdown document: cleaning unescapes it, so the passage holds real tags.
 XSS_DOCUMENT = """# Sanitizer test page
@@ -25,6 +26,26 @@ The sanitizer test page also says &lt;img src=x onerror="window.__xss = 2"&gt; m
 """
 
 
+# The OpenAI provider's key in the app under test: it must never reach the page.
+OPENAI_KEY = "sk-e2e-0123456789abcdef"
+
+
+def _model_reply(body: dict) -> str:
+    """A model that cites the matrix row, then adds a claim no passage backs (the UI must flag it)."""
+    n = passage_number(body, "Private Endpoints: OpenAI no")
+    return (
+        f"Azure OpenAI supports private endpoints, while OpenAI does not [{n}]. "
+        f"Azure OpenAI also gives every student unlimited free GPUs [{n}]."
+    )
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """An OpenAI chat-completions server on loopback, streaming a token every 50 ms."""
+    with OpenAIServer(reply=_model_reply, behaviour=Behaviour(delay_each=0.05)) as server:
+        yield server
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -32,7 +53,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def ui_server(kb_settings, tmp_path_factory):
+def ui_server(kb_settings, model_server, tmp_path_factory):
     """Start `python app.py` for real and yield its URL and the paths it writes to."""
     work = tmp_path_factory.mktemp("ui")
     shutil.copytree(kb_settings.index_dir, work / "index")
@@ -48,6 +69,8 @@ def ui_server(kb_settings, tmp_path_factory):
         "AZCOMPARE_CACHE_DIR": str(kb_settings.cache_dir),
         "AZCOMPARE_FEEDBACK_PATH": str(feedback),
         "AZCOMPARE_PORT": str(port),
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "AZCOMPARE_OPENAI_BASE_URL": model_server.url + "/v1",
     }
     log = (work / "server.log").open("w")
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -64,7 +87,7 @@ def ui_server(kb_settings, tmp_path_factory):
     else:
         process.terminate()
         pytest.fail(f"app did not start: {(work / 'server.log').read_text()[-2000:]}")
-    yield {"url": url, "feedback": feedback, "log": work / "server.log"}
+    yield {"url": url, "feedback": feedback, "log": work / "server.log", "openai_key": OPENAI_KEY}
     process.terminate()
     try:
         process.wait(timeout=20)

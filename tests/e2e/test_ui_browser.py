@@ -59,6 +59,36 @@ def test_answer_streams_and_citations_bring_sources_into_view(page, ui_server, c
     assert "2024-06-01" in active.inner_text()
 
 
+# Records the length of the last answer's text each time it changes, until its sources arrive.
+SAMPLE_LENGTHS = """() => {
+  window.__lengths = [];
+  const timer = setInterval(() => {
+    const bots = document.querySelectorAll('#az-chat [data-testid=bot]');
+    const n = bots.length ? bots[bots.length - 1].innerText.length : 0;
+    if (n && window.__lengths[window.__lengths.length - 1] !== n) window.__lengths.push(n);
+    if (document.querySelector("#az-sources details[data-turn='0']")) clearInterval(timer);
+  }, 15);
+}"""
+
+
+def test_a_generative_answer_streams_token_by_token_and_flags_an_unsupported_sentence(page, ui_server, model_server):
+    page.get_by_text("Settings").click()
+    page.locator("#az-provider input").click()
+    page.get_by_role("option", name="openai", exact=True).click()
+    page.evaluate(SAMPLE_LENGTHS)
+    ask(page, "Does Azure OpenAI support private endpoints?")
+    lengths = page.evaluate("window.__lengths")
+    assert len(lengths) >= 5, lengths  # the text grew piece by piece as the model server sent tokens
+    flagged = page.locator("#az-chat .az-unsupported")
+    assert "unlimited free GPUs" in flagged.inner_text()
+    assert "Azure OpenAI supports private endpoints" not in flagged.inner_text()
+    assert "Private Endpoints: OpenAI no" in page.locator("#az-src-0-1 mark.az-snippet").inner_text()
+    sent = model_server.requests[-1]
+    assert sent.path == "/v1/chat/completions" and sent.body["stream"] is True
+    assert sent.headers["authorization"] == f"Bearer {ui_server['openai_key']}"
+    assert ui_server["openai_key"] not in page.content()
+
+
 def test_how_panel_suggestions_and_follow_up(page):
     ask(page, "Does Azure OpenAI support private endpoints?")
     page.get_by_text("How this answer was made").click()

@@ -11,9 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import azcompare.answering.generative  # noqa: F401  (registers the local, ollama, openai and azure providers)
 from azcompare.answering.condense import Turn, condense_question
 from azcompare.answering.extractive import service_boost
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
+from azcompare.answering.redact import scrub
 from azcompare.index import IndexBusy, IndexUnavailable, build_in_progress, build_index, index_is_current
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
@@ -186,12 +188,14 @@ def stream_answer(
             else:
                 draft = event
     except Exception as exc:  # a failing model must never fail the question: quote the passages instead
-        log.warning("provider %s failed: %s", chosen.name, exc)
-        notices.append(f"The {chosen.name} provider failed ({_one_line(exc)}); answered with the extractive provider.")
+        why = scrub(_one_line(exc), settings.secrets())  # a client's error may quote a key
+        log.warning("provider %s failed: %s", chosen.name, why)
+        notices.append(f"The {chosen.name} provider failed ({why}); answered with the extractive provider.")
         draft = None
     if draft is None:
         chosen = EXTRACTIVE
         draft = next(e for e in EXTRACTIVE.generate(standalone, result, kb, settings) if isinstance(e, Draft))
+    timings.update(draft.timings)
     timings["answer_ms"] = (time.perf_counter() - t0) * 1000
     timings["total_ms"] = (time.perf_counter() - started) * 1000
     yield StreamEvent(
@@ -205,10 +209,11 @@ def stream_answer(
             citations=draft.citations,
             hits=result.hits,
             timings=timings,
-            provider=chosen.name,
+            provider=draft.provider or chosen.name,
             notices=notices + draft.notices,
             strength=draft.strength,
             unsupported=draft.unsupported,
+            usage=draft.usage,
         ),
     )
 
@@ -222,7 +227,8 @@ def _condense(provider: Provider, question: str, turns: list[Turn], settings: Se
             if rewritten:
                 return rewritten
         except Exception as exc:
-            notices.append(f"Follow-up rewriting with {provider.name} failed ({_one_line(exc)}); used the rules.")
+            why = scrub(_one_line(exc), settings.secrets())
+            notices.append(f"Follow-up rewriting with {provider.name} failed ({why}); used the rules.")
     return condense_question(question, turns)
 
 

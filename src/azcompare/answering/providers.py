@@ -35,6 +35,9 @@ class Draft:
     strength: float
     notices: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # answer sentences their citation does not back
+    provider: str | None = None  # who wrote this text when not the provider asked (a verification fallback)
+    timings: dict[str, float] = field(default_factory=dict)  # provider stages (generate_ms, verify_ms), ms
+    usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens
 
 
 ProviderEvent = Delta | Draft

@@ -1,0 +1,240 @@
+"""Check a generated answer against the passages it was given.
+
+1. Citation markers are normalized ("[1, 2]", "[Passage 3]" → "[1][2]", "[3]"); markers to passages
+   that were not given are removed; the rest are renumbered in order of first use.
+2. Every answer sentence is checked against the passages it cites: lexical overlap (share of its
+   content words found in the passage) blended with embedding similarity (its best match among the
+   passage's sentences). A number the passage does not contain makes a sentence unsupported. A
+   sentence that states something without any citation is unsupported too.
+3. Each citation quotes the passage sentence that best supports what was said (its snippet).
+
+The answer text is kept as the model wrote it (apart from the markers): unsupported sentences are
+listed, not silently deleted, so that the reader sees them flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from azcompare.answering.citations import Evidence, cite
+from azcompare.answering.prompt import ABSTAIN_PHRASE
+from azcompare.embeddings import embedding_function
+from azcompare.retrieval import KnowledgeBase
+from azcompare.settings import Settings
+from azcompare.text import Sentence, match_key, terms
+from azcompare.types import Citation, Hit
+
+# Weight of lexical overlap against embedding similarity in the support score.
+LEXICAL_WEIGHT = 0.5
+# Support score from which a sentence counts as backed by its passage. Chosen on hand-made pairs
+# (tests/test_verify.py, IDF-weighted): paraphrases of a passage score 0.6–0.9, unrelated claims citing it 0.1–0.5.
+SUPPORT_THRESHOLD = 0.55
+# Fewer content words than this ("Yes [1].") leaves nothing to check.
+MIN_CLAIM_TERMS = 2
+
+_GROUP = re.compile(
+    r"(?P<space>[ \t]*)[\[【]\s*(?:(?:passages?|sources?|documents?|docs?|refs?)\s*#?\s*)?"
+    r"(?P<numbers>\d{1,3}(?:\s*(?:,|;|&|and|-|–)\s*\d{1,3})*)\s*[\]】]",
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"\[(\d+)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+\])*(?=\s|$)|$)", re.DOTALL)
+_ABSTAIN = re.compile(r"not in the knowledge base", re.IGNORECASE)
+
+
+class Renumbering:
+    """Maps the model's passage numbers to citation numbers in order of first use; drops unknown ones."""
+
+    def __init__(self, given: int) -> None:
+        self.given = given
+        self.number: dict[int, int] = {}  # passage number → citation number
+        self.dropped: list[int] = []
+
+    def _replace(self, match: re.Match[str]) -> str:
+        out: list[str] = []
+        for token in re.findall(r"\d+", match.group("numbers")):
+            n = int(token)
+            if not 1 <= n <= self.given:
+                self.dropped.append(n)
+                continue
+            new = self.number.setdefault(n, len(self.number) + 1)
+            if f"[{new}]" not in out:
+                out.append(f"[{new}]")
+        # A dropped marker takes its leading space with it, so no " ." is left behind.
+        return match.group("space") + "".join(out) if out else ""
+
+    def apply(self, text: str) -> str:
+        """Text with every marker group rewritten."""
+        return _GROUP.sub(self._replace, text)
+
+    @property
+    def passage_of(self) -> dict[int, int]:
+        """Citation number → passage number."""
+        return {new: old for old, new in self.number.items()}
+
+
+class MarkerStream:
+    """Renumbers markers in streamed text, holding back a possibly unfinished "[..." until it closes."""
+
+    HOLD = 24  # longer than any marker group we rewrite
+
+    def __init__(self, given: int) -> None:
+        self.renumbering = Renumbering(given)
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        """The text that can be shown now."""
+        pending = self._pending + piece
+        cut = max(pending.rfind("["), pending.rfind("【"))
+        tail = pending[cut:] if cut >= 0 else ""
+        keep = cut if tail and "]" not in tail and "】" not in tail and len(tail) <= self.HOLD else len(pending)
+        while keep > 0 and pending[keep - 1] in " \t":  # spaces before a marker go if the marker goes
+            keep -= 1
+        ready, self._pending = pending[:keep], pending[keep:]
+        return self.renumbering.apply(ready)
+
+    def close(self) -> str:
+        """Whatever was held back."""
+        ready, self._pending = self._pending, ""
+        return self.renumbering.apply(ready)
+
+
+@dataclass
+class SentenceCheck:
+    """One answer sentence and what verification found."""
+
+    text: str
+    cited: list[int]
+    supported: bool
+    score: float
+
+
+@dataclass
+class Verification:
+    """A generated answer after verification."""
+
+    text: str
+    citations: list[Citation]
+    unsupported: list[str]
+    dropped: list[int]
+    abstained: bool
+    checks: list[SentenceCheck] = field(default_factory=list)
+
+    @property
+    def supported(self) -> int:
+        """Sentences backed by a passage they cite."""
+        return sum(c.supported and bool(c.cited) for c in self.checks)
+
+
+def tidy(text: str) -> str:
+    """Spacing repaired after markers were removed or rewritten."""
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    text = re.sub(r"(\[\d+\])\1+", r"\1", text)
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return text.strip()
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The sentences of an answer, each with the markers that follow it; list bullets removed."""
+    found: list[str] = []
+    for line in text.splitlines():
+        line = _LIST_ITEM.sub("", line).strip()
+        if not line:
+            continue
+        for match in _SENTENCE.finditer(line):
+            sentence = match.group(0).strip()
+            if sentence:
+                found.append(sentence)
+    return found
+
+
+def verify(raw: str, hits: Sequence[Hit], kb: KnowledgeBase, settings: Settings) -> Verification:
+    """Renumber, check and cite a generated answer whose [n] refer to `hits` (1-based)."""
+    renumbering = Renumbering(len(hits))
+    text = tidy(renumbering.apply(raw))
+    passage_of = renumbering.passage_of
+    sentences = answer_sentences(text)
+    bodies = [_MARKER.sub("", s).strip() for s in sentences]
+    vectors = _embed(bodies, settings)
+    checks: list[SentenceCheck] = []
+    best: dict[int, tuple[float, Evidence]] = {}  # citation number → best supporting passage sentence
+    for sentence, body, vector in zip(sentences, bodies, vectors, strict=True):
+        cited = [int(n) for n in _MARKER.findall(sentence)]
+        claim_terms = {match_key(t) for t in terms(body)}
+        if not cited:
+            is_claim = len(claim_terms) >= MIN_CLAIM_TERMS and not _ABSTAIN.search(body) and not body.endswith(":")
+            checks.append(SentenceCheck(sentence, [], not is_claim, 0.0))
+            continue
+        sentence_score = 0.0
+        for n in cited:
+            hit = hits[passage_of[n] - 1]
+            score, evidence = _support(body, claim_terms, vector, hit, kb)
+            sentence_score = max(sentence_score, score)
+            if n not in best or score > best[n][0]:
+                best[n] = (score, evidence)
+        supported = len(claim_terms) < MIN_CLAIM_TERMS or sentence_score >= SUPPORT_THRESHOLD
+        checks.append(SentenceCheck(sentence, cited, supported, sentence_score))
+    citations = [cite(best[n][1], n) for n in sorted(best)]
+    unsupported = [c.text for c in checks if not c.supported]
+    abstained = not any(c.supported and c.cited for c in checks) and bool(_ABSTAIN.search(text))
+    return Verification(text, citations, unsupported, renumbering.dropped, abstained, checks)
+
+
+def _embed(texts: list[str], settings: Settings) -> list[np.ndarray]:
+    if not texts:
+        return []
+    vectors = embedding_function(settings)(texts)
+    return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+
+def _support(
+    body: str, claim_terms: set[str], vector: np.ndarray, hit: Hit, kb: KnowledgeBase
+) -> tuple[float, Evidence]:
+    """How well one passage backs a sentence (0–1), and the passage sentence that backs it best."""
+    chunk = hit.chunk
+    passage_terms = {match_key(t) for t in terms(chunk.embed_text)}
+    lexical = _weighted_share(claim_terms, passage_terms, kb)
+    units = kb.sentences(chunk)
+    best_unit_score, best_sentence, best_vector, best_similarity = -1.0, None, None, 0.0
+    for unit in units:
+        similarity = float(unit.vector @ vector)
+        unit_terms = {match_key(t) for t in unit.terms}
+        unit_lexical = _weighted_share(claim_terms, unit_terms, kb)
+        unit_score = LEXICAL_WEIGHT * unit_lexical + (1 - LEXICAL_WEIGHT) * similarity
+        if unit_score > best_unit_score:
+            best_unit_score, best_sentence, best_vector = unit_score, unit.sentence, unit.vector
+        best_similarity = max(best_similarity, similarity)
+    if best_sentence is None:  # a passage too short to hold a quotable sentence is quoted whole
+        text = chunk.text.strip()
+        start = chunk.text.find(text)
+        best_sentence = Sentence(text, ((start, start + len(text)),))
+        best_vector = kb.embed_query(text)
+        best_similarity = float(best_vector @ vector)
+    score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_similarity, 0.0)
+    if _unbacked_numbers(body, chunk.embed_text):
+        score = min(score, SUPPORT_THRESHOLD / 2)  # a figure the passage never states is not supported by it
+    return score, Evidence(hit, best_sentence, score, lexical, best_vector)
+
+
+def _weighted_share(claim: set[str], found: set[str], kb: KnowledgeBase) -> float:
+    """Share of the claim's words present, each weighted by rarity: "Azure" and "OpenAI" prove little."""
+    if not claim:
+        return 0.0
+    weights = {t: kb.idf(t) for t in claim}
+    return sum(w for t, w in weights.items() if t in found) / (sum(weights.values()) or 1.0)
+
+
+def _unbacked_numbers(body: str, passage: str) -> bool:
+    numbers = {n.rstrip(".,") for n in _NUMBER.findall(body)}
+    return any(n not in passage for n in numbers)
+
+
+def abstention_requested(text: str) -> bool:
+    """True when the model said the passages do not cover the question."""
+    return bool(_ABSTAIN.search(text)) or text.strip() == ABSTAIN_PHRASE
