@@ -69,7 +69,7 @@ def test_openai_streams_a_verified_answer_and_sends_a_chat_completions_request(k
     assert body["temperature"] == 0.0 and body["max_completion_tokens"] == settings.llm_max_tokens
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert body["messages"][1]["content"].count("<passage id=") == settings.llm_passages
-    assert body["messages"][1]["content"].endswith(f"Question: {QUESTION}")
+    assert f"</passages>\n\nQuestion: {QUESTION}\n\nAnswer from the passages only." in body["messages"][1]["content"]
 
 
 def test_azure_uses_the_deployment_route_api_version_and_api_key_header(kb_settings):
@@ -277,7 +277,7 @@ def test_follow_ups_are_rewritten_by_the_model(kb_settings):
     condense, answering = server.requests
     assert "Last message: And OpenAI?" in condense.text() and f"User: {QUESTION}" in condense.text()
     assert condense.body["max_completion_tokens"] == 64
-    assert answering.body["messages"][1]["content"].endswith(f"Question: {rewrite}")
+    assert f"Question: {rewrite}\n\n" in answering.body["messages"][1]["content"]
 
 
 def test_follow_up_rewriting_falls_back_to_the_rules_when_the_model_fails(kb_settings):

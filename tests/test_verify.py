@@ -75,6 +75,21 @@ def test_unsupported_sentences_are_flagged(retrieved, kb_settings):
     assert [c.n for c in checked.citations] == [1, 2]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "supported"),
+    [
+        ("Yes, OpenAI supports private endpoints", False),
+        ("Azure OpenAI does not support private endpoints", False),
+        ("OpenAI does not support private endpoints", True),
+        ("Azure OpenAI supports private endpoints", True),
+    ],
+)
+def test_a_sentence_that_reverses_its_matrix_row_is_unsupported(retrieved, kb_settings, sentence, supported):
+    kb, hits, row, _ = retrieved
+    checked = verify(f"{sentence} [{row}].", hits, kb, kb_settings)
+    assert checked.unsupported == ([] if supported else [f"{sentence} [1]."])
+
+
 def test_an_explicit_abstention_is_recognised(retrieved, kb_settings):
     kb, hits, _, _ = retrieved
     checked = verify("This is not in the knowledge base.", hits, kb, kb_settings)

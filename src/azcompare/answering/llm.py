@@ -148,6 +148,18 @@ class OllamaBackend:
         )
 
 
+def _openai_options(settings: Settings, max_tokens: int) -> dict[str, Any]:
+    """What ChatOpenAI and AzureChatOpenAI share: limits, sampling, and streaming with token counts."""
+    return {
+        "timeout": settings.llm_timeout,
+        "max_retries": settings.llm_max_retries,
+        "temperature": settings.llm_temperature,
+        "max_tokens": max_tokens,
+        "streaming": True,
+        "stream_usage": True,
+    }
+
+
 class OpenAIBackend:
     """OpenAI's API (or any server speaking it, through AZCOMPARE_OPENAI_BASE_URL)."""
 
@@ -167,12 +179,7 @@ class OpenAIBackend:
             model=settings.openai_model,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-            temperature=settings.llm_temperature,
-            max_tokens=max_tokens,
-            streaming=True,
-            stream_usage=True,
+            **_openai_options(settings, max_tokens),
         )
 
 
@@ -222,12 +229,7 @@ class AzureBackend:
             azure_endpoint=settings.azure_endpoint,
             azure_deployment=settings.azure_deployment,
             api_version=settings.azure_api_version,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-            temperature=settings.llm_temperature,
-            max_tokens=max_tokens,
-            streaming=True,
-            stream_usage=True,
+            **_openai_options(settings, max_tokens),
             **auth,
         )
 

@@ -46,6 +46,11 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+\])*(?=\s|$)|$)", re.DOTALL)
 _ABSTAIN = re.compile(r"not in the knowledge base", re.IGNORECASE)
+# A feature-matrix row as chunking writes it: "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes".
+_ROW_VALUE = re.compile(r"\b(Azure OpenAI|OpenAI):?\s+(yes|no)\b", re.IGNORECASE)
+_AZURE = re.compile(r"\bAzure OpenAI\b", re.IGNORECASE)
+_OPENAI_ALONE = re.compile(r"(?<!Azure )\bOpenAI\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|lacks?|unavailable|unsupported)\b|n't\b", re.IGNORECASE)
 
 
 class Renumbering:
@@ -217,8 +222,9 @@ def _support(
         best_vector = kb.embed_query(text)
         best_similarity = float(best_vector @ vector)
     score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_similarity, 0.0)
-    if _unbacked_numbers(body, chunk.embed_text):
-        score = min(score, SUPPORT_THRESHOLD / 2)  # a figure the passage never states is not supported by it
+    # A figure the passage never states, or a yes/no the opposite of its matrix row, is not supported by it.
+    if _unbacked_numbers(body, chunk.embed_text) or _contradicts_row(body, best_sentence.text):
+        score = min(score, SUPPORT_THRESHOLD / 2)
     return score, Evidence(hit, best_sentence, score, lexical, best_vector)
 
 
@@ -233,6 +239,21 @@ def _weighted_share(claim: set[str], found: set[str], kb: KnowledgeBase) -> floa
 def _unbacked_numbers(body: str, passage: str) -> bool:
     numbers = {n.rstrip(".,") for n in _NUMBER.findall(body)}
     return any(n not in passage for n in numbers)
+
+
+def _contradicts_row(body: str, row: str) -> bool:
+    """True when a sentence about one service says yes where its matrix row says no, or the reverse.
+
+    The words of "OpenAI supports private endpoints" all occur in "Private Endpoints: OpenAI no; Azure
+    OpenAI yes", so overlap alone would pass it; small models misread these rows often. A sentence that
+    names both services, or none, is left to the overlap check.
+    """
+    values = {service.lower(): value.lower() == "yes" for service, value in _ROW_VALUE.findall(row)}
+    azure, openai = bool(_AZURE.search(body)), bool(_OPENAI_ALONE.search(body))
+    if not values or azure == openai:
+        return False
+    service = "azure openai" if azure else "openai"
+    return service in values and values[service] == bool(_NEGATION.search(body))
 
 
 def abstention_requested(text: str) -> bool:
