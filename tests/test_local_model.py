@@ -36,10 +36,15 @@ def test_the_local_model_streams_an_answer_that_is_verified_and_cited(local_sett
     deltas, a = collect(QUESTION, "local", local_settings)
     assert len(deltas) >= 5 and a.usage["completion_tokens"] >= 5  # the model's tokens, streamed
     assert a.timings["generate_ms"] > 0 and a.timings["verify_ms"] > 0
-    assert a.status == "answered" and not a.abstained
+    # SmolLM2-135M rarely answers as asked. Whatever it wrote, the pipeline must end in one of three
+    # checked ways: its answer passed verification and is cited; or the extractive answer replaced it
+    # and the notice says why; or it said the passages do not cover the question, and nothing is cited.
+    if a.abstained:
+        assert a.status == "abstained" and a.provider == "local" and a.citations == []
+        assert "not in the knowledge base" in "".join(deltas).lower()
+        return
+    assert a.status == "answered"
     assert_valid_citations(a)
-    # SmolLM2-135M rarely cites as asked: either its answer passed verification, or the extractive
-    # answer replaced it and the notice says why. Nothing else may happen.
     replaced = (
         "The local model's answer had no sentence backed by a passage it cited; showing the extractive answer instead."
     )
@@ -71,7 +76,7 @@ def test_verification_flags_a_crafted_unsupported_sentence_in_a_real_model_answe
     assert len(flagged) == 1 and re.fullmatch(
         r"Azure OpenAI also gives every student unlimited free GPUs \[\d+\]\.", flagged[0]
     )
-    assert not any(s.startswith(quotes[0]) for s in a.unsupported)  # the quoted sentence is supported
+    assert f"{quotes[0]} [1]." in a.text and f"{quotes[0]} [1]." not in a.unsupported  # the cited quote is supported
     assert any("not backed by the passages" in n for n in a.notices)
     assert_valid_citations(a)
 

@@ -69,7 +69,7 @@ def test_openai_streams_a_verified_answer_and_sends_a_chat_completions_request(k
     assert body["temperature"] == 0.0 and body["max_completion_tokens"] == settings.llm_max_tokens
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert body["messages"][1]["content"].count("<passage id=") == settings.llm_passages
-    assert f"</passages>\n\nQuestion: {QUESTION}\n\nAnswer from the passages only." in body["messages"][1]["content"]
+    assert f"</passages>\n\nQuestion: {QUESTION}\n\nAnswer from the passages only," in body["messages"][1]["content"]
 
 
 def test_azure_uses_the_deployment_route_api_version_and_api_key_header(kb_settings):

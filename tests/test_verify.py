@@ -90,6 +90,21 @@ def test_a_sentence_that_reverses_its_matrix_row_is_unsupported(retrieved, kb_se
     assert checked.unsupported == ([] if supported else [f"{sentence} [1]."])
 
 
+@pytest.mark.parametrize(
+    ("sentence", "supported"),
+    [
+        ("Azure OpenAI automatically encrypts your data when it is persisted to the cloud", True),
+        ("Azure OpenAI does not encrypt your data when it is persisted to the cloud", False),
+    ],
+)
+def test_a_sentence_that_negates_its_passage_is_unsupported(kb_settings, sentence, supported):
+    kb = ensure_index(kb_settings)
+    hits = kb.search("How does Azure OpenAI encrypt data at rest?", top_k=8, candidates=30, rrf_k=60).hits
+    n = next(i for i, h in enumerate(hits, 1) if "automatically encrypts your data" in h.chunk.text)
+    checked = verify(f"{sentence} [{n}].", hits, kb, kb_settings)
+    assert checked.unsupported == ([] if supported else [f"{sentence} [1]."])
+
+
 def test_an_explicit_abstention_is_recognised(retrieved, kb_settings):
     kb, hits, _, _ = retrieved
     checked = verify("This is not in the knowledge base.", hits, kb, kb_settings)

@@ -40,7 +40,7 @@ USER = """\
 
 Question: {question}
 
-Answer from the passages only. End every sentence with its passage number in square brackets, like [1]."""
+Answer from the passages only, and end every sentence with the number of its passage in square brackets."""
 
 PASSAGE = """<passage id="{n}" title="{title}" section="{section}" date="{date}">
 {text}

@@ -4,8 +4,9 @@
    that were not given are removed; the rest are renumbered in order of first use.
 2. Every answer sentence is checked against the passages it cites: lexical overlap (share of its
    content words found in the passage) blended with embedding similarity (its best match among the
-   passage's sentences). A number the passage does not contain makes a sentence unsupported. A
-   sentence that states something without any citation is unsupported too.
+   passage's sentences). A number the passage does not contain, or a negation the passage sentence
+   does not share (for a feature-matrix row: the opposite yes/no for the service named), makes a
+   sentence unsupported. A sentence that states something without any citation is unsupported too.
 3. Each citation quotes the passage sentence that best supports what was said (its snippet).
 
 The answer text is kept as the model wrote it (apart from the markers): unsupported sentences are
@@ -222,8 +223,8 @@ def _support(
         best_vector = kb.embed_query(text)
         best_similarity = float(best_vector @ vector)
     score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_similarity, 0.0)
-    # A figure the passage never states, or a yes/no the opposite of its matrix row, is not supported by it.
-    if _unbacked_numbers(body, chunk.embed_text) or _contradicts_row(body, best_sentence.text):
+    # A figure the passage never states, or a claim that says the opposite of it, is not supported by it.
+    if _unbacked_numbers(body, chunk.embed_text) or _contradicts(body, best_sentence.text):
         score = min(score, SUPPORT_THRESHOLD / 2)
     return score, Evidence(hit, best_sentence, score, lexical, best_vector)
 
@@ -241,19 +242,24 @@ def _unbacked_numbers(body: str, passage: str) -> bool:
     return any(n not in passage for n in numbers)
 
 
-def _contradicts_row(body: str, row: str) -> bool:
-    """True when a sentence about one service says yes where its matrix row says no, or the reverse.
+def _contradicts(body: str, evidence: str) -> bool:
+    """True when a sentence says the opposite of the passage sentence that backs it best.
 
-    The words of "OpenAI supports private endpoints" all occur in "Private Endpoints: OpenAI no; Azure
-    OpenAI yes", so overlap alone would pass it; small models misread these rows often. A sentence that
-    names both services, or none, is left to the overlap check.
+    Word overlap alone passes "OpenAI supports private endpoints" against "Private Endpoints: OpenAI no;
+    Azure OpenAI yes", and "Azure OpenAI does not encrypt data at rest" against "Azure OpenAI encrypts
+    your data"; small models write such sentences. A feature-matrix row is read for the service the
+    sentence names (a sentence naming both, or neither, is left to the overlap check); any other
+    passage sentence must agree with the claim on negation.
     """
-    values = {service.lower(): value.lower() == "yes" for service, value in _ROW_VALUE.findall(row)}
-    azure, openai = bool(_AZURE.search(body)), bool(_OPENAI_ALONE.search(body))
-    if not values or azure == openai:
-        return False
-    service = "azure openai" if azure else "openai"
-    return service in values and values[service] == bool(_NEGATION.search(body))
+    values = {service.lower(): value.lower() == "yes" for service, value in _ROW_VALUE.findall(evidence)}
+    negated = bool(_NEGATION.search(body))
+    if values:
+        azure, openai = bool(_AZURE.search(body)), bool(_OPENAI_ALONE.search(body))
+        if azure == openai:
+            return False
+        service = "azure openai" if azure else "openai"
+        return service in values and values[service] == negated
+    return negated != bool(_NEGATION.search(evidence))
 
 
 def abstention_requested(text: str) -> bool:
