@@ -83,6 +83,11 @@ def test_a_generative_answer_streams_token_by_token_and_flags_an_unsupported_sen
     assert "unlimited free GPUs" in flagged.inner_text()
     assert "Azure OpenAI supports private endpoints" not in flagged.inner_text()
     assert "Private Endpoints: OpenAI no" in page.locator("#az-src-0-1 mark.az-snippet").inner_text()
+    page.get_by_text("How this answer was made").click()
+    how = page.locator("#az-how-body")
+    how.wait_for(state="visible")
+    assert "Provider: openai" in how.inner_text() and "generate_ms" in how.inner_text()
+    assert "Model tokens: prompt_tokens" in how.inner_text()
     sent = model_server.requests[-1]
     assert sent.path == "/v1/chat/completions" and sent.body["stream"] is True
     assert sent.headers["authorization"] == f"Bearer {ui_server['openai_key']}"

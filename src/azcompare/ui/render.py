@@ -141,6 +141,8 @@ def how_markdown(result: Answer | None) -> str:
         )
     lines += ["", "| stage | ms |", "|---|---|"]
     lines += [f"| {_plain(stage)} | {ms:.1f} |" for stage, ms in result.timings.items()]
+    if result.usage:
+        lines += ["", "**Model tokens:** " + ", ".join(f"{_plain(k)} {v}" for k, v in result.usage.items())]
     return "\n".join(lines)
 
 
