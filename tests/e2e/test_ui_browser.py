@@ -123,7 +123,8 @@ def test_thumbs_up_is_saved_with_question_answer_and_citations(page, ui_server):
 def test_script_in_a_document_is_shown_not_run(page):
     ask(page, "What does the sanitizer test page say about scripts?")
     sources = page.locator("#az-sources")
-    assert "<script>window.__xss = 1</script>" in sources.inner_text()
+    answer_text = page.locator("#az-chat [data-testid=bot]").last.inner_text()  # shown if the check fails
+    assert "<script>window.__xss = 1</script>" in sources.inner_text(), answer_text
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("#az-sources script, #az-chat script, #az-sources img").count() == 0
 
