@@ -201,7 +201,22 @@ class KnowledgeBase:
         timings["keyword_search_ms"] = (t3 - t2) * 1000
         timings["fusion_ms"] = (time.perf_counter() - t3) * 1000
         best = max((s for _, s in dense), default=0.0)
+        # HNSW search is approximate: a passage the other rankings found may be missing from the dense
+        # candidates. Its exact similarity still counts, so that whether the knowledge base covers a
+        # question (the abstention decision) does not hinge on the vector index's recall.
+        unscored = [h.chunk.id for h in hits if h.dense_score is None]
+        if unscored:
+            best = max(best, self._exact_similarity(unscored, embedding))
         return SearchResult(hits=hits, query_vector=embedding, timings=timings, best_dense=best)
+
+    def _exact_similarity(self, ids: list[str], embedding: np.ndarray) -> float:
+        """The highest cosine similarity between the query and the stored vectors of these chunks."""
+        stored = self._collection.get(ids=ids, include=["embeddings"])["embeddings"]
+        vectors = np.asarray(stored, dtype=np.float32)
+        if vectors.size == 0:
+            return 0.0
+        norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(embedding) or 1.0)
+        return float(np.max(vectors @ embedding / np.where(norms == 0, 1.0, norms)))
 
     def close(self) -> None:
         self._client.close()
