@@ -125,6 +125,11 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # sentences their citation does not back
     usage: dict[str, int] = field(default_factory=dict)  # model tokens: prompt_tokens, completion_tokens
 
+    def __post_init__(self) -> None:
+        # The status follows from `abstained`; callers only say it for a rejected question.
+        if self.abstained and self.status == "answered":
+            self.status = "abstained"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form of every field."""
         return {

@@ -205,7 +205,6 @@ def stream_answer(
             text=draft.text,
             standalone_question=standalone,
             abstained=draft.abstained,
-            status="abstained" if draft.abstained else "answered",
             citations=draft.citations,
             hits=result.hits,
             timings=timings,

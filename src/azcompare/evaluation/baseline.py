@@ -227,7 +227,6 @@ class NaivePipeline:
             text=draft.text,
             standalone_question=standalone,
             abstained=draft.abstained,
-            status="abstained" if draft.abstained else "answered",
             citations=draft.citations,
             hits=result.hits,
             timings=timings,
