@@ -24,12 +24,15 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and usage errors, without boxes
     help="Cited answers about OpenAI vs Azure OpenAI from a small, trusted knowledge base.",
 )
-sources_app = typer.Typer(no_args_is_help=False, help="List or sync the pages the knowledge base references.")
+sources_app = typer.Typer(
+    no_args_is_help=False, rich_markup_mode=None, help="List or sync the pages the knowledge base references."
+)
 app.add_typer(sources_app, name="sources")
 app.add_typer(eval_app, name="eval")
-models_app = typer.Typer(no_args_is_help=False, help="List or install the local GGUF models.")
+models_app = typer.Typer(no_args_is_help=False, rich_markup_mode=None, help="List or install the local GGUF models.")
 app.add_typer(models_app, name="models")
 
 
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     protect_logs()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        app(args=argv)  # click prints usage errors itself and exits with their codes
+        app(args=argv)  # click prints usage errors itself (plain: 'Usage: … Error: …') and exits with code 2
     except (
         CliError,
         SourcesError,

@@ -24,6 +24,7 @@ class _RunByDefault(TyperGroup):
 eval_app = typer.Typer(
     cls=_RunByDefault,
     no_args_is_help=True,
+    rich_markup_mode=None,
     help="Score the assistant on a question set (`azcompare eval FILE`), or compare two runs.",
 )
 
