@@ -41,8 +41,10 @@ from azcompare.index_state import (
     MANIFEST,
     PROGRESS_FILE,
     BuildProgress,
+    DiskFull,
     IndexBusy,
     IndexDamaged,
+    IndexReadOnly,
     IndexUnavailable,
     clear_progress,
     failure_reason,
@@ -188,7 +190,10 @@ def build_index(
     try:
         return _build_locked(settings, rebuild=rebuild, progress=_reporting(index_dir, progress))
     except (OSError, ChromaError) as exc:
-        raise storage_error(exc, index_dir) from exc
+        error = storage_error(exc, index_dir)
+        if isinstance(error, DiskFull | IndexReadOnly):  # other failures keep their own message
+            raise error from exc
+        raise
     finally:
         clear_progress(index_dir)
         lock.release()
