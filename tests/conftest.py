@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,4 +62,28 @@ def small_corpus(tmp_path: Path):
         sources_file=sources,
         cache_dir=tmp_path / "cache",
         index_dir=tmp_path / "index",
+    )
+
+
+def cli_env(settings, **env: str) -> dict[str, str]:
+    """The environment of a new process working on the index and cache of `settings`."""
+    return {
+        **os.environ,
+        "AZCOMPARE_HOME": str(ROOT),
+        "AZCOMPARE_INDEX_DIR": str(settings.index_dir),
+        "AZCOMPARE_CACHE_DIR": str(settings.cache_dir),
+        **({"AZCOMPARE_MIRROR_DIR": str(settings.mirror_dir)} if settings.mirror_dir else {}),
+        **env,
+    }
+
+
+def run_cli(settings, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `azcompare ARGS` in a new process on the index and cache of `settings`."""
+    return subprocess.run(
+        [sys.executable, "-m", "azcompare.cli", *args],
+        env=cli_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

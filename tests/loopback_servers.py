@@ -118,6 +118,7 @@ class Behaviour:
     delay_first: float = 0.0  # seconds before the first byte of the response
     delay_each: float = 0.0  # seconds between streamed pieces
     stop_after: int | None = None  # close a stream after this many pieces, without finishing it
+    error_headers: dict[str, str] = field(default_factory=dict)  # sent with the error response
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -197,11 +198,13 @@ class LoopbackServer:
             yield piece
 
 
-def send_json(h: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+def send_json(h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
     data = json.dumps(payload).encode()
     h.send_response(status)
     h.send_header("Content-Type", "application/json")
     h.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
     h.end_headers()
     h.wfile.write(data)
 
@@ -230,7 +233,7 @@ class OpenAIServer(LoopbackServer):
             return
         if self.behaviour.status != 200:
             error = {"message": self.behaviour.error_message, "type": "invalid_request_error", "code": None}
-            send_json(h, self.behaviour.status, {"error": error})
+            send_json(h, self.behaviour.status, {"error": error}, self.behaviour.error_headers)
             return
         model = azure.group("deployment") if azure else (body.get("model") or self.model)
         try:

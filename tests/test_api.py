@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 import azcompare
 from azcompare import Answer, Citation, Hit, answer
-from conftest import ROOT
+from conftest import run_cli
 
 ANSWER_KEYS = {
     "question",
@@ -83,28 +81,16 @@ def test_unknown_provider_is_a_clear_message(kb_settings):
     assert result.status == "rejected" and "Unknown provider 'gpt-17'" in result.text
 
 
-def test_malformed_history_is_ignored(kb_settings):
-    result = answer("And OpenAI?", history=[("",), None, ("Does Azure OpenAI support private endpoints?", None)],  # type: ignore[list-item]
-                    settings=kb_settings)  # fmt: skip
+def test_a_bad_earlier_question_is_left_out_but_a_bad_shape_is_reported(kb_settings):
+    history = [("", ""), ("x" * 5000, ""), ("Does Azure OpenAI support private endpoints?", None)]
+    result = answer("And OpenAI?", history=history, settings=kb_settings)
     assert result.standalone_question == "Does OpenAI support private endpoints?"
+    shapeless = answer("And OpenAI?", history=[("",), None], settings=kb_settings)  # type: ignore[list-item]
+    assert shapeless.status == "rejected" and shapeless.text.startswith("History item 1 is a tuple")
 
 
 def _cli(kb_settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "AZCOMPARE_HOME": str(ROOT),
-        "AZCOMPARE_INDEX_DIR": str(kb_settings.index_dir),
-        "AZCOMPARE_CACHE_DIR": str(kb_settings.cache_dir),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "azcompare.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_cli(kb_settings, *args, **env)
 
 
 def test_cli_ask_json_matches_the_api(kb_settings):

@@ -177,6 +177,23 @@ def test_a_rejected_key_falls_back_and_the_key_appears_nowhere(kb_settings, capl
     assert KEY not in everything and AZURE_KEY not in everything
 
 
+def test_a_server_echoing_part_of_the_key_or_the_key_in_a_header_leaks_nothing(kb_settings, caplog):
+    # The last characters of the key in the error message, the whole key in a response header that the
+    # HTTP client logs verbatim at DEBUG level.
+    behaviour = Behaviour(
+        status=401, error_message=f"Key ending in {KEY[-8:]} was refused", error_headers={"X-Echo-Key": KEY}
+    )
+    caplog.set_level(logging.DEBUG)
+    with OpenAIServer(behaviour=behaviour) as server:
+        settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1", llm_max_retries=0)
+        a = answer(QUESTION, provider="openai", settings=settings)
+    assert "Key ending in *** was refused" in a.notices[0]
+    assert any("X-Echo-Key" in r.getMessage() or "x-echo-key" in r.getMessage() for r in caplog.records)
+    everything = json.dumps(a.to_dict()) + caplog.text + "".join(r.getMessage() for r in caplog.records)
+    for start in range(len(KEY) - 5):
+        assert KEY[start : start + 6] not in everything, f"a run of the key leaked: {KEY[start : start + 6]!r}"
+
+
 def test_a_server_that_does_not_answer_in_time_falls_back_with_a_notice(kb_settings):
     # The server would answer after 10 s; the client gives up after 1 s and the pipeline falls back.
     with OpenAIServer(reply=grounded_reply, behaviour=Behaviour(delay_first=10)) as server:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
+
 from azcompare.answering.suggest import follow_up_suggestions
 from azcompare.overview import KnowledgeOverview, KnownDocument
 from azcompare.types import Answer, Chunk, Citation, Hit
@@ -52,9 +54,14 @@ def test_only_web_links_are_linked():
     assert "javascript:" not in render.sources_html([_with(unsafe)])
 
 
-def test_export_lists_each_answer_with_sources():
+def test_export_lists_each_answer_with_sources_as_literal_text():
     text = render.conversation_markdown([_answer()])
-    assert "## Q1: q <b>?</b>" in text and "1. Doc <i>title</i> › A › B (2025-01-02)" in text
+    assert "## Q1: q \\<b\\>?\\</b\\>" in text and "1. Doc \\<i\\>title\\</i\\> › A › B (2025\\-01\\-02)" in text
+    # Rendered by a Markdown reader, every text reads exactly as it was written, and none of it is markup.
+    html = MarkdownIt("commonmark", {"html": True}).render(text)
+    assert "<h2>Q1: q &lt;b&gt;?&lt;/b&gt;</h2>" in html and "<script" not in html
+    assert "Doc &lt;i&gt;title&lt;/i&gt; › A › B (2025-01-02)" in html
+    assert 'href="https://learn.microsoft.com/x?a=1&amp;b=2"' in html
 
 
 def test_knowledge_header_lists_dates_and_missing_pages():
@@ -85,3 +92,10 @@ def test_follow_up_suggestions_swap_the_service_and_use_uncited_rows():
 
 def _with(citation: Citation) -> Answer:
     return Answer(question="q", text="x [1].", citations=[citation])
+
+
+def test_what_a_user_typed_renders_as_typed_and_inert():
+    typed = "![x](http://evil.example/x.png) [c](javascript:alert(1)) <b>b</b> www.evil.example a@b.example"
+    html = MarkdownIt("commonmark", {"html": True, "linkify": False}).render(render.user_markup(typed))
+    assert "<img" not in html and "<a" not in html and "<b>" not in html
+    assert "![x](http://evil.example/x.png)" in html.replace("&quot;", '"')

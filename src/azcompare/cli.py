@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from azcompare.console import CliError, load_settings, progress_bar
 from azcompare.evaluation.cli import eval_app
 from azcompare.settings import Settings, apply_offline_env
 
@@ -24,52 +24,16 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and usage errors, without boxes
     help="Cited answers about OpenAI vs Azure OpenAI from a small, trusted knowledge base.",
 )
-sources_app = typer.Typer(no_args_is_help=False, help="List or sync the pages the knowledge base references.")
+sources_app = typer.Typer(
+    no_args_is_help=False, rich_markup_mode=None, help="List or sync the pages the knowledge base references."
+)
 app.add_typer(sources_app, name="sources")
 app.add_typer(eval_app, name="eval")
-models_app = typer.Typer(no_args_is_help=False, help="List or install the local GGUF models.")
+models_app = typer.Typer(no_args_is_help=False, rich_markup_mode=None, help="List or install the local GGUF models.")
 app.add_typer(models_app, name="models")
-
-T = TypeVar("T")
-
-
-class CliError(Exception):
-    """A message for the user; exit code 2."""
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings().with_overrides(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"AZCOMPARE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise CliError(f"invalid settings: {problems}") from exc
-
-
-@contextmanager
-def _progress_bar(description: str, unit: str = "chunk") -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar driven by (done, total) callbacks; silent when total is zero."""
-    from tqdm import tqdm
-
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if total <= 0:
-            return
-        if bar is None:
-            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 @app.command()
@@ -79,9 +43,9 @@ def index(
     """Build or update the index (only changed documents are re-embedded)."""
     from azcompare.index import build_index
 
-    settings = _settings()
-    with _progress_bar("embedding") as progress:
-        report = build_index(settings, rebuild=rebuild, progress=progress)
+    settings = load_settings()
+    with progress_bar("embedding") as progress, _waiting_for_other_build() as on_wait:
+        report = build_index(settings, rebuild=rebuild, progress=progress, on_wait=on_wait)
     for notice in report.notices:
         typer.echo(f"note: {notice}", err=True)
     typer.echo(report.summary())
@@ -99,15 +63,22 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question with numbered citations."""
-    from azcompare.answering.pipeline import answer
+    from azcompare.answering.pipeline import stream_answer
 
-    settings = _settings()
+    settings = load_settings()
     turns = _read_history(history) if history else None
-    result = answer(question, history=turns, provider=provider, settings=settings, top_k=top_k)
+    result = None
+    for event in stream_answer(question, history=turns, provider=provider, settings=settings, top_k=top_k):
+        if event.stage == "build" or (event.kind == "status" and sys.stderr.isatty()):
+            typer.echo(event.text, err=True)
+        result = event.answer or result
+    assert result is not None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         typer.echo(result.text)
+        for notice in result.notices:
+            typer.echo(f"note: {notice}", err=True)
         if result.standalone_question and result.standalone_question != result.question.strip():
             typer.echo(f"\n(understood as: {result.standalone_question})")
         for c in result.citations:
@@ -127,7 +98,7 @@ def sources(ctx: typer.Context) -> None:
         return
     from azcompare.corpus.sources import normalize_url, source_status
 
-    settings = _settings()
+    settings = load_settings()
     status = source_status(settings)
     synced_by_url: dict[str, list[str]] = {}
     for page in status.synced:
@@ -155,7 +126,7 @@ def sources_sync(
     """Copy the referenced pages from a mirror, or download them when no mirror is set."""
     from azcompare.corpus.sources import sync_sources
 
-    settings = _settings(mirror_dir=mirror)
+    settings = load_settings(mirror_dir=mirror)
     if settings.mirror_dir is None:
         typer.echo("No mirror set (AZCOMPARE_MIRROR_DIR): downloading the referenced pages.", err=True)
     report = sync_sources(settings, progress=lambda item: typer.echo(f"  {item}", err=True))
@@ -177,7 +148,7 @@ def models_list(ctx: typer.Context) -> None:
         return
     from azcompare import models
 
-    settings = _settings()
+    settings = load_settings()
     chosen = settings.local_model.strip()
     for spec in models.KNOWN_MODELS.values():
         mark = "*" if chosen.lower() == spec.name else " "
@@ -211,7 +182,7 @@ def models_install(
     spec = models.KNOWN_MODELS.get(name.strip().lower())
     if spec is None:
         raise CliError(f"unknown model {name!r}; known: {', '.join(models.KNOWN_MODELS)}")
-    settings = _settings()
+    settings = load_settings()
     if force:
         models.remove_assembled(spec, settings)
     bars: dict[str, Any] = {}
@@ -241,15 +212,37 @@ def serve(
     """Start the chat UI."""
     from azcompare.ui import launch
 
-    launch(_settings(), host=host, port=port)
+    launch(load_settings(), host=host, port=port)
 
 
-def _read_history(path: Path) -> list[tuple[str, str]]:
+def _read_history(path: Path) -> Any:
+    """The history file's JSON; whether its turns have the right shape is answer()'s to say."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [(str(user), str(assistant)) for user, assistant in data]
-    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise CliError(f"{path}: expected a JSON list of [user, assistant] pairs ({exc})") from exc
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read the history file {path}: {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise CliError(f"{path}: the JSON is nested too deeply to be a history of turns") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise CliError(f"{path} is not a JSON file of earlier turns ({exc})") from exc
+
+
+@contextmanager
+def _waiting_for_other_build() -> Iterator[Callable[[Any], None]]:
+    """Say once that another process is building, then show that build's progress."""
+    said = False
+    with progress_bar("other build", unit="passage") as show:
+
+        def on_wait(running: Any) -> None:
+            nonlocal said
+            if not said:
+                detail = f" ({running.describe()})" if running else ""
+                typer.echo(f"Waiting for another build of the index to finish{detail}…", err=True)
+                said = True
+            if running is not None:
+                show(running.done, running.total)
+
+        yield on_wait
 
 
 def _print_source_notice(settings: Settings) -> None:
@@ -260,20 +253,22 @@ def _print_source_notice(settings: Settings) -> None:
         typer.echo(f"note: {notice}", err=True)
 
 
-def main() -> None:
-    """Console entry point: run the app and turn known failures into one-line messages."""
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (`argv` defaults to the command line): known failures become one-line messages."""
+    from azcompare.answering.redact import protect_logs
     from azcompare.corpus.loaders import CorpusError
     from azcompare.corpus.sources import SourcesError
     from azcompare.embeddings import EmbeddingModelError
     from azcompare.evaluation.dataset import QuestionSetError
     from azcompare.evaluation.errors import EvaluationError
-    from azcompare.index import IndexUnavailable
+    from azcompare.index_state import IndexUnavailable
     from azcompare.models import ModelUnavailable
 
     apply_offline_env()
+    protect_logs()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        app()  # click prints usage errors itself and exits with their codes
+        app(args=argv)  # click prints usage errors itself (plain: 'Usage: … Error: …') and exits with code 2
     except (
         CliError,
         SourcesError,

@@ -27,12 +27,35 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+from chromadb.errors import ChromaError
 from filelock import FileLock, Timeout
 
 from azcompare.corpus.chunking import ChunkerParams, alias_note, chunk_document
 from azcompare.corpus.loaders import load_documents
 from azcompare.corpus.sources import SourcesError, load_source_list, sync_sources
 from azcompare.embeddings import embedding_function, model_id
+from azcompare.index_state import (
+    CHROMA_DIR,
+    CURRENT,
+    LOCK_FILE,
+    MANIFEST,
+    PROGRESS_FILE,
+    BuildProgress,
+    DiskFull,
+    IndexBusy,
+    IndexDamaged,
+    IndexReadOnly,
+    IndexUnavailable,
+    clear_progress,
+    failure_reason,
+    inspect_index,
+    now_iso,
+    orphans,
+    read_progress,
+    remove_leftovers,
+    storage_error,
+    write_progress,
+)
 from azcompare.settings import Settings
 from azcompare.text import quotable_sentences
 from azcompare.types import Chunk, Document
@@ -41,22 +64,19 @@ log = logging.getLogger(__name__)
 
 COLLECTION = "chunks"
 SENTENCES = "sentences"
-COSINE: dict[str, Any] = {"hnsw": {"space": "cosine"}}
-MANIFEST = "manifest.json"
-CURRENT = "CURRENT"
-SCHEMA_VERSION = 2
+# Chroma keeps vectors it has not yet written into its HNSW files in a log, and every process that opens
+# the collection replays that log into its own in-memory graph, in an order that varies between
+# processes: the approximate search, and so the answer, then differed from one process to the next.
+# Writing the graph after every batch leaves nothing to replay, so every reader loads the same graph.
+COSINE: dict[str, Any] = {"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}}
+SCHEMA_VERSION = 3
 EMBED_BATCH = 64
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+# How often a waiting process looks at the lock, and a running build writes its progress (seconds).
+POLL_SECONDS = 0.5
 
 Progress = Callable[[int, int], None]
-
-
-class IndexUnavailable(RuntimeError):
-    """The index cannot be built or opened; the message says why and what to do."""
-
-
-class IndexBusy(IndexUnavailable):
-    """Another process is building the index right now."""
+WaitNotice = Callable[[BuildProgress | None], None]
 
 
 @dataclass
@@ -108,7 +128,7 @@ class IndexManifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(**data)
-        except (OSError, json.JSONDecodeError, TypeError):
+        except (OSError, ValueError, TypeError):  # ValueError: bad JSON or bytes that are not UTF-8
             return None
 
     def write(self, path: Path) -> None:
@@ -116,14 +136,8 @@ class IndexManifest:
 
 
 def current_version(index_dir: Path) -> Path | None:
-    """The active version folder, or None when no index has been built."""
-    pointer = index_dir / CURRENT
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    folder = index_dir / name
-    return folder if name and (folder / MANIFEST).exists() else None
+    """The active, complete version folder; None when there is none or it cannot be used."""
+    return inspect_index(index_dir).version
 
 
 def read_manifest(settings: Settings) -> IndexManifest | None:
@@ -135,11 +149,16 @@ def read_manifest(settings: Settings) -> IndexManifest | None:
 
 def index_is_current(settings: Settings) -> bool:
     """True when an index exists and was built with this format, embedding model and chunker."""
+    return read_manifest(settings) is not None and rebuild_reason(settings) is None
+
+
+def rebuild_reason(settings: Settings) -> str | None:
+    """Why the active index must be built again before use ("embedding model changed …"); None if not."""
     manifest = read_manifest(settings)
-    return (
-        manifest is not None
-        and not _full_rebuild_reason(manifest, model_id(settings), chunker_params(settings), rebuild=False)[0]
-    )
+    if manifest is None:
+        return None
+    full, reason = _full_rebuild_reason(manifest, model_id(settings), chunker_params(settings), rebuild=False)
+    return reason if full else None
 
 
 def chunker_params(settings: Settings) -> ChunkerParams:
@@ -158,19 +177,68 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     wait: float = 600.0,
+    on_wait: WaitNotice | None = None,
 ) -> BuildReport:
-    """Bring the index up to date with the corpus and swap the result in atomically."""
+    """Bring the index up to date with the corpus and swap the result in atomically.
+
+    When another process is building, wait up to `wait` seconds for it, calling `on_wait` with its
+    progress about twice a second, then raise IndexBusy. A damaged index is rebuilt from scratch.
+    """
     assert settings.index_dir is not None
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.index_dir / ".build.lock"))
+    index_dir = settings.index_dir
+    lock = _acquire(index_dir, wait, on_wait)
     try:
-        lock.acquire(timeout=wait)
-    except Timeout as exc:
-        raise IndexBusy("the index is being rebuilt by another process; try again in a moment") from exc
-    try:
-        return _build_locked(settings, rebuild=rebuild, progress=progress)
+        return _build_locked(settings, rebuild=rebuild, progress=_reporting(index_dir, progress))
+    except (OSError, ChromaError) as exc:
+        error = storage_error(exc, index_dir)
+        if isinstance(error, DiskFull | IndexReadOnly):  # other failures keep their own message
+            raise error from exc
+        raise
     finally:
+        clear_progress(index_dir)
         lock.release()
+
+
+def _acquire(index_dir: Path, wait: float, on_wait: WaitNotice | None) -> FileLock:
+    """The build lock, or IndexBusy once `wait` seconds have passed (IndexReadOnly when it cannot exist)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(index_dir / LOCK_FILE))
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                lock.acquire(timeout=min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+                return lock
+            except Timeout:
+                if time.monotonic() >= deadline:
+                    raise IndexBusy(busy_message(index_dir)) from None
+                if on_wait is not None:
+                    on_wait(read_progress(index_dir))
+    except OSError as exc:
+        raise storage_error(exc, index_dir) from exc
+
+
+def busy_message(index_dir: Path) -> str:
+    """What to tell a user who cannot wait for the build another process is running."""
+    running = read_progress(index_dir)
+    detail = f" ({running.describe()})" if running else ""
+    return f"the index is being built by another process{detail}; try again when it is done"
+
+
+def _reporting(index_dir: Path, progress: Progress | None) -> Progress:
+    """Pass progress on, and write it (at most twice a second) for processes waiting for this build."""
+    started, last = now_iso(), 0.0
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if progress is not None:
+            progress(done, total)
+        if done >= total or time.monotonic() - last >= POLL_SECONDS:
+            last = time.monotonic()
+            write_progress(index_dir, BuildProgress(os.getpid(), started, done, total))
+
+    report(0, 0)
+    return report
 
 
 @dataclass
@@ -186,7 +254,7 @@ class _Plan:
 def build_in_progress(settings: Settings) -> bool:
     """True while some process holds the build lock (a rebuild is under way)."""
     assert settings.index_dir is not None
-    lock_file = settings.index_dir / ".build.lock"
+    lock_file = settings.index_dir / LOCK_FILE
     if not lock_file.exists():
         return False
     lock = FileLock(str(lock_file))
@@ -194,8 +262,35 @@ def build_in_progress(settings: Settings) -> bool:
         lock.acquire(timeout=0)
     except Timeout:
         return True
+    except OSError:  # read-only storage: nobody can be building there
+        return False
     lock.release()
     return False
+
+
+def remove_orphans(settings: Settings) -> list[str]:
+    """Delete what interrupted builds left behind (version folders, a progress file) when no build runs.
+
+    Returns the names of the folders removed. A process calls this when it first opens the index.
+    """
+    assert settings.index_dir is not None
+    index_dir = settings.index_dir
+    if not orphans(index_dir) and not (index_dir / PROGRESS_FILE).exists():
+        return []
+    lock = FileLock(str(index_dir / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except (Timeout, OSError):
+        return []  # a build is running (its folder is not an orphan) or the folder is read-only
+    try:
+        found = orphans(index_dir)
+        removed = remove_leftovers(index_dir, keep=set(os.listdir(index_dir)) - found)
+        clear_progress(index_dir)
+    finally:
+        lock.release()
+    if removed:
+        log.warning("removed %d unfinished index version(s) left by an interrupted build: %s", len(removed), removed)
+    return removed
 
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | None) -> BuildReport:
@@ -214,9 +309,16 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
 
     params = chunker_params(settings)
     model = model_id(settings)
-    previous_dir = current_version(settings.index_dir)
+    state = inspect_index(settings.index_dir)
+    previous_dir = state.version
+    problem = state.problem or (_probe(previous_dir) if previous_dir and not rebuild else None)
+    if problem:
+        notices.append(f"the index was damaged ({problem}): building it again from scratch")
+        previous_dir = None
     previous = IndexManifest.read(previous_dir / MANIFEST) if previous_dir else None
     full, reason = _full_rebuild_reason(previous, model, params, rebuild)
+    if problem:
+        reason = "the index was damaged"
     if full and previous is not None and not rebuild:
         notices.append(f"{reason}: rebuilding the whole index")
     plan = _plan(documents, None if full else previous, params)
@@ -230,12 +332,12 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
 
     version = f"v-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = settings.index_dir / version
-    _remove_stale_versions(settings.index_dir, keep={previous_dir.name} if previous_dir else set())
+    remove_leftovers(settings.index_dir, keep={previous_dir.name} if previous_dir else set())
     try:
         if not full and previous_dir is not None:
-            shutil.copytree(previous_dir / "chroma", target / "chroma")
+            shutil.copytree(previous_dir / CHROMA_DIR, target / CHROMA_DIR)
         else:
-            (target / "chroma").mkdir(parents=True)
+            (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
         report.version = version
         IndexManifest(
@@ -250,7 +352,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         shutil.rmtree(target, ignore_errors=True)
         raise
     # Keep the version just replaced: a reader that opened it a moment ago can finish its query.
-    _remove_stale_versions(settings.index_dir, keep={version, previous_dir.name if previous_dir else ""})
+    remove_leftovers(settings.index_dir, keep={version, previous_dir.name if previous_dir else ""})
     report.seconds = time.perf_counter() - started
     log.info("index %s: %s", version, report.summary())
     return report
@@ -309,7 +411,7 @@ def _apply(target: Path, plan: _Plan, settings: Settings, progress: Progress | N
     sentence of each chunk, which lets the extractive answerer pick sentences by meaning).
     """
     ef = embedding_function(settings)
-    client = chromadb.PersistentClient(path=str(target / "chroma"), settings=CHROMA_SETTINGS)
+    client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
     try:
         chunks = client.get_or_create_collection(COLLECTION, embedding_function=ef, configuration=COSINE)
         sentences = client.get_or_create_collection(SENTENCES, embedding_function=ef, configuration=COSINE)
@@ -406,9 +508,25 @@ def _point_current(index_dir: Path, version: str) -> None:
     os.replace(tmp, index_dir / CURRENT)
 
 
-def _remove_stale_versions(index_dir: Path, keep: set[str]) -> None:
-    for child in index_dir.iterdir():
-        if child.is_dir() and child.name.startswith("v-") and child.name not in keep:
-            shutil.rmtree(child, ignore_errors=True)
-        elif child.name.startswith(".CURRENT.") and child.suffix == ".tmp":
-            child.unlink(missing_ok=True)
+def _probe(version_dir: Path) -> str | None:
+    """Why the version's Chroma data cannot be read (None when it can): a build must not copy damage.
+
+    A full disk or read-only storage is not damage: those stop the build with their own message.
+    """
+    client = None
+    try:
+        client = chromadb.PersistentClient(path=str(version_dir / CHROMA_DIR), settings=CHROMA_SETTINGS)
+        for name in (COLLECTION, SENTENCES):
+            collection = client.get_collection(name)
+            stored = collection.get(limit=1, include=["embeddings"])["embeddings"]
+            if len(stored):
+                collection.query(query_embeddings=[stored[0]], n_results=1, include=[])
+        return None
+    except Exception as exc:
+        error = storage_error(exc, version_dir.parent)
+        if not isinstance(error, IndexDamaged):
+            raise error from exc
+        return failure_reason(exc)
+    finally:
+        if client is not None:
+            client.close()

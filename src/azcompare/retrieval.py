@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +23,17 @@ import chromadb
 import numpy as np
 
 from azcompare.embeddings import embedding_function
-from azcompare.index import (
-    CHROMA_SETTINGS,
-    COLLECTION,
-    SENTENCES,
+from azcompare.index import CHROMA_SETTINGS, COLLECTION, SENTENCES, chunk_from_record, remove_orphans
+from azcompare.index_state import (
+    CHROMA_DIR,
+    CHROMA_FILE,
+    DiskFull,
+    IndexReadOnly,
     IndexUnavailable,
-    chunk_from_record,
-    current_version,
+    damaged,
+    inspect_index,
+    is_writable,
+    storage_error,
 )
 from azcompare.settings import Settings
 from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
@@ -60,8 +68,24 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, version_dir: Path) -> None:
         self.version_dir = version_dir
         self._ef = embedding_function(settings)
-        self._client = chromadb.PersistentClient(path=str(version_dir / "chroma"), settings=CHROMA_SETTINGS)
-        self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+        with self._storage():
+            self._client = _open_client(version_dir)
+            self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+            self._load()
+
+    @contextmanager
+    def _storage(self) -> Iterator[None]:
+        """Chroma's and the file system's failures as one clear IndexUnavailable."""
+        try:
+            yield
+        except IndexUnavailable:
+            raise
+        except Exception as exc:
+            log.debug("index %s failed", self.version_dir, exc_info=True)
+            raise storage_error(exc, self.version_dir.parent) from exc
+
+    def _load(self) -> None:
+        """Read every chunk and sentence vector, and index the chunks' words for keyword search."""
         data = self._collection.get(include=["documents", "metadatas"])
         records = zip(data["ids"], data["documents"], data["metadatas"], strict=True)
         chunks = [chunk_from_record(i, d, m) for i, d, m in records]
@@ -115,7 +139,8 @@ class KnowledgeBase:
         n = min(n, len(self.chunks))
         if n == 0:
             return []
-        result = self._collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        with self._storage():
+            result = self._collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
         return [
             (self._by_id[cid], 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
@@ -211,7 +236,8 @@ class KnowledgeBase:
 
     def _exact_similarity(self, ids: list[str], embedding: np.ndarray) -> float:
         """The highest cosine similarity between the query and the stored vectors of these chunks."""
-        stored = self._collection.get(ids=ids, include=["embeddings"])["embeddings"]
+        with self._storage():
+            stored = self._collection.get(ids=ids, include=["embeddings"])["embeddings"]
         vectors = np.asarray(stored, dtype=np.float32)
         if vectors.size == 0:
             return 0.0
@@ -238,21 +264,54 @@ def _diverse(order: list[int], doc_of: list[str], top_k: int, max_per_doc: int) 
     return picked + rest[: top_k - len(picked)]
 
 
+def _open_client(version_dir: Path) -> chromadb.ClientAPI:
+    """A Chroma client on the version, or on a private copy of it when the folder cannot be written.
+
+    Chroma writes to its database even to read it, so an index on read-only storage (or on a full disk)
+    is read from a copy in the temporary folder, removed when the process no longer uses it.
+    """
+    folder = version_dir / CHROMA_DIR
+    if is_writable(folder) and is_writable(folder / CHROMA_FILE):
+        try:
+            return chromadb.PersistentClient(path=str(folder), settings=CHROMA_SETTINGS)
+        except Exception as exc:
+            error = storage_error(exc, version_dir.parent)
+            if not isinstance(error, IndexReadOnly | DiskFull):
+                raise error from exc
+    copy = Path(tempfile.mkdtemp(prefix="azcompare-index-"))
+    try:
+        shutil.copytree(folder, copy, dirs_exist_ok=True)
+        client = chromadb.PersistentClient(path=str(copy), settings=CHROMA_SETTINGS)
+    except BaseException:
+        shutil.rmtree(copy, ignore_errors=True)
+        raise
+    weakref.finalize(client, shutil.rmtree, copy, ignore_errors=True)
+    log.info("the index in %s cannot be written; reading it from a private copy in %s", version_dir, copy)
+    return client
+
+
 _open_lock = threading.Lock()
 _open: dict[Path, KnowledgeBase] = {}
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The active index version, opened once and reopened when a rebuild swaps in a new one."""
+    """The active index version, opened once and reopened when a rebuild swaps in a new one.
+
+    The first time a process opens an index it removes what interrupted builds left behind.
+    """
     assert settings.index_dir is not None
-    version = current_version(settings.index_dir)
-    if version is None:
-        raise IndexUnavailable(f"no index in {settings.index_dir}; run `azcompare index`")
+    state = inspect_index(settings.index_dir)
+    if state.problem:
+        raise damaged(settings.index_dir, state.problem)
+    if state.version is None:
+        raise IndexUnavailable(f"no index in {settings.index_dir}; build it with `azcompare index`")
     key = settings.index_dir.resolve()
     with _open_lock:
         kb = _open.get(key)
-        if kb is None or kb.version_dir != version:
+        if kb is None:
+            remove_orphans(settings)
+        if kb is None or kb.version_dir != state.version:
             # The replaced version is not closed here: a request may still be reading it.
-            kb = KnowledgeBase(settings, version)
+            kb = KnowledgeBase(settings, state.version)
             _open[key] = kb
         return kb

@@ -74,7 +74,16 @@ class Settings(BaseSettings):
     download_timeout: float = Field(20.0, gt=0, description="Seconds per page when `sources sync` downloads.")
     host: str = Field("127.0.0.1", description="Interface the chat UI listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
-    feedback_path: Path | None = Field(None, description="JSONL file that thumbs up/down are appended to.")
+    feedback_path: Path | None = Field(
+        None, description="JSONL file that thumbs up/down are appended to (server configuration, never the page's)."
+    )
+    read_only: bool = Field(
+        False,
+        description="Serve the chat page without building or rebuilding the index (no Rebuild button or endpoint).",
+    )
+    auth: SecretStr | None = Field(
+        None, description="Sign-in the chat page requires: user:password pairs separated by commas (Gradio auth)."
+    )
 
     # Generative providers (answering/llm.py). Keys are SecretStr: they never print, log or serialize.
     llm_timeout: float = Field(
@@ -147,6 +156,7 @@ class Settings(BaseSettings):
         "azure_deployment",
         "openai_api_key",
         "azure_api_key",
+        "auth",
         mode="before",
     )
     @classmethod
@@ -180,7 +190,7 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         data = self.model_dump()
-        for name in ("openai_api_key", "azure_api_key"):  # model_dump keeps SecretStr objects; unwrap them
+        for name in ("openai_api_key", "azure_api_key", "auth"):  # model_dump keeps SecretStr objects; unwrap them
             if isinstance(data.get(name), SecretStr):
                 data[name] = data[name].get_secret_value()
         data.update({k: v for k, v in changes.items() if v is not None})
@@ -189,7 +199,25 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """The secret values set here, for scrubbing them from messages."""
         keys = (self.openai_api_key, self.azure_api_key)
-        return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+        values = [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+        return values + [password for _user, password in self.auth_pairs()]
+
+    def auth_pairs(self) -> list[tuple[str, str]]:
+        """The (user, password) pairs of `auth`, for Gradio's sign-in."""
+        if self.auth is None:
+            return []
+        pairs = [entry.strip().partition(":") for entry in self.auth.get_secret_value().split(",") if entry.strip()]
+        return [(user, password) for user, _sep, password in pairs]
+
+    @field_validator("auth", mode="after")
+    @classmethod
+    def _check_auth(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for entry in filter(str.strip, value.get_secret_value().split(",")):
+                user, sep, password = entry.strip().partition(":")
+                if not (user and sep and password):
+                    raise ValueError("expected user:password pairs separated by commas")  # never echo the value
+        return value
 
 
 def _user_cache() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -129,6 +130,9 @@ class Answer:
         # The status follows from `abstained`; callers only say it for a rejected question.
         if self.abstained and self.status == "answered":
             self.status = "abstained"
+        # The question is kept as asked, except what cannot be written as UTF-8 (a lone surrogate, or an
+        # undecodable byte of a command line): JSON, files and the page must be able to show it.
+        self.question = encodable(self.question)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form of every field."""
@@ -147,6 +151,14 @@ class Answer:
             "unsupported": list(self.unsupported),
             "usage": dict(self.usage),
         }
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """The text with every lone surrogate replaced by U+FFFD, so that it can be encoded as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _iso(d: dt.date | None) -> str | None:

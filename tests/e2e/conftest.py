@@ -46,7 +46,8 @@ def model_server():
         yield server
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nothing listens on now, on loopback."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -59,7 +60,7 @@ def ui_server(kb_settings, model_server, tmp_path_factory):
     shutil.copytree(kb_settings.index_dir, work / "index")
     extra = work / "extra-corpus"
     write(extra / "sanitizer-test.md", XSS_DOCUMENT)
-    port = _free_port()
+    port = free_port()
     feedback = work / "feedback" / "feedback.jsonl"
     env = {
         **os.environ,
@@ -87,7 +88,15 @@ def ui_server(kb_settings, model_server, tmp_path_factory):
     else:
         process.terminate()
         pytest.fail(f"app did not start: {(work / 'server.log').read_text()[-2000:]}")
-    yield {"url": url, "feedback": feedback, "log": work / "server.log", "openai_key": OPENAI_KEY}
+    yield {
+        "url": url,
+        "feedback": feedback,
+        "log": work / "server.log",
+        "openai_key": OPENAI_KEY,
+        "index_dir": work / "index",
+        "cache_dir": kb_settings.cache_dir,
+        "env": env,
+    }
     process.terminate()
     try:
         process.wait(timeout=20)

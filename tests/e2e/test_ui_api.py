@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from gradio_client import Client
 
 
@@ -22,3 +23,30 @@ def test_api_follow_up_and_bad_input(ui_server):
     assert follow["standalone_question"] == "Does OpenAI support private endpoints?"
     empty = client.predict("   ", "[]", "", 0, api_name="/ask")
     assert empty["status"] == "rejected" and "Please type a question" in empty["text"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("[]", "", "abc"), "top_k must be a whole number from 1 to 50, not 'abc'."),
+        (("[]", "", 2.5), "top_k must be a whole number from 1 to 50, not 2.5."),
+        (("[]", 5, 0), "The provider must be a name such as 'extractive', not 5."),
+        (("[]", ["openai"], 0), "The provider must be a name such as 'extractive', not a list."),
+        (("[" * 50_000 + "]" * 50_000, "", 0), "history_json is nested too deeply to be a list of earlier turns."),
+        (("{not json", "", 0), "history_json is not valid JSON"),
+        (('[{"role": "user", "content": "hi"}, "x"]', "", 0), "History item 2 is 'x'"),
+        (('["abc", "de"]', "", 0), "History item 1 is 'abc'"),
+    ],
+)
+def test_api_bad_arguments_get_the_same_clear_messages(ui_server, arguments, message):
+    client = Client(ui_server["url"], verbose=False)
+    result = client.predict("Does OpenAI support private endpoints?", *arguments, api_name="/ask")
+    assert result["status"] == "rejected" and message in result["text"]
+    assert "Traceback" not in ui_server["log"].read_text()
+
+
+def test_api_a_thousand_turn_history_is_answered(ui_server):
+    client = Client(ui_server["url"], verbose=False)
+    turns = [["Does Azure OpenAI support private endpoints?", "Yes [1]."]] + [["And OpenAI?", "No [1]."]] * 999
+    result = client.predict("What about customer-managed keys?", json.dumps(turns), "", 0, api_name="/ask")
+    assert result["status"] == "answered" and result["citations"]

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
+
+from loopback_servers import LoopbackServer
 
 CHAT_INPUT = "#az-question textarea"
 
@@ -129,11 +136,17 @@ def test_script_in_a_document_is_shown_not_run(page):
     assert page.locator("#az-sources script, #az-chat script, #az-sources img").count() == 0
 
 
-def test_abstention_and_input_messages(page):
-    ask(page, "How do I bake sourdough bread?")
+def test_abstention_and_input_messages(page, ui_server):
+    ask(page, "How long should I boil an egg to get a runny yolk?")
     bot = page.locator("#az-chat [data-testid=bot]").last
     assert "not in the knowledge base" in bot.inner_text()
     assert "Nearby topics" in bot.inner_text()
+    # The same question, in another process on the same index, gets the same answer (nearby topics included).
+    cli = subprocess.run(
+        [sys.executable, "-m", "azcompare.cli", "ask", "--json", "How long should I boil an egg to get a runny yolk?"],
+        env=ui_server["env"], capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert " ".join(bot.inner_text().split()) == " ".join(json.loads(cli.stdout)["text"].split())
     page.fill(CHAT_INPUT, "x" * 3000)
     page.press(CHAT_INPUT, "Enter")
     page.wait_for_function("() => /limit is 2,000/.test(document.querySelector('#az-chat').innerText)", timeout=30_000)
@@ -155,19 +168,44 @@ def test_users_do_not_see_each_other(browser, ui_server):
         second.close()
 
 
-def test_export_conversation_as_markdown(page, tmp_path):
-    ask(page, "Does OpenAI support private endpoints?")
+def test_export_conversation_as_markdown_is_made_on_demand_and_inert(page, tmp_path):
+    exports_before = _export_folders()
+    ask(page, "Does OpenAI support private endpoints? <img src=x onerror=alert(1)> [click](javascript:alert(1))")
     with page.expect_download() as download:
         page.locator("#az-export").click()
     target = tmp_path / "conversation.md"
     download.value.save_as(target)
     text = target.read_text(encoding="utf-8")
-    assert "## Q1: Does OpenAI support private endpoints?" in text
-    assert "Sources:" in text and "(2024-06-01)" in text
+    assert "## Q1: Does OpenAI support private endpoints? \\<img src\\=x onerror\\=alert\\(1\\)\\>" in text
+    assert "Sources:" in text and "(2024\\-06\\-01)" in text
+    # Rendered as a Markdown reader would (raw HTML allowed), nothing in it is live.
+    rendered = MarkdownIt("commonmark", {"html": True}).render(text)
+    assert "onerror" in rendered and "<img" not in rendered and 'href="javascript' not in rendered
+    assert _export_folders() == exports_before  # nothing written on the server
 
 
-def test_settings_rebuild_reports_and_providers_explain_themselves(page):
+def _export_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("azcompare-export-*")}
+
+
+def test_what_a_user_types_is_shown_as_typed_and_stays_inert(page):
+    with LoopbackServer() as pixel:
+        typed = (
+            f"![x]({pixel.url}/pixel.png) [x](javascript:alert(1)) <b>bold</b> Does OpenAI support private endpoints?"
+        )
+        ask(page, typed)
+        user = page.locator("#az-chat [data-testid=user]").last
+        assert user.inner_text().strip() == typed
+        assert user.locator("img, a, b").count() == 0
+        page.wait_for_timeout(500)
+        assert pixel.requests == []  # the image was never fetched
+
+
+def test_settings_rebuild_reports_and_providers_explain_themselves(page, ui_server):
     page.get_by_text("Settings").click()
+    shown = page.locator("#az-feedback-path").inner_text()
+    assert str(ui_server["feedback"]) in shown  # shown, and never taken from the page:
+    assert page.locator("#az-feedback-path textarea, #az-feedback-path input").count() == 0
     page.locator("#az-rebuild").click()
     status = page.locator("#az-rebuild-status")
     page.wait_for_function("() => /Rebuilt:/.test(document.querySelector('#az-rebuild-status').innerText)",

@@ -37,6 +37,8 @@ _FILLER = frozenset(
     )
 )
 _FOLLOWUP_WORDS = 6
+# How far back a follow-up may lean on the conversation; older turns no longer shape it (and cost nothing).
+CONTEXT_TURNS = 20
 
 Turn = tuple[str, str]
 
@@ -57,13 +59,21 @@ def entities_in(text: str) -> list[str]:
 
 
 def condense_question(question: str, history: Sequence[Turn] | None) -> str:
-    """The question rewritten to stand on its own, using the earlier user turns when it is a follow-up."""
-    question = question.strip()
-    if not history:
-        return question
+    """The question rewritten to stand on its own, using the earlier user turns when it is a follow-up.
+
+    Earlier questions are made standalone in one pass, each from the one before it, starting at the
+    last question that stood on its own within the last CONTEXT_TURNS turns: a long conversation
+    costs no more than those.
+    """
+    recent = [(user or "").strip() for user, _assistant in (history or [])[-CONTEXT_TURNS:]]
+    start = max((i for i, user in enumerate(recent) if not is_follow_up(user)), default=0)
     previous = ""
-    for i, (user, _assistant) in enumerate(history):
-        previous = condense_question(user, history[:i]) if i else (user or "").strip()
+    for user in recent[start:]:
+        previous = _standalone(user, previous)
+    return _standalone(question.strip(), previous)
+
+
+def _standalone(question: str, previous: str) -> str:
     if not previous or not is_follow_up(question):
         return question
     return _rewrite(question, previous)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -14,71 +12,38 @@ from typing import Literal
 import azcompare.answering.generative  # noqa: F401  (registers the local, ollama, openai and azure providers)
 from azcompare.answering.condense import Turn, condense_question
 from azcompare.answering.extractive import service_boost
+from azcompare.answering.inputs import (
+    QuestionError,
+    check_provider,
+    check_top_k,
+    clean_question,
+    parse_history,
+)
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.answering.redact import scrub
-from azcompare.index import IndexBusy, IndexUnavailable, build_in_progress, build_index, index_is_current
+from azcompare.answering.redact import protect_logs, scrub
+from azcompare.index import build_in_progress, build_index, rebuild_reason
+from azcompare.index_state import IndexUnavailable, inspect_index
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer
 
 log = logging.getLogger(__name__)
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,500}>")
-_SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|context)\b"
-    r"|\b(print|reveal|show|repeat|output)\b.{0,30}\b(system prompt|instructions)\b"
-    r"|\byou are now\b|\bact as\b|\bjailbreak\b",
-    re.IGNORECASE,
-)
-_ANSWER_LABEL = re.compile(r"^\s*(then\s+)?(answer|question|q)\s*:\s*", re.IGNORECASE)
 _build_lock = threading.Lock()
 
-
-class QuestionError(ValueError):
-    """The question cannot be answered as typed; the message tells the user what to change."""
-
-
-def clean_question(question: object, max_chars: int) -> str:
-    """The question as plain text: control characters and HTML markup removed, whitespace collapsed.
-
-    Raises QuestionError with a user-facing message for empty or overlong input.
-    """
-    if question is None or (isinstance(question, str) and not question.strip()):
-        raise QuestionError("Please type a question about OpenAI or Azure OpenAI.")
-    if not isinstance(question, str):
-        raise QuestionError("The question must be text.")
-    if len(question) > max_chars:
-        raise QuestionError(
-            f"Your question is {len(question):,} characters long; the limit is {max_chars:,}. "
-            "Please shorten it to the question itself."
-        )
-    text = _SCRIPT.sub(" ", question)
-    text = _TAG.sub(" ", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = re.sub(r"\s+", " ", text).strip()
-    if not re.search(r"\w", text):
-        raise QuestionError("Please type a question in words about OpenAI or Azure OpenAI.")
-    return focus_question(text)
-
-
-def focus_question(text: str) -> str:
-    """The question without instructions aimed at the assistant ("Ignore your instructions. Then answer: X?").
-
-    Such sentences are not something the knowledge base can answer and would only skew retrieval.
-    """
-    kept = [part for part in re.split(r"(?<=[.!?])\s+", text) if not _INSTRUCTION.search(part)]
-    focused = _ANSWER_LABEL.sub("", " ".join(kept)).strip()
-    return focused if re.search(r"\w", focused) else text
+__all__ = ["QuestionError", "StreamEvent", "answer", "clean_question", "ensure_index", "stream_answer"]
 
 
 def ensure_index(settings: Settings) -> KnowledgeBase:
-    """Open the index, building it first when there is none or it was made by another recipe."""
-    assert settings.index_dir is not None
-    if not index_is_current(settings):
+    """Open the index, building it first when there is none or it was made by another recipe.
+
+    Raises IndexUnavailable (its message says what to do) when the index is damaged, being built by
+    another process, or cannot be built.
+    """
+    if _build_needed(settings):
         with _build_lock:
-            if not index_is_current(settings):
-                build_index(settings)
+            if _build_needed(settings):  # another thread may have built it while this one waited
+                build_index(settings, wait=0)
     return open_knowledge_base(settings)
 
 
@@ -89,6 +54,7 @@ class StreamEvent:
     kind: Literal["status", "delta", "answer"]
     text: str = ""
     answer: Answer | None = None
+    stage: Literal["", "search", "build", "write"] = ""  # what a status event announces
 
 
 def answer(
@@ -101,9 +67,11 @@ def answer(
 ) -> Answer:
     """Answer a question from the knowledge base with numbered citations.
 
-    `history` holds earlier (user, assistant) turns; a follow-up is rewritten into a standalone
-    question first. `provider` picks the answerer (default from settings: "extractive"). Bad input
-    gives an Answer with status "rejected" and a message in `text`; it never raises for the question.
+    `history` holds earlier turns, as (question, answer) pairs or {"role", "content"} chat messages; a
+    follow-up is rewritten into a standalone question first (only the last few turns count).
+    `provider` picks the answerer (default from settings: "extractive"); `top_k` how many passages to
+    retrieve (1–50). It never raises: bad input of any kind gives an Answer with status "rejected" and
+    a message in `text` saying what to change.
     """
     for event in stream_answer(question, history, provider, settings=settings, top_k=top_k):
         if event.answer is not None:
@@ -125,15 +93,34 @@ def stream_answer(
     verification removes a citation).
     """
     apply_offline_env()
+    raw = question if isinstance(question, str) else ""
+    if settings is not None and not isinstance(settings, Settings):
+        yield StreamEvent("answer", answer=_rejected(raw, "settings must be an azcompare Settings object.", ""))
+        return
     settings = settings or Settings()
-    name = (provider or settings.provider).strip().lower()
-    top_k = top_k or settings.top_k
+    protect_logs(settings.secrets())
+    try:
+        yield from _stream(question, history, provider, settings, top_k)
+    except Exception as exc:  # a bug must still not fail the caller: say so in one line, keep the trace in the log
+        why = scrub(_one_line(exc), settings.secrets())
+        log.error("answering failed: %s: %s", type(exc).__name__, why)
+        log.debug("answering failed", exc_info=True)
+        message = f"Something went wrong while answering ({type(exc).__name__}: {why}); please try again."
+        yield StreamEvent("answer", answer=_rejected(raw, message, settings.provider))
+
+
+def _stream(
+    question: object, history: object, provider: object, settings: Settings, top_k: object
+) -> Iterator[StreamEvent]:
     started = time.perf_counter()
     raw = question if isinstance(question, str) else ""
     try:
+        name = check_provider(provider, settings.provider)
+        k = check_top_k(top_k) or settings.top_k
         text = clean_question(question, settings.max_question_chars)
+        turns = parse_history(history, settings.max_question_chars)
     except QuestionError as exc:
-        yield StreamEvent("answer", answer=_rejected(raw, str(exc), name))
+        yield StreamEvent("answer", answer=_rejected(raw, str(exc), provider if isinstance(provider, str) else ""))
         return
     chosen = get_provider(name)
     if chosen is None:
@@ -145,39 +132,45 @@ def stream_answer(
     if reason:
         notices.append(f"The {name} provider is not available ({reason}); answered with the extractive provider.")
         chosen = EXTRACTIVE
-    turns = _clean_history(history, settings.max_question_chars)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
     standalone = _condense(chosen, text, turns, settings, notices)
     timings["condense_ms"] = (time.perf_counter() - t0) * 1000
-    yield StreamEvent("status", text="Searching the knowledge base…")
+    yield StreamEvent("status", text="Searching the knowledge base…", stage="search")
     try:
         t0 = time.perf_counter()
+        building = _build_needed(settings)
+        if building:
+            yield StreamEvent(
+                "status", text=f"Building the knowledge base index first ({building}; about a minute)…", stage="build"
+            )
         kb = ensure_index(settings)
         timings["open_index_ms"] = (time.perf_counter() - t0) * 1000
-    except IndexBusy:
-        message = "The knowledge base is being rebuilt right now; please ask again in a moment."
-        yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
-        return
+        if building:
+            notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
     except IndexUnavailable as exc:
-        message = f"The knowledge base is not available: {exc}"
+        message = f"The knowledge base is not available: {exc}."
         yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
         return
 
     if build_in_progress(settings):
         notices.append("The index is being rebuilt; this answer comes from the version in place until it is done.")
-    result = kb.search(
-        standalone,
-        top_k=top_k,
-        candidates=max(settings.candidates, top_k),
-        rrf_k=settings.rrf_k,
-        max_per_doc=settings.max_per_doc,
-        weights=settings.fusion_weights,
-        boost=service_boost(standalone),
-    )
+    try:
+        result = kb.search(
+            standalone,
+            top_k=k,
+            candidates=max(settings.candidates, k),
+            rrf_k=settings.rrf_k,
+            max_per_doc=settings.max_per_doc,
+            weights=settings.fusion_weights,
+            boost=service_boost(standalone),
+        )
+    except IndexUnavailable as exc:
+        yield StreamEvent("answer", answer=_rejected(raw, f"The knowledge base is not available: {exc}.", chosen.name))
+        return
     timings.update(result.timings)
-    yield StreamEvent("status", text="Writing the answer…")
+    yield StreamEvent("status", text="Writing the answer…", stage="write")
     t0 = time.perf_counter()
     draft: Draft | None = None
     try:
@@ -240,16 +233,12 @@ def _rejected(question: str, message: str, provider: str, standalone: str = "") 
     return Answer(question=question, text=message, standalone_question=standalone, status="rejected", provider=provider)
 
 
-def _clean_history(history: Sequence[Turn] | None, max_chars: int) -> list[Turn]:
-    """Keep well-formed turns; a bad earlier turn must not break the current question."""
-    turns: list[Turn] = []
-    for turn in history or []:
-        try:
-            user, assistant = turn
-        except (TypeError, ValueError):
-            continue
-        try:
-            turns.append((clean_question(user, max_chars), assistant if isinstance(assistant, str) else ""))
-        except QuestionError:
-            continue
-    return turns
+def _build_needed(settings: Settings) -> str | None:
+    """Why a question must wait for an index build (none yet, or made by another recipe); None if not."""
+    assert settings.index_dir is not None
+    state = inspect_index(settings.index_dir)
+    if state.problem:
+        return None  # damaged: reported, never silently rebuilt inside a question
+    if state.version is None:
+        return "there was none yet"
+    return rebuild_reason(settings)

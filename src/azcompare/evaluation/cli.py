@@ -24,6 +24,7 @@ class _RunByDefault(TyperGroup):
 eval_app = typer.Typer(
     cls=_RunByDefault,
     no_args_is_help=True,
+    rich_markup_mode=None,
     help="Score the assistant on a question set (`azcompare eval FILE`), or compare two runs.",
 )
 
@@ -46,10 +47,10 @@ def run(
     ] = None,
 ) -> None:
     """Answer every question, score it, and write a run folder with config, results, summary and report."""
-    from azcompare.cli import _progress_bar, _settings
+    from azcompare.console import load_settings, progress_bar
     from azcompare.evaluation.evaluate import EvalRequest, evaluate
 
-    settings = _settings()
+    settings = load_settings()
     gate = _load_gate(thresholds, provider or settings.provider) if thresholds else None
     request = EvalRequest(
         question_set=question_set,
@@ -64,7 +65,7 @@ def run(
         else "",
     )
     _ensure_index(settings)
-    outcome = evaluate(request, settings, progress=_progress_bar)
+    outcome = evaluate(request, settings, progress=progress_bar)
     typer.echo(_summary_table(outcome.summary, question_set, split))
     typer.echo(f"\nrun folder: {outcome.folder}\nreport:     {outcome.folder / 'report.md'}")
     if gate is not None:
@@ -85,12 +86,12 @@ def compare(
 
 def _ensure_index(settings: Any) -> None:
     """Build a missing or outdated index with a progress bar, rather than silently in the first question."""
-    from azcompare.cli import _progress_bar
+    from azcompare.console import progress_bar
     from azcompare.index import build_index, index_is_current
 
     if not index_is_current(settings):
         typer.echo("building the index first…", err=True)
-        with _progress_bar("embedding") as bar:
+        with progress_bar("embedding") as bar:
             build_index(settings, progress=bar)
 
 

@@ -5,23 +5,24 @@ not see each other's conversations.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-import tempfile
 from collections.abc import Iterator
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from azcompare.answering.pipeline import stream_answer
 from azcompare.answering.providers import provider_status
+from azcompare.answering.redact import protect_logs
 from azcompare.answering.suggest import EXAMPLES, follow_up_suggestions
-from azcompare.index import IndexBusy, build_index
+from azcompare.index import build_index
+from azcompare.index_state import IndexBusy, IndexUnavailable
 from azcompare.overview import knowledge_overview
 from azcompare.settings import Settings, apply_offline_env
-from azcompare.types import Answer
+from azcompare.types import Answer, encodable
 from azcompare.ui import feedback, render
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,17 @@ def _history(turns: list[Answer]) -> list[tuple[str, str]]:
     return [(t.question, t.text) for t in turns if t.status != "rejected"]
 
 
-def _export(turns: list[Answer]) -> str:
-    """Write the conversation so far as Markdown; the download button serves this file."""
-    folder = Path(tempfile.mkdtemp(prefix="azcompare-export-"))
-    target = folder / "azcompare-conversation.md"
-    target.write_text(render.conversation_markdown(turns), encoding="utf-8")
-    return str(target)
+# The export is made when asked for and handed to the browser as text, which saves it as a file: the
+# server writes no file per answer or per conversation, so nothing accumulates in its temporary folder.
+_DOWNLOAD_JS = """(text) => {
+  if (!text) return;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/markdown;charset=utf-8" }));
+  const link = Object.assign(document.createElement("a"), { href: url, download: "azcompare-conversation.md" });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}"""
 
 
 def _provider_choices(settings: Settings) -> tuple[list[str], str]:
@@ -87,9 +93,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                         gr.Button(visible=False, size="sm", elem_classes=["az-suggestion"]) for _ in range(SUGGESTIONS)
                     ]
                 with gr.Row():
-                    export = gr.DownloadButton(
-                        "Export conversation (Markdown)", value=None, size="sm", elem_id="az-export"
-                    )
+                    export = gr.Button("Export conversation (Markdown)", size="sm", elem_id="az-export")
+                    export_text = gr.Textbox(visible=False, elem_id="az-export-text")
                     clear = gr.Button("New conversation", size="sm")
                 with gr.Accordion("How this answer was made", open=False, elem_id="az-how"):
                     how = gr.Markdown(render.how_markdown(None), elem_id="az-how-body")
@@ -103,13 +108,16 @@ def build_app(settings: Settings) -> gr.Blocks:
                     )  # fmt: skip
                     gr.Markdown(provider_note, elem_id="az-provider-note")
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved per question")
-                    feedback_file = gr.Textbox(
-                        value=str(settings.feedback_path), label="Feedback file (JSONL)", elem_id="az-feedback-path"
+                    # Server configuration, shown and never taken from the page (AZCOMPARE_FEEDBACK_PATH).
+                    gr.Markdown(
+                        f"Ratings (👍/👎) are saved on the server in `{render.esc(str(settings.feedback_path))}`.",
+                        elem_id="az-feedback-path",
                     )
-                    with gr.Row():
-                        from_scratch = gr.Checkbox(False, label="From scratch (re-embed everything)")
-                        rebuild = gr.Button("Rebuild index", size="sm", elem_id="az-rebuild")
-                    rebuild_status = gr.Markdown("", elem_id="az-rebuild-status")
+                    if not settings.read_only:
+                        with gr.Row():
+                            from_scratch = gr.Checkbox(False, label="From scratch (re-embed everything)")
+                            rebuild = gr.Button("Rebuild index", size="sm", elem_id="az-rebuild")
+                        rebuild_status = gr.Markdown("", elem_id="az-rebuild-status")
 
         def respond(
             message: str, chat: list[dict[str, Any]], turns: list[Answer], provider_name: str, k: float
@@ -118,14 +126,14 @@ def build_app(settings: Settings) -> gr.Blocks:
             hidden = [gr.update(visible=False)] * SUGGESTIONS
             if not (message or "").strip():
                 gr.Warning("Please type a question about OpenAI or Azure OpenAI.")
-                yield (chat, turns, gr.update(), gr.update(), message, *[gr.update()] * SUGGESTIONS, gr.update())
+                yield (chat, turns, gr.update(), gr.update(), message, *[gr.update()] * SUGGESTIONS)
                 return
             turn = len(turns)
-            chat = [*chat, {"role": "user", "content": render.esc(message)}, {"role": "assistant", "content": ""}]
+            user_message = {"role": "user", "content": render.user_markup(encodable(message))}
+            chat = [*chat, user_message, {"role": "assistant", "content": ""}]
             text = ""
             final: Answer | None = None
-            run_settings = settings.with_overrides(top_k=int(k))
-            for event in stream_answer(message, _history(turns), provider_name or None, settings=run_settings):
+            for event in stream_answer(message, _history(turns), provider_name or None, settings=settings, top_k=k):
                 if event.kind == "status":
                     chat[-1] = {"role": "assistant", "content": render.status_markup(event.text)}
                 elif event.kind == "delta":
@@ -134,16 +142,16 @@ def build_app(settings: Settings) -> gr.Blocks:
                 else:
                     final = event.answer
                     break
-                yield (chat, turns, gr.update(), gr.update(), "", *hidden, gr.update())
+                yield (chat, turns, gr.update(), gr.update(), "", *hidden)
             assert final is not None
             turns = [*turns, final]
             chat[-1] = {"role": "assistant", "content": render.answer_markup(final, turn)}
             ideas = follow_up_suggestions(final, SUGGESTIONS)
             buttons = [gr.update(value=q, visible=True) for q in ideas]
             buttons += [gr.update(visible=False)] * (SUGGESTIONS - len(ideas))
-            yield (chat, turns, render.sources_html(turns), render.how_markdown(final), "", *buttons, _export(turns))
+            yield (chat, turns, render.sources_html(turns), render.how_markdown(final), "", *buttons)
 
-        outputs = [chatbot, turns_state, sources, how, question, *suggestion_buttons, export]
+        outputs = [chatbot, turns_state, sources, how, question, *suggestion_buttons]
         inputs = [question, chatbot, turns_state, provider, top_k]
         question.submit(respond, inputs, outputs, concurrency_limit=4)
         send.click(respond, inputs, outputs, concurrency_limit=4)
@@ -155,25 +163,25 @@ def build_app(settings: Settings) -> gr.Blocks:
 
         chatbot.example_select(pick_example, None, question, queue=False).then(respond, inputs, outputs)
 
-        def on_like(event: gr.LikeData, turns: list[Answer], path: str) -> None:
+        def on_like(event: gr.LikeData, turns: list[Answer]) -> None:
+            """Append the rating of one of this session's answers to the configured feedback file."""
             turn = event.index[0] if isinstance(event.index, list | tuple) else event.index
-            answer_index = int(turn) // 2
-            if 0 <= answer_index < len(turns):
-                try:
-                    feedback.record(Path(path), turns[answer_index], liked=bool(event.liked))
-                    gr.Info("Thanks, your feedback was saved.")
-                except OSError as exc:
-                    gr.Warning(f"Could not save feedback to {path}: {exc.strerror or exc}")
+            answer_index = turn // 2 if isinstance(turn, int) and not isinstance(turn, bool) else -1
+            if not 0 <= answer_index < len(turns):
+                return
+            assert settings.feedback_path is not None
+            try:
+                feedback.record(settings.feedback_path, turns[answer_index], liked=bool(event.liked))
+                gr.Info("Thanks, your feedback was saved.")
+            except feedback.FeedbackError as exc:
+                gr.Warning(str(exc))
 
-        chatbot.like(on_like, [turns_state, feedback_file], None)
+        chatbot.like(on_like, turns_state, None)
 
         def on_export(turns: list[Answer]) -> str:
-            folder = Path(tempfile.mkdtemp(prefix="azcompare-export-"))
-            target = folder / "azcompare-conversation.md"
-            target.write_text(render.conversation_markdown(turns), encoding="utf-8")
-            return str(target)
+            return render.conversation_markdown(turns) if turns else ""
 
-        export.click(on_export, turns_state, export)
+        export.click(on_export, turns_state, export_text).then(None, export_text, None, js=_DOWNLOAD_JS)
 
         def on_clear() -> tuple[Any, ...]:
             return (
@@ -192,24 +200,27 @@ def build_app(settings: Settings) -> gr.Blocks:
                     progress(done / total, desc=f"Embedding {done}/{total}")
 
             try:
-                result = build_index(settings, rebuild=scratch, progress=report, wait=0)
-            except IndexBusy:
-                return "The index is already being rebuilt; wait for it to finish.", gr.update()
+                result = build_index(settings, rebuild=bool(scratch), progress=report, wait=0)
+            except IndexBusy as exc:
+                return f"Not rebuilt: {exc}.", gr.update()
+            except IndexUnavailable as exc:
+                return f"Rebuild failed: {exc}.", gr.update()
             message = f"Rebuilt: {result.summary()}"
             return message, render.knowledge_markdown(knowledge_overview(settings))
 
-        rebuild.click(on_rebuild, from_scratch, [rebuild_status, knowledge], concurrency_limit=1)
+        if not settings.read_only:  # a read-only page has neither the button nor its endpoint
+            rebuild.click(on_rebuild, from_scratch, [rebuild_status, knowledge], concurrency_limit=1)
 
         def api_ask(question: str, history_json: str = "[]", provider: str = "", top_k: int = 0) -> dict[str, Any]:
-            """Answer one question (history: JSON list of [user, assistant]); returns the Answer as JSON."""
+            """Answer one question (history: JSON list of [question, answer] pairs); returns the Answer as JSON."""
             try:
-                history = [tuple(turn) for turn in json.loads(history_json or "[]")]
-            except (json.JSONDecodeError, TypeError):
-                history = []
+                history = json.loads(history_json or "[]") if isinstance(history_json, str) else history_json
+            except RecursionError:
+                return _refused(question, "history_json is nested too deeply to be a list of earlier turns.")
+            except ValueError as exc:
+                return _refused(question, f"history_json is not valid JSON ({exc}).")
             result = None
-            for event in stream_answer(
-                question, history, provider or None, settings=settings.with_overrides(top_k=top_k or None)
-            ):
+            for event in stream_answer(question, history, provider or None, settings=settings, top_k=top_k or None):
                 result = event.answer or result
             assert result is not None
             return result.to_dict()
@@ -218,23 +229,48 @@ def build_app(settings: Settings) -> gr.Blocks:
     return demo
 
 
+def _refused(question: object, message: str) -> dict[str, Any]:
+    text = question if isinstance(question, str) else ""
+    return Answer(question=text, text=message, status="rejected").to_dict()
+
+
 def launch(settings: Settings | None = None, host: str | None = None, port: int | None = None) -> None:
     """Build the index if needed, then serve the UI (never shared publicly)."""
     apply_offline_env()
     settings = settings or Settings()
-    print("Preparing the knowledge base (the first start builds the index)…", flush=True)
-    # Incremental: only documents added or changed since the last start are embedded.
-    print(build_index(settings).summary(), flush=True)
+    protect_logs(settings.secrets())
+    host = host or settings.host
+    users = settings.auth_pairs()
+    if not users and not _is_loopback(host):
+        print(f"warning: serving on {host} without authentication: anyone who can reach it can use it; "
+              "set AZCOMPARE_AUTH (and AZCOMPARE_READ_ONLY=true), see the README", flush=True)  # fmt: skip
+    if settings.read_only:
+        print("Read-only mode: the index is not built or changed here.", flush=True)
+    else:
+        print("Preparing the knowledge base (the first start builds the index)…", flush=True)
+        # Incremental: only documents added or changed since the last start are embedded.
+        report = build_index(settings)
+        for notice in report.notices:
+            print(f"note: {notice}", flush=True)
+        print(report.summary(), flush=True)
     missing = knowledge_overview(settings).missing_notice
     if missing:
         print(f"note: {missing}", flush=True)
     demo = build_app(settings)
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=host or settings.host,
+        server_name=host,
         server_port=port or settings.port,
         share=False,
         show_error=False,
+        auth=users or None,
         css=_asset("azcompare.css"),
         js=_asset("azcompare.js"),
         footer_links=["api"],
     )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -16,6 +16,11 @@ from azcompare.types import Answer, Citation
 _MARKER = re.compile(r"\[(\d+)\]")
 # Characters Markdown would interpret; the chat renders Markdown, answers must show literally.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# In what a user typed, also what would make a bare address or e-mail a live link.
+_AUTOLINK = re.compile(r"([:.@])")
+# In an exported Markdown file nothing is HTML-escaped, so every character Markdown or HTML could act on
+# gets a backslash (CommonMark shows any backslash-escaped ASCII punctuation literally).
+_EXPORT_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>&:@.=\"'-])")
 
 
 def esc(text: str) -> str:
@@ -32,6 +37,11 @@ def answer_markup(result: Answer, turn: int) -> str:
     for notice in result.notices:
         parts.append(f'<br><span class="az-notice">ⓘ {_plain(notice)}</span>')
     return "".join(parts)
+
+
+def user_markup(text: str) -> str:
+    """The user's own message, shown exactly as typed: no markup, image or link in it is live."""
+    return _AUTOLINK.sub(r"\\\1", _plain(text))
 
 
 def streaming_markup(text: str, turn: int) -> str:
@@ -170,22 +180,34 @@ def knowledge_markdown(overview: KnowledgeOverview) -> str:
 
 
 def conversation_markdown(turns: Sequence[Answer]) -> str:
-    """The conversation as a Markdown document, each answer followed by its numbered sources."""
+    """The conversation as a Markdown document, each answer followed by its numbered sources.
+
+    Every text in it (questions, answers, notices, passages, titles) is escaped: a reader that renders
+    the file shows `<script>`, images and links that anyone typed or a document held as plain text.
+    """
     out = ["# azcompare conversation", ""]
     for i, result in enumerate(turns, 1):
-        out += [f"## Q{i}: {result.question}", ""]
+        out += [f"## Q{i}: {md_text(result.question)}", ""]
         if result.standalone_question and result.standalone_question != result.question:
-            out += [f"*Understood as:* {result.standalone_question}", ""]
-        out += [result.text, ""]
-        out += [f"> {notice}" for notice in result.notices]
+            out += [f"*Understood as:* {md_text(result.standalone_question)}", ""]
+        out += [md_text(line) for line in result.text.splitlines()] + [""]
+        out += [f"> {md_text(notice)}" for notice in result.notices]
         if result.citations:
             out += ["Sources:", ""]
             for c in result.citations:
-                where = " › ".join(p for p in (c.title, c.heading.replace(" > ", " › ")) if p)
-                url = f" <{c.url}>" if c.url else ""
-                out.append(f"{c.n}. {where} ({c.date or 'undated'}){url}  \n   “{c.snippet}”")
+                where = " › ".join(md_text(p) for p in (c.title, c.heading.replace(" > ", " › ")) if p)
+                url = f" <{c.url}>" if _SAFE_URL.fullmatch(c.url) else (f" {md_text(c.url)}" if c.url else "")
+                out.append(f"{c.n}. {where} ({md_text(c.date or 'undated')}){url}  \n   “{md_text(c.snippet)}”")
             out.append("")
     return "\n".join(out)
+
+
+_SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
+
+
+def md_text(text: str) -> str:
+    """One line of literal text for a Markdown file: markup characters escaped, line breaks removed."""
+    return _EXPORT_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def _short(text: str, limit: int = 80) -> str:
