@@ -125,6 +125,9 @@ class Answer:
     strength: float | None = None  # how well the knowledge base covers the question (0–1)
     unsupported: list[str] = field(default_factory=list)  # sentences their citation does not back
     usage: dict[str, int] = field(default_factory=dict)  # model tokens: prompt_tokens, completion_tokens
+    # What the question asked for that the knowledge base does not say (a price, an SLA figure, a
+    # region...): non-empty means a partial "not covered" even when the topic is answered.
+    missing: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # The status follows from `abstained`; callers only say it for a rejected question.
@@ -150,6 +153,7 @@ class Answer:
             "strength": None if self.strength is None else round(self.strength, 4),
             "unsupported": list(self.unsupported),
             "usage": dict(self.usage),
+            "missing": list(self.missing),
         }
 
 
