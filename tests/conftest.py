@@ -87,3 +87,31 @@ def run_cli(settings, *args: str, timeout: float = 300, **env: str) -> subproces
         timeout=timeout,
         check=False,
     )
+
+
+def run_async(coroutine_function, *args, timeout: float = 300):
+    """Run `await coroutine_function(*args)` on a fresh event loop in its own thread, and return its result.
+
+    Async client code runs beside Playwright's sync API (which owns the main thread's event loop in
+    the browser tests), so it gets a loop of its own.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(*args)).result(timeout=timeout)
+
+
+@pytest.fixture
+def busy_settings(tmp_path: Path, mirror_dir: Path):
+    """Settings for an index that does not exist yet while another process holds the build lock."""
+    from filelock import FileLock
+
+    from azcompare import Settings
+    from azcompare.index_state import LOCK_FILE
+
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    settings = Settings(home=ROOT, mirror_dir=mirror_dir, cache_dir=tmp_path / "cache", index_dir=index_dir)
+    with FileLock(str(index_dir / LOCK_FILE)):
+        yield settings

@@ -6,6 +6,7 @@ print(a.text, a.citations)
 """
 
 from azcompare.answering.pipeline import StreamEvent, answer, stream_answer
+from azcompare.answering.search import Passage, SearchResults, search
 from azcompare.index import BuildReport, build_index
 from azcompare.settings import Settings
 from azcompare.types import Answer, Chunk, Citation, Document, Hit
@@ -17,9 +18,12 @@ __all__ = [
     "Citation",
     "Document",
     "Hit",
+    "Passage",
+    "SearchResults",
     "Settings",
     "StreamEvent",
     "answer",
     "build_index",
+    "search",
     "stream_answer",
 ]

@@ -1,4 +1,4 @@
-"""Command line: `azcompare index | ask | sources | models | eval | serve`.
+"""Command line: `azcompare index | ask | sources | models | eval | serve | mcp`.
 
 Every failure the user can cause or fix prints one line starting with "error:" and exits non-zero;
 no traceback reaches the terminal.
@@ -213,6 +213,14 @@ def serve(
     from azcompare.ui import launch
 
     launch(load_settings(), host=host, port=port)
+
+
+@app.command()
+def mcp() -> None:
+    """Serve the MCP tools (ask, search) over stdin/stdout, for desktop MCP hosts."""
+    from azcompare.integrations.mcp import run_stdio
+
+    run_stdio(load_settings())
 
 
 def _read_history(path: Path) -> Any:

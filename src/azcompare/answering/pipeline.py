@@ -23,7 +23,7 @@ from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, ge
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index import build_in_progress, build_index, rebuild_reason
 from azcompare.index_state import IndexUnavailable, inspect_index
-from azcompare.retrieval import KnowledgeBase, open_knowledge_base
+from azcompare.retrieval import KnowledgeBase, SearchResult, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer
 
@@ -31,7 +31,17 @@ log = logging.getLogger(__name__)
 
 _build_lock = threading.Lock()
 
-__all__ = ["QuestionError", "StreamEvent", "answer", "clean_question", "ensure_index", "stream_answer"]
+__all__ = [
+    "QuestionError",
+    "StreamEvent",
+    "answer",
+    "build_needed",
+    "clean_question",
+    "ensure_index",
+    "retrieve",
+    "stream_answer",
+    "unavailable_message",
+]
 
 
 def ensure_index(settings: Settings) -> KnowledgeBase:
@@ -40,11 +50,39 @@ def ensure_index(settings: Settings) -> KnowledgeBase:
     Raises IndexUnavailable (its message says what to do) when the index is damaged, being built by
     another process, or cannot be built.
     """
-    if _build_needed(settings):
+    if build_needed(settings):
         with _build_lock:
-            if _build_needed(settings):  # another thread may have built it while this one waited
+            if build_needed(settings):  # another thread may have built it while this one waited
                 build_index(settings, wait=0)
     return open_knowledge_base(settings)
+
+
+def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> SearchResult:
+    """The `k` best passages for a (standalone) question: the one retrieval every answer and search uses.
+
+    Raises IndexUnavailable when the index fails while it is read.
+    """
+    return kb.search(
+        text,
+        top_k=k,
+        candidates=max(settings.candidates, k),
+        rrf_k=settings.rrf_k,
+        max_per_doc=settings.max_per_doc,
+        weights=settings.fusion_weights,
+        boost=service_boost(text),
+    )
+
+
+def unavailable_message(exc: IndexUnavailable) -> str:
+    """What a caller is told when the index cannot be used (the same words through every way in)."""
+    return f"The knowledge base is not available: {exc}."
+
+
+def index_notices(settings: Settings) -> list[str]:
+    """Notices about the index a result should carry (a rebuild running in another process)."""
+    if build_in_progress(settings):
+        return ["The index is being rebuilt; this answer comes from the version in place until it is done."]
+    return []
 
 
 @dataclass(frozen=True)
@@ -140,7 +178,7 @@ def _stream(
     yield StreamEvent("status", text="Searching the knowledge base…", stage="search")
     try:
         t0 = time.perf_counter()
-        building = _build_needed(settings)
+        building = build_needed(settings)
         if building:
             yield StreamEvent(
                 "status", text=f"Building the knowledge base index first ({building}; about a minute)…", stage="build"
@@ -149,25 +187,10 @@ def _stream(
         timings["open_index_ms"] = (time.perf_counter() - t0) * 1000
         if building:
             notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
+        notices.extend(index_notices(settings))
+        result = retrieve(kb, standalone, k, settings)
     except IndexUnavailable as exc:
-        message = f"The knowledge base is not available: {exc}."
-        yield StreamEvent("answer", answer=_rejected(raw, message, chosen.name, standalone))
-        return
-
-    if build_in_progress(settings):
-        notices.append("The index is being rebuilt; this answer comes from the version in place until it is done.")
-    try:
-        result = kb.search(
-            standalone,
-            top_k=k,
-            candidates=max(settings.candidates, k),
-            rrf_k=settings.rrf_k,
-            max_per_doc=settings.max_per_doc,
-            weights=settings.fusion_weights,
-            boost=service_boost(standalone),
-        )
-    except IndexUnavailable as exc:
-        yield StreamEvent("answer", answer=_rejected(raw, f"The knowledge base is not available: {exc}.", chosen.name))
+        yield StreamEvent("answer", answer=_rejected(raw, unavailable_message(exc), chosen.name, standalone))
         return
     timings.update(result.timings)
     yield StreamEvent("status", text="Writing the answer…", stage="write")
@@ -233,7 +256,7 @@ def _rejected(question: str, message: str, provider: str, standalone: str = "") 
     return Answer(question=question, text=message, standalone_question=standalone, status="rejected", provider=provider)
 
 
-def _build_needed(settings: Settings) -> str | None:
+def build_needed(settings: Settings) -> str | None:
     """Why a question must wait for an index build (none yet, or made by another recipe); None if not."""
     assert settings.index_dir is not None
     state = inspect_index(settings.index_dir)

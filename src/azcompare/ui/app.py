@@ -17,9 +17,11 @@ import gradio as gr
 from azcompare.answering.pipeline import stream_answer
 from azcompare.answering.providers import provider_status
 from azcompare.answering.redact import protect_logs
+from azcompare.answering.search import search
 from azcompare.answering.suggest import EXAMPLES, follow_up_suggestions
 from azcompare.index import build_index
 from azcompare.index_state import IndexBusy, IndexUnavailable
+from azcompare.integrations.mcp import http_lifespan
 from azcompare.overview import knowledge_overview
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer, encodable
@@ -153,15 +155,17 @@ def build_app(settings: Settings) -> gr.Blocks:
 
         outputs = [chatbot, turns_state, sources, how, question, *suggestion_buttons]
         inputs = [question, chatbot, turns_state, provider, top_k]
-        question.submit(respond, inputs, outputs, concurrency_limit=4)
-        send.click(respond, inputs, outputs, concurrency_limit=4)
+        # The page's own events are private: the documented API is /ask, /ask_stream and /search below.
+        page = {"api_visibility": "private"}
+        question.submit(respond, inputs, outputs, concurrency_limit=4, **page)
+        send.click(respond, inputs, outputs, concurrency_limit=4, **page)
         for button in suggestion_buttons:
-            button.click(lambda q: q, button, question, queue=False).then(respond, inputs, outputs)
+            button.click(lambda q: q, button, question, queue=False, **page).then(respond, inputs, outputs, **page)
 
         def pick_example(event: gr.SelectData) -> str:
             return event.value["text"]
 
-        chatbot.example_select(pick_example, None, question, queue=False).then(respond, inputs, outputs)
+        chatbot.example_select(pick_example, None, question, queue=False, **page).then(respond, inputs, outputs, **page)
 
         def on_like(event: gr.LikeData, turns: list[Answer]) -> None:
             """Append the rating of one of this session's answers to the configured feedback file."""
@@ -176,12 +180,12 @@ def build_app(settings: Settings) -> gr.Blocks:
             except feedback.FeedbackError as exc:
                 gr.Warning(str(exc))
 
-        chatbot.like(on_like, turns_state, None)
+        chatbot.like(on_like, turns_state, None, **page)
 
         def on_export(turns: list[Answer]) -> str:
             return render.conversation_markdown(turns) if turns else ""
 
-        export.click(on_export, turns_state, export_text).then(None, export_text, None, js=_DOWNLOAD_JS)
+        export.click(on_export, turns_state, export_text, **page).then(None, export_text, None, js=_DOWNLOAD_JS)
 
         def on_clear() -> tuple[Any, ...]:
             return (
@@ -192,7 +196,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 *[gr.update(visible=False)] * SUGGESTIONS,
             )
 
-        clear.click(on_clear, None, [chatbot, turns_state, sources, how, *suggestion_buttons], queue=False)
+        clear.click(on_clear, None, [chatbot, turns_state, sources, how, *suggestion_buttons], queue=False, **page)
 
         def on_rebuild(scratch: bool, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
             def report(done: int, total: int) -> None:
@@ -209,24 +213,54 @@ def build_app(settings: Settings) -> gr.Blocks:
             return message, render.knowledge_markdown(knowledge_overview(settings))
 
         if not settings.read_only:  # a read-only page has neither the button nor its endpoint
-            rebuild.click(on_rebuild, from_scratch, [rebuild_status, knowledge], concurrency_limit=1)
+            rebuild.click(on_rebuild, from_scratch, [rebuild_status, knowledge], concurrency_limit=1, **page)
 
         def api_ask(question: str, history_json: str = "[]", provider: str = "", top_k: int = 0) -> dict[str, Any]:
             """Answer one question (history: JSON list of [question, answer] pairs); returns the Answer as JSON."""
-            try:
-                history = json.loads(history_json or "[]") if isinstance(history_json, str) else history_json
-            except RecursionError:
-                return _refused(question, "history_json is nested too deeply to be a list of earlier turns.")
-            except ValueError as exc:
-                return _refused(question, f"history_json is not valid JSON ({exc}).")
-            result = None
+            result: dict[str, Any] = {}
+            for result in api_ask_stream(question, history_json, provider, top_k):  # noqa: B007
+                pass
+            return result
+
+        def api_ask_stream(
+            question: str, history_json: str = "[]", provider: str = "", top_k: int = 0
+        ) -> Iterator[dict[str, Any]]:
+            """/ask as a stream: {"status": "streaming", "stage", "note", "text" so far} updates, then the Answer."""
+            history, problem = _parse_history_json(history_json)
+            if problem:
+                yield _refused(question, problem)
+                return
+            text, stage, note = "", "", ""
             for event in stream_answer(question, history, provider or None, settings=settings, top_k=top_k or None):
-                result = event.answer or result
-            assert result is not None
-            return result.to_dict()
+                if event.answer is not None:
+                    yield event.answer.to_dict()
+                    return
+                if event.kind == "delta":
+                    text += event.text
+                else:
+                    stage, note = event.stage, event.text
+                yield {"status": "streaming", "stage": stage, "note": note, "text": text}
+
+        def api_search(query: str, k: int = 0) -> dict[str, Any]:
+            """The k (1-50; 0: the default) passages best matching the query: title, url, heading, date, text."""
+            return search(query, k or None, settings=settings).to_dict()
 
         gr.api(api_ask, api_name="ask")
+        gr.api(api_ask_stream, api_name="ask_stream")
+        gr.api(api_search, api_name="search")
     return demo
+
+
+def _parse_history_json(history_json: object) -> tuple[Any, str]:
+    """The earlier turns from the API's JSON text, or a message saying why they cannot be read."""
+    if not isinstance(history_json, str):
+        return history_json, ""  # stream_answer() judges what it is
+    try:
+        return json.loads(history_json or "[]"), ""
+    except RecursionError:
+        return None, "history_json is nested too deeply to be a list of earlier turns."
+    except ValueError as exc:
+        return None, f"history_json is not valid JSON ({exc})."
 
 
 def _refused(question: object, message: str) -> dict[str, Any]:
@@ -266,6 +300,8 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
         css=_asset("azcompare.css"),
         js=_asset("azcompare.js"),
         footer_links=["api"],
+        # The MCP tools over streamable HTTP at /mcp, beside the page (integrations/mcp.py).
+        app_kwargs={"lifespan": http_lifespan(settings, users, host)},
     )
 
 

@@ -1,0 +1,118 @@
+"""search(): the passages the knowledge base holds for a query, without writing an answer.
+
+For callers that bring their own answerer (a LangChain chain, an agent's search tool). It checks the
+query like `answer()` checks a question, opens the index the same way and runs the same retrieval, so
+the passages are the ones an answer would be drawn from. Like `answer()`, it never raises: a bad query
+or an unusable index gives a result whose `error` says what to change.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from azcompare.answering.inputs import QuestionError, check_top_k, clean_question
+from azcompare.answering.pipeline import ensure_index, index_notices, retrieve, unavailable_message
+from azcompare.answering.redact import protect_logs, scrub
+from azcompare.index_state import IndexUnavailable
+from azcompare.settings import Settings, apply_offline_env
+from azcompare.types import Hit, encodable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved passage with where it comes from and how each retriever scored it."""
+
+    rank: int
+    chunk_id: str
+    title: str
+    heading: str
+    url: str
+    date: str | None
+    source: str
+    text: str
+    score: float
+    dense_score: float | None
+    keyword_score: float | None
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> Passage:
+        c = hit.chunk
+        return cls(
+            rank=hit.rank,
+            chunk_id=c.id,
+            title=c.title,
+            heading=c.heading,
+            url=c.url,
+            date=c.date.isoformat() if c.date else None,
+            source=c.doc_id,
+            text=c.text,
+            score=round(hit.score, 6),
+            dense_score=None if hit.dense_score is None else round(hit.dense_score, 6),
+            keyword_score=None if hit.bm25_score is None else round(hit.bm25_score, 6),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SearchResults:
+    """The result of `search()`: passages in rank order, or `error` (a message for the user) and none."""
+
+    query: str
+    passages: list[Passage] = field(default_factory=list)
+    error: str = ""
+    notices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable form of every field."""
+        return {
+            "query": self.query,
+            "passages": [p.to_dict() for p in self.passages],
+            "error": self.error,
+            "notices": list(self.notices),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def search(query: str, k: int | None = None, *, settings: Settings | None = None) -> SearchResults:
+    """The `k` passages (1–50; default `settings.top_k`) that best match `query`, best first.
+
+    Never raises: an empty, overlong or non-text query, a bad `k` or an index that is damaged or being
+    built elsewhere gives SearchResults with no passages and the same message `answer()` would give.
+    """
+    apply_offline_env()
+    raw = encodable(query) if isinstance(query, str) else ""
+    if settings is not None and not isinstance(settings, Settings):
+        return SearchResults(raw, error="settings must be an azcompare Settings object.")
+    settings = settings or Settings()
+    protect_logs(settings.secrets())
+    started = time.perf_counter()
+    try:
+        top_k = check_top_k(k) or settings.top_k
+        text = clean_question(query, settings.max_question_chars)
+    except QuestionError as exc:
+        return SearchResults(raw, error=str(exc))
+    try:
+        kb = ensure_index(settings)
+        notices = index_notices(settings)
+        result = retrieve(kb, text, top_k, settings)
+    except IndexUnavailable as exc:
+        return SearchResults(raw, error=unavailable_message(exc))
+    except Exception as exc:  # a bug must not fail the caller either: one line here, the trace in the log
+        why = scrub(str(exc).strip().split("\n")[0][:160] or type(exc).__name__, settings.secrets())
+        log.error("search failed: %s: %s", type(exc).__name__, why)
+        log.debug("search failed", exc_info=True)
+        return SearchResults(raw, error=f"Something went wrong while searching ({type(exc).__name__}: {why}).")
+    timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
+    return SearchResults(raw, [Passage.from_hit(h) for h in result.hits], notices=notices, timings=timings)
