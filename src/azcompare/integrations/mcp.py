@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import WithJsonSchema
 from starlette.responses import PlainTextResponse
@@ -83,33 +83,47 @@ K = Annotated[
 
 def build_server(settings: Settings | None = None) -> MCPServer:
     """The MCP server answering from the knowledge base `settings` describe (default: the environment)."""
-    server = MCPServer("azcompare", title="azcompare: OpenAI vs Azure OpenAI", instructions=INSTRUCTIONS)
-    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-    @server.tool(
-        title="Ask with citations", description=ASK_DESCRIPTION, annotations=read_only, structured_output=False
-    )
-    def ask(question: Question, history: History = None, provider: Provider = None) -> CallToolResult:
+    def ask(question: Question = None, history: History = None, provider: Provider = None) -> CallToolResult:
         result: Answer | None = None
         for event in stream_answer(question, history, provider, settings=settings):
             result = event.answer or result
         assert result is not None
         if result.status == "rejected":
-            raise ToolError(result.text)
+            return _tool_error(result.text)
         data = ask_result(result)
         return CallToolResult(content=[TextContent(type="text", text=_answer_text(data))], structured_content=data)
 
-    @server.tool(
-        title="Search the sources", description=SEARCH_DESCRIPTION, annotations=read_only, structured_output=False
-    )
-    def search(query: Query, k: K = None) -> CallToolResult:
+    def search(query: Query = None, k: K = None) -> CallToolResult:
         found = search_passages(query, k, settings=settings)
         if not found.ok:
-            raise ToolError(found.error)
+            return _tool_error(found.error)
         data = {"query": found.query, "passages": [p.to_dict() for p in found.passages], "notices": found.notices}
         return CallToolResult(content=[TextContent(type="text", text=_passages_text(data))], structured_content=data)
 
-    return server
+    tools = [
+        _tool(ask, "Ask with citations", ASK_DESCRIPTION, required=["question"]),
+        _tool(search, "Search the sources", SEARCH_DESCRIPTION, required=["query"]),
+    ]
+    # WARNING: the SDK would otherwise set the whole process's logging to INFO (the chat app's too).
+    title = "azcompare: OpenAI vs Azure OpenAI"
+    return MCPServer("azcompare", title=title, instructions=INSTRUCTIONS, tools=tools, log_level="WARNING")
+
+
+def _tool(fn: Callable[..., CallToolResult], title: str, description: str, required: list[str]) -> Tool:
+    """A read-only tool whose schema marks `required` arguments as such.
+
+    They default to None in Python, so that a missing one reaches our checks and gets their message.
+    """
+    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    tool = Tool.from_function(fn, title=title, description=description, annotations=read_only, structured_output=False)
+    tool.parameters["required"] = required
+    return tool
+
+
+def _tool_error(message: str) -> CallToolResult:
+    """A tool error (isError) whose text is exactly the message `answer()` gives, without the SDK's prefix."""
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
 def ask_result(answer: Answer) -> dict[str, Any]:
