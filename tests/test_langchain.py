@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from langchain_core.documents import Document
@@ -13,9 +14,11 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from azcompare import answer, search
 from azcompare.integrations import AzcompareError
 from azcompare.integrations.langchain import AzcompareRetriever, answer_chain
+from conftest import ROOT, cli_env
 from loopback_servers import OpenAIServer, passage_number
 
 QUESTION = "Does Azure OpenAI support private endpoints?"
+README = ROOT / "README.md"
 METADATA = {"rank", "chunk_id", "title", "heading", "url", "date", "source", "score", "dense_score", "keyword_score"}
 
 
@@ -171,3 +174,28 @@ def test_a_busy_index_is_the_same_message_everywhere(busy_settings):
     with pytest.raises(AzcompareError) as answered:
         answer_chain(settings=busy_settings).invoke(QUESTION)
     assert str(answered.value) == expected
+
+
+def readme_blocks(language: str, containing: str) -> list[str]:
+    """The README's code blocks in `language` that contain `containing`, as written."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    return [b for b in blocks if containing in b]
+
+
+def test_the_readme_langchain_example_runs_as_written(kb_settings, monkeypatch, capsys):
+    (code,) = readme_blocks("python", "AzcompareRetriever(k=4)")
+    for name, value in cli_env(kb_settings).items():
+        if name.startswith("AZCOMPARE_"):
+            monkeypatch.setenv(name, value)
+    with OpenAIServer(reply=lambda body: "Azure OpenAI supports private endpoints [1].") as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")  # the chat model's cloud endpoint, on loopback
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "Azure OpenAI supports private endpoints [1]."
+    top = AzcompareRetriever(k=4, settings=kb_settings).invoke("Does Azure OpenAI support private endpoints?")[0]
+    prompt = server.requests[-1].text()
+    assert f"[1] {top.metadata['title']} ({top.metadata['date']}): {top.page_content}" in prompt
+    expected = answer("Does OpenAI support private endpoints?", settings=kb_settings)
+    first = expected.citations[0]
+    assert printed[-1] == f"{first.title} {first.date} {first.url}"
