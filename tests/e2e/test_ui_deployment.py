@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from conftest import ROOT
+from conftest import ROOT, run_async
 from e2e.conftest import free_port
 
 USER, PASSWORD = "reviewer", "correct-horse-battery"
@@ -71,3 +72,23 @@ def test_read_only_has_no_rebuild_and_never_touched_the_index(locked_server, kb_
     assert "az-rebuild" not in ids and "az-question" in ids
     assert "Read-only mode: the index is not built or changed here." in log_path.read_text()
     assert PASSWORD not in log_path.read_text()
+
+
+async def _mcp_tools(url: str, headers: dict[str, str]) -> list[str]:
+    """The tools the real MCP client lists over streamable HTTP, sending `headers` with every request."""
+    import httpx2  # the HTTP client the mcp SDK is built on
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(url, http_client=http)) as c:
+        return [t.name for t in (await c.list_tools()).tools]
+
+
+def test_mcp_over_http_needs_the_same_sign_in(locked_server):
+    url, _ = locked_server
+    probe = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    assert httpx.post(url + "mcp", json=probe, timeout=10).status_code == 401
+    wrong = httpx.post(url + "mcp", json=probe, auth=(USER, "wrong"), timeout=10)
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Basic")
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert run_async(_mcp_tools, url + "mcp", {"Authorization": f"Basic {token}"}) == ["ask", "search"]
