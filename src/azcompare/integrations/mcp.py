@@ -118,6 +118,8 @@ def _tool(fn: Callable[..., CallToolResult], title: str, description: str, requi
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     tool = Tool.from_function(fn, title=title, description=description, annotations=read_only, structured_output=False)
     tool.parameters["required"] = required
+    for name in required:
+        tool.parameters["properties"][name].pop("default", None)
     return tool
 
 
