@@ -82,3 +82,16 @@ def test_the_readme_curl_examples_run_as_written(ui_server):
     updates = [data[0] for event, data in events if event == "generating"]
     assert any(u.get("status") == "streaming" and u["text"] for u in updates)  # the text as it was written
     assert streamed["text"].startswith([u for u in updates if u.get("status") == "streaming"][-1]["text"].strip())
+
+
+def test_http_search_and_stream_refuse_bad_input_with_the_message_of_answer(ui_server, kb_settings):
+    from gradio_client import Client
+
+    from azcompare import answer
+
+    client = Client(ui_server["url"], verbose=False)
+    assert client.predict("   ", 3, api_name="/search")["error"] == answer("   ", settings=kb_settings).text
+    assert client.predict(QUESTION, 99, api_name="/search")["error"] == answer(QUESTION, top_k=99).text
+    updates = list(client.submit(QUESTION, "[]", "gpt-17", 0, api_name="/ask_stream"))
+    assert updates[-1]["status"] == "rejected"
+    assert updates[-1]["text"] == answer(QUESTION, provider="gpt-17", settings=kb_settings).text

@@ -1,0 +1,43 @@
+"""azcompare.search(): the passages an answer is drawn from, or the message answer() would give."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import azcompare
+from azcompare import Passage, SearchResults, answer, search
+
+QUESTION = "What content filtering categories does Azure OpenAI apply?"
+
+
+def test_search_returns_the_retrieval_of_answer_as_typed_passages(kb_settings):
+    assert {"search", "Passage", "SearchResults"} <= set(azcompare.__all__)
+    found = search(QUESTION, 5, settings=kb_settings)
+    assert isinstance(found, SearchResults) and found.ok and found.error == ""
+    assert all(isinstance(p, Passage) for p in found.passages)
+    assert [p.rank for p in found.passages] == [1, 2, 3, 4, 5]
+    hits = answer(QUESTION, settings=kb_settings, top_k=5).hits
+    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits]
+    assert [p.score for p in found.passages] == sorted((p.score for p in found.passages), reverse=True)
+    data = json.loads(json.dumps(found.to_dict()))
+    assert set(data["passages"][0]) == {
+        "rank", "chunk_id", "title", "heading", "url", "date", "source", "text", "score", "dense_score", "keyword_score"
+    }  # fmt: skip
+    assert data["timings"]["total_ms"] > 0
+    assert len(search(QUESTION, settings=kb_settings).passages) == kb_settings.top_k
+
+
+@pytest.mark.parametrize(
+    ("query", "k"),
+    [("", None), (None, None), (7, None), ("x" * 3000, None), ("<b></b>", None), (QUESTION, 0), (QUESTION, "5")],
+)
+def test_bad_queries_get_the_message_of_answer_and_no_passages(kb_settings, query, k):
+    found = search(query, k, settings=kb_settings)  # type: ignore[arg-type]
+    assert not found.ok and found.passages == []
+    assert found.error == answer(query, settings=kb_settings, top_k=k).text  # type: ignore[arg-type]
+
+
+def test_settings_of_the_wrong_type_are_refused():
+    assert search(QUESTION, settings={"top_k": 3}).error == "settings must be an azcompare Settings object."  # type: ignore[arg-type]
