@@ -91,7 +91,8 @@ def test_http_search_and_stream_refuse_bad_input_with_the_message_of_answer(ui_s
 
     client = Client(ui_server["url"], verbose=False)
     assert client.predict("   ", 3, api_name="/search")["error"] == answer("   ", settings=kb_settings).text
-    assert client.predict(QUESTION, 99, api_name="/search")["error"] == answer(QUESTION, top_k=99).text
+    too_many = answer(QUESTION, top_k=99, settings=kb_settings).text
+    assert client.predict(QUESTION, 99, api_name="/search")["error"] == too_many
     updates = list(client.submit(QUESTION, "[]", "gpt-17", 0, api_name="/ask_stream"))
     assert updates[-1]["status"] == "rejected"
     assert updates[-1]["text"] == answer(QUESTION, provider="gpt-17", settings=kb_settings).text

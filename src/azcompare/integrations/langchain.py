@@ -80,7 +80,8 @@ class AnswerChain(RunnableSerializable[Any, dict[str, Any]]):
     """Answers a question (a string, or {"question": ..., "history": [...]}) with numbered citations.
 
     `invoke` returns `Answer.to_dict()` (text, citations with title, url, heading and date, abstained,
-    status, notices, …); `stream` yields the answer's text as it is written. History items may be
+    status, notices, …); `stream` yields the answer's text as it is written (so in a streamed pipeline
+    the next step receives text; `invoke` it for the citations). History items may be
     [question, answer] pairs, {"role", "content"} messages or LangChain messages. Fields: `provider`
     (default: the settings'), `k` passages, `settings`. A refused question raises AzcompareError.
     """
