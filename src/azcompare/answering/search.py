@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azcompare.answering.inputs import QuestionError, check_top_k, clean_question
-from azcompare.answering.pipeline import ensure_index, index_notices, retrieve, unavailable_message
+from azcompare.answering.pipeline import build_needed, ensure_index, index_notices, retrieve, unavailable_message
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index_state import IndexUnavailable
 from azcompare.settings import Settings, apply_offline_env
@@ -104,8 +104,10 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
     except QuestionError as exc:
         return SearchResults(raw, error=str(exc))
     try:
+        building = build_needed(settings)  # as answer() does, say so when this call had to build the index
         kb = ensure_index(settings)
-        notices = index_notices(settings)
+        notices = [f"The index was built first ({building})."] if building else []
+        notices += index_notices(settings)
         result = retrieve(kb, text, top_k, settings)
     except IndexUnavailable as exc:
         return SearchResults(raw, error=unavailable_message(exc))
