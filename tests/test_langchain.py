@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -14,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from azcompare import answer, search
 from azcompare.integrations import AzcompareError
 from azcompare.integrations.langchain import AzcompareRetriever, answer_chain
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_env, run_async
 from loopback_servers import OpenAIServer, passage_number
 
 QUESTION = "Does Azure OpenAI support private endpoints?"
@@ -44,7 +43,7 @@ def test_the_retriever_works_async_and_in_batches_with_its_fields(kb_settings):
     retriever = AzcompareRetriever(k=2, max_per_doc=1, settings=kb_settings)
     sync = retriever.invoke(QUESTION)
     assert len({d.metadata["source"] for d in sync}) == 2  # max_per_doc=1: two documents
-    asynchronous = asyncio.run(retriever.ainvoke(QUESTION))
+    asynchronous = run_async(retriever.ainvoke, QUESTION)
     assert [d.id for d in asynchronous] == [d.id for d in sync]
     batch = retriever.batch([QUESTION, "What content filtering does Azure OpenAI apply?"])
     assert [d.id for d in batch[0]] == [d.id for d in sync]
@@ -102,7 +101,7 @@ def test_answer_chain_composes_streams_and_batches(kb_settings):
         pieces = [p async for p in answer_chain(settings=kb_settings).astream(QUESTION)]
         return pieces, await answer_chain(settings=kb_settings).ainvoke(QUESTION)
 
-    pieces, result = asyncio.run(collect())
+    pieces, result = run_async(collect)
     assert "".join(pieces).strip() == expected == result["text"]
     both = answer_chain(settings=kb_settings).batch([QUESTION, "How do I bake sourdough bread?"])
     assert [r["status"] for r in both] == ["answered", "abstained"]
@@ -169,7 +168,7 @@ def test_a_busy_index_is_the_same_message_everywhere(busy_settings):
     assert expected.startswith("The knowledge base is not available: the index is being built by another process")
     assert search(QUESTION, settings=busy_settings).error == expected
     with pytest.raises(AzcompareError) as retrieved:
-        asyncio.run(AzcompareRetriever(settings=busy_settings).ainvoke(QUESTION))
+        run_async(AzcompareRetriever(settings=busy_settings).ainvoke, QUESTION)
     assert str(retrieved.value) == expected
     with pytest.raises(AzcompareError) as answered:
         answer_chain(settings=busy_settings).invoke(QUESTION)
