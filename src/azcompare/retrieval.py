@@ -6,6 +6,7 @@ bare documents; we need each hit's dense similarity and keyword score for absten
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import shutil
@@ -16,6 +17,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -51,6 +53,11 @@ class SearchResult:
     query_vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     best_dense: float = 0.0
+
+    @property
+    def all_hits(self) -> list[Hit]:
+        """Every retrieved passage."""
+        return self.hits
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,15 @@ class KnowledgeBase:
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
         return self._idf.get(match_key(term), self._max_idf)
+
+    def knows(self, term: str) -> bool:
+        """Whether any passage holds the term (compared by its match key)."""
+        return match_key(term) in self._idf
+
+    @cached_property
+    def newest_date(self) -> dt.date | None:
+        """The date of the newest document: sources far older than it are the stale ones."""
+        return max((c.date for c in self.chunks if c.date), default=None)
 
     def sentences(self, chunk: Chunk) -> list[SentenceUnit]:
         """A chunk's quotable sentences with their terms and embeddings."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from azcompare.answering.citations import Evidence, render
+from azcompare.answering.citations import Evidence
+from azcompare.answering.compose import compose, partial
 from azcompare.answering.condense import entities_in
+from azcompare.answering.question import Ask, language_name, read_question
+from azcompare.answering.readable import is_readable
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import match_key, terms
@@ -31,8 +34,6 @@ MMR_LAMBDA = 0.85
 # Weight of a sentence that never names OpenAI itself, for a question about OpenAI alone.
 OTHER_SERVICE_FACTOR = 0.6
 _OPENAI_ITSELF = re.compile(r"(?<!Azure )(?<!Services )\bOpenAI\b(?! Service)")
-# Two sentences this similar (cosine) speak about the same thing.
-SAME_TOPIC = 0.5
 # Sentences and sections that point elsewhere instead of saying something.
 _POINTER = re.compile(
     r"^(for more information|to learn more|learn more|for details|see |the following|this article"
@@ -53,6 +54,7 @@ class ExtractiveDraft:
     abstained: bool
     strength: float
     evidence: list[Evidence]
+    missing: list[str] = field(default_factory=list)  # what was asked for that the sources do not give
 
 
 def is_pointer_heading(heading: str) -> bool:
@@ -141,61 +143,75 @@ def select_evidence(scored: list[Evidence], limit: int) -> list[Evidence]:
     return chosen
 
 
-def arrange(evidence: list[Evidence], dated_span_days: int) -> list[tuple[str, Evidence]]:
-    """Order the statements and add lead-ins.
-
-    By relevance, unless sources dated at least `dated_span_days` apart make statements on the same
-    topic: then each source's statements come under its title and date, newest source first, so the
-    reader sees what an older source said and what a newer one says now.
-    """
-    if not _dated_disagreement(evidence, dated_span_days):
-        return [("", e) for e in evidence]
-    first_seen: dict[str, int] = {}
-    for i, e in enumerate(evidence):
-        first_seen.setdefault(e.hit.chunk.doc_id, i)
-    ordered = sorted(evidence, key=lambda e: (-_ordinal(e), first_seen[e.hit.chunk.doc_id]))
-    statements: list[tuple[str, Evidence]] = []
-    previous_doc = None
-    for e in ordered:
-        chunk = e.hit.chunk
-        lead = ""
-        if chunk.doc_id != previous_doc:
-            lead = f"{chunk.title} ({chunk.date.isoformat() if chunk.date else 'undated'}): "
-        statements.append((lead, e))
-        previous_doc = chunk.doc_id
-    return statements
-
-
-def _dated_disagreement(evidence: list[Evidence], span_days: int) -> bool:
-    """Two statements on one topic (similar embeddings) from sources far apart in time."""
-    for i, a in enumerate(evidence):
-        for b in evidence[i + 1 :]:
-            if a.hit.chunk.doc_id == b.hit.chunk.doc_id or not (a.hit.chunk.date and b.hit.chunk.date):
-                continue
-            if abs((a.hit.chunk.date - b.hit.chunk.date).days) < span_days:
-                continue
-            if a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= SAME_TOPIC:
-                return True
-    return False
-
-
-def _ordinal(e: Evidence) -> int:
-    return e.hit.chunk.date.toordinal() if e.hit.chunk.date else 0
-
-
 def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, settings: Settings) -> ExtractiveDraft:
-    """Compose a cited answer from the retrieved passages, or abstain when they do not cover it."""
-    scored = score_sentences(question, result, kb)
+    """Compose a cited answer from the retrieved passages, or abstain when they do not cover it.
+
+    Abstains when the passages are far from the question (evidence strength) or when the question
+    names something, other than the two services, that no document mentions (another vendor's
+    product, a model the sources never name). Answers in part when the topic is covered but a
+    specific thing asked for is not (a price, an SLA figure, a region): `missing` says what.
+    """
+    ask = read_question(question)
     strength = evidence_strength(result)
-    if strength < settings.abstain_threshold or not scored:
-        return ExtractiveDraft(abstention_text(result), [], True, strength, [])
-    chosen = select_evidence(scored, settings.max_answer_sentences)
-    text, citations = render(arrange(chosen, settings.dated_span_days))
-    return ExtractiveDraft(text, citations, False, strength, chosen)
+    scored = [e for e in score_sentences(question, result, kb) if is_readable(e.sentence.text)]
+    unknown = unknown_names(question, kb)
+    if strength < settings.abstain_threshold or not scored or (unknown and not _names_service(question)):
+        return ExtractiveDraft(abstention_text(result, ask), [], True, strength, [])
+    missing = [f"anything about {name}" for name in unknown]
+    missing += [w.label for w in ask.wants if not any(w.found_in(h.chunk.text) for h in result.all_hits)]
+    newest = kb.newest_date
+    if missing:
+        chosen = select_evidence(scored, 2)
+        composed = partial(ask, missing, chosen, newest, settings.dated_span_days)
+    else:
+        chosen = select_evidence(_wanted_first(ask, scored), settings.max_answer_sentences)
+        composed = compose(ask, chosen, newest, settings.dated_span_days)
+    text = composed.text + _language_note(ask)
+    return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
 
 
-def abstention_text(result: SearchResult) -> str:
-    """A plain statement that the knowledge base does not cover the question, with nearby topics."""
+def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
+    """Sentences holding every specific thing asked for (a region, a model) rank above the rest."""
+    if not ask.wants:
+        return scored
+    has_all = [e for e in scored if all(w.found_in(e.sentence.text) for w in ask.wants)]
+    return has_all + [e for e in scored if e not in has_all] if has_all else scored
+
+
+def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
+    """Names in the question (capitalized words, identifiers) that no document of the knowledge base holds."""
+    names: list[str] = []
+    for match in _NAME.finditer(question):
+        word = match.group(0)
+        if word.lower() in _NOT_NAMES:
+            continue
+        keys = [match_key(t) for t in terms(word)]
+        if keys and not any(kb.knows(k) for k in keys):
+            names.append(word)
+    return names
+
+
+# Capitalized words and identifiers with digits ("Bedrock", "SageMaker", "H100").
+_NAME = re.compile(r"\b(?:[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
+_NOT_NAMES = frozenset({"i", "i'm", "my", "our", "we", "hi", "hello", "thanks", "please", "ok", "okay"})
+_SERVICE = re.compile(r"\b(openai|azure|microsoft|foundry|chatgpt)\b", re.IGNORECASE)
+
+
+def _names_service(question: str) -> bool:
+    return _SERVICE.search(question) is not None
+
+
+def _language_note(ask: Ask) -> str:
+    if ask.english:
+        return ""
+    return f" (The knowledge base is in English; this answer is in English to what could be understood of your {language_name(ask.language)} question.)"
+
+
+def abstention_text(result: SearchResult, ask: Ask | None = None) -> str:
+    """A plain statement that the knowledge base does not cover the question, with nearby topics.
+
+    A question not in English is told that the knowledge base is English, and asked to ask in English.
+    """
     topics: list[str] = []
     for hit in result.hits:
         label = f"{hit.chunk.title}: {hit.chunk.heading}" if hit.chunk.heading else hit.chunk.title
@@ -204,6 +220,11 @@ def abstention_text(result: SearchResult) -> str:
         if len(topics) == 3:
             break
     text = "This is not in the knowledge base: none of its documents answers the question."
+    if ask is not None and not ask.english:
+        text = (
+            f"Your question seems to be in {language_name(ask.language)}; the knowledge base is in English, and "
+            "nothing in it matched what could be understood. Please ask again in English."
+        )
     if topics:
         text += " Nearby topics it does cover: " + "; ".join(topics) + "."
     return text

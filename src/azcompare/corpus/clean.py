@@ -2,7 +2,8 @@
 
 What stays: headings, paragraphs, lists, tables and code blocks (the chunker needs them).
 What goes: front matter (returned as metadata), shortcodes, include directives, images, zone markers,
-HTML tags and comments, and inline link/emphasis syntax (the text of a link is kept).
+HTML tags and comments, lists made only of links (reference lists, navigation: nothing in them can be
+quoted as a claim), and inline link/emphasis syntax (the text of a link is kept).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _DIV_LINE = re.compile(r"^\s*>?\s*\[!div\b[^\]]*\]\s*$", re.IGNORECASE)
 _IMAGE_BLOCK = re.compile(r":::image\b.*?(?::::image-end:::|:::)", re.DOTALL | re.IGNORECASE)
 _TRIPLE_COLON_LINE = re.compile(r"^\s*:::\s*[\w-]+.*$")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+# A list item that is nothing but a link ("- [Azure OpenAI models](https://…)").
+_LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]*\)[\s.;,]*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -87,7 +90,7 @@ def clean_markdown(body: str) -> str:
     text = _HTML_COMMENT.sub("", text)
     text = _clean_hugo(text)
     text = _IMAGE_BLOCK.sub("", text)
-    lines = _clean_msdocs_lines(text.split("\n"))
+    lines = _drop_link_lists(_clean_msdocs_lines(text.split("\n")))
     text = "\n".join(_clean_line(line) if not code else line for line, code in _mark_code(lines))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip() + "\n"
@@ -142,6 +145,21 @@ def _clean_msdocs_lines(lines: list[str]) -> list[str]:
         pending_label = None
         out.append(line)
     return out
+
+
+def _drop_link_lists(lines: list[str]) -> list[str]:
+    """Remove runs of two or more list items that are each only a link (a reference list, a menu)."""
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if _LINK_ITEM.match(line):
+            run.append(line)
+            continue
+        if len(run) == 1:
+            out.extend(run)  # a single linked item can be a real list entry
+        run = []
+        out.append(line)
+    return out[:-1]
 
 
 def _mark_code(lines: list[str]) -> list[tuple[str, bool]]:
