@@ -11,6 +11,7 @@ from azcompare.text import Sentence
 from azcompare.types import Citation, Hit
 
 _TERMINAL = re.compile(r"[\s.!?:;,]+$")
+_NOTE_LABEL = re.compile(r"^(Note|Tip|Important|Caution|Warning):\s+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class Citer:
 
 
 def body(evidence: Evidence) -> str:
-    """The quoted sentence without its closing punctuation (the [n] and a full stop follow it)."""
-    return _TERMINAL.sub("", evidence.sentence.text)
+    """The quoted sentence without its closing punctuation (the [n] and a full stop follow it), nor the
+    label of the note it stood in ("Important:", "Tip:")."""
+    return _TERMINAL.sub("", _NOTE_LABEL.sub("", evidence.sentence.text))
 
 
 def render(statements: list[tuple[str, Evidence]], citer: Citer | None = None) -> tuple[str, list[Citation]]:

@@ -47,17 +47,27 @@ class Composed:
     evidence: list[Evidence]
 
 
-def compose(ask: Ask, chosen: list[Evidence], newest: dt.date | None, span_days: int) -> Composed:
-    """The answer to `ask` from the chosen evidence (best first)."""
-    ordered = current_first(_value_first(ask, chosen), span_days)
-    if ask.shape == "compare":
-        table = comparison(ordered, ask)
-        if table is not None:
-            return table
-    statements = label_stale(ordered, newest, span_days)
-    if ask.shape == "yes_no" and statements:
+def compose(
+    ask: Ask,
+    chosen: list[Evidence],
+    newest: dt.date | None,
+    span_days: int,
+    renames: Sequence[tuple[str, str]] = (),
+) -> Composed:
+    """The answer to `ask` from the chosen evidence (best first).
+
+    `renames` holds (former, current) names: the question used a former name, so the answer first
+    says what it is called now.
+    """
+    statements = label_stale(current_first(_value_first(ask, chosen), span_days), newest, span_days)
+    if statements:
         lead, first = statements[0]
-        statements[0] = (f"{verdict(ask, first)} — {_lower_first(lead)}" if lead else f"{verdict(ask, first)} — ", first)
+        for former, current in renames:
+            if current.lower() in first.sentence.text.lower():
+                lead = f"{former} is now {current}: {_lower_first(lead)}"
+        if ask.shape == "yes_no":
+            lead = f"{verdict(ask, first)} — {_lower_first(lead)}"
+        statements[0] = (lead, first)
     text, citations = render(statements)
     return Composed(text, citations, [e for _, e in statements])
 
@@ -115,7 +125,8 @@ def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int
     statements: list[tuple[str, Evidence]] = []
     for i, e in enumerate(evidence):
         chunk = e.hit.chunk
-        if not _is_old(chunk, newest, span_days):
+        same_source_before = i > 0 and evidence[i - 1].hit.chunk.doc_id == chunk.doc_id
+        if not _is_old(chunk, newest, span_days) or same_source_before:
             statements.append(("", e))
             continue
         name = source_name(chunk)
@@ -132,14 +143,14 @@ def source_name(chunk: Chunk) -> str:
     return f"“{chunk.title}” ({date})"
 
 
-def comparison(evidence: list[Evidence], ask: Ask) -> Composed | None:
+def comparison(evidence: list[Evidence], span_days: int) -> Composed | None:
     """A lead sentence and a side-by-side table (point | OpenAI | Azure OpenAI | source and date).
 
     Feature-matrix rows give both columns; another statement fills the column of the service it
     names. None when fewer than two points would fill the table.
     """
     rows: list[tuple[str, str, str, Evidence]] = []
-    for e in evidence:
+    for e in current_first(evidence, span_days):
         point, openai, azure = _columns(e)
         if point:
             rows.append((point, openai, azure, e))
@@ -154,7 +165,8 @@ def comparison(evidence: list[Evidence], ask: Ask) -> Composed | None:
     for (point, openai, azure, e), n in zip(rows, numbers, strict=True):
         chunk = e.hit.chunk
         date = chunk.date.isoformat() if chunk.date else "undated"
-        lines.append(f"| {_cell(point)} | {_cell(openai)} | {_cell(azure)} | [{n}] {_cell(_short_title(chunk))}, {date} |")
+        source = f"[{n}] {_cell(_short_title(chunk))}, {date}"
+        lines.append(f"| {_cell(point)} | {_cell(openai)} | {_cell(azure)} | {source} |")
     return Composed("\n".join(lines), citer.citations, [e for *_, e in rows])
 
 
@@ -182,11 +194,11 @@ def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
     both = [p for p, o, a, _ in rows if o == a == "yes"]
     parts = []
     if azure_only:
-        parts.append(f"Azure OpenAI has {_join(_short_points(azure_only))}, which OpenAI lacks")
+        parts.append(f"Azure OpenAI has {_join(_short_points(azure_only), 'and')}, which OpenAI lacks")
     if openai_only:
-        parts.append(f"OpenAI has {_join(_short_points(openai_only))}, which Azure OpenAI lacks")
+        parts.append(f"OpenAI has {_join(_short_points(openai_only), 'and')}, which Azure OpenAI lacks")
     if both:
-        parts.append(f"both have {_join(_short_points(both))}")
+        parts.append(f"both have {_join(_short_points(both), 'and')}")
     if not parts:
         return ""
     sentence = "; ".join(parts)
@@ -225,11 +237,11 @@ def _is_old(chunk: Chunk, newest: dt.date | None, span_days: int) -> bool:
     return bool(chunk.date and newest and (newest - chunk.date).days >= span_days)
 
 
-def _join(items: Sequence[str]) -> str:
+def _join(items: Sequence[str], conjunction: str = "or") -> str:
     items = list(dict.fromkeys(items))
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
 
 
 def _lower_first(text: str) -> str:

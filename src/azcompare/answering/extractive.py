@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import compose, partial
+from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
 from azcompare.answering.condense import entities_in
-from azcompare.answering.question import Ask, language_name, read_question
+from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
 from azcompare.answering.readable import is_readable
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
@@ -160,14 +160,29 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     missing = [f"anything about {name}" for name in unknown]
     missing += [w.label for w in ask.wants if not any(w.found_in(h.chunk.text) for h in result.all_hits)]
     newest = kb.newest_date
+    renames = renamed_in(question, settings)
     if missing:
         chosen = select_evidence(scored, 2)
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days)
     else:
-        chosen = select_evidence(_wanted_first(ask, scored), settings.max_answer_sentences)
-        composed = compose(ask, chosen, newest, settings.dated_span_days)
+        limit = (
+            max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
+        )
+        chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
+        composed = compose(ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames)
+        if ask.shape == "compare":
+            composed = comparison(chosen, settings.dated_span_days) or composed
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def _renamed_first(scored: list[Evidence], renames: list[tuple[str, str]]) -> list[Evidence]:
+    """When the question used a former name, the best sentence using the current name leads."""
+    for _, current in renames:
+        using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower()]
+        if using:
+            return [using[0], *(e for e in scored if e is not using[0])]
+    return scored
 
 
 def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
@@ -181,9 +196,10 @@ def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
 def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
     """Names in the question (capitalized words, identifiers) that no document of the knowledge base holds."""
     names: list[str] = []
+    regions = region_words(question)  # a region the sources lack is reported as that region
     for match in _NAME.finditer(question):
         word = match.group(0)
-        if word.lower() in _NOT_NAMES:
+        if word.lower() in _NOT_NAMES or word in regions:
             continue
         keys = [match_key(t) for t in terms(word)]
         if keys and not any(kb.knows(k) for k in keys):
@@ -204,7 +220,11 @@ def _names_service(question: str) -> bool:
 def _language_note(ask: Ask) -> str:
     if ask.english:
         return ""
-    return f" (The knowledge base is in English; this answer is in English to what could be understood of your {language_name(ask.language)} question.)"
+    language = language_name(ask.language)
+    return (
+        f" (Your question seems to be in {language}; the knowledge base is in English, so this answers in English"
+        " what could be understood of it.)"
+    )
 
 
 def abstention_text(result: SearchResult, ask: Ask | None = None) -> str:

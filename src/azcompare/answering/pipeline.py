@@ -20,6 +20,7 @@ from azcompare.answering.inputs import (
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
+from azcompare.answering.question import renamed_in, search_text
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index import build_in_progress, build_index, rebuild_reason
 from azcompare.index_state import IndexUnavailable, inspect_index
@@ -158,7 +159,7 @@ def _stream(
         notices.append("The index is being rebuilt; this answer comes from the version in place until it is done.")
     try:
         result = kb.search(
-            standalone,
+            search_text(standalone, renamed_in(standalone, settings)),
             top_k=k,
             candidates=max(settings.candidates, k),
             rrf_k=settings.rrf_k,

@@ -9,6 +9,7 @@ says so instead of quoting what is merely nearby.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Literal
 from py3langid import langid
 from py3langid.langid import LanguageIdentifier
 
+from azcompare.corpus.sources import SourcesError, load_source_list
+from azcompare.settings import Settings
 from azcompare.text import STOPWORDS
 
 Shape = Literal["yes_no", "compare", "number", "howto", "list", "open"]
@@ -112,6 +115,18 @@ def read_question(question: str) -> Ask:
     return Ask(question, question_shape(question), tuple(_wants(question)), language_of(question))
 
 
+def search_text(question: str, renames: Sequence[tuple[str, str]] = ()) -> str:
+    """The question as sent to retrieval: regions it names also in their compact form ("japaneast",
+    the form region tables use), and former names it uses also by their current name."""
+    compact = [re.sub(r"\s+", "", m.group(1)).lower() for m in _REGION_IN_QUESTION.finditer(question)]
+    return " ".join([question, *dict.fromkeys(compact), *dict.fromkeys(current for _, current in renames)])
+
+
+def region_words(question: str) -> set[str]:
+    """The words of the region names in a question ("Japan", "East")."""
+    return {w for m in _REGION_IN_QUESTION.finditer(question) for w in m.group(1).split()}
+
+
 def question_shape(question: str) -> Shape:
     """yes_no, compare, number, howto, list or open (first match, in that order of precedence)."""
     q = question.strip()
@@ -181,14 +196,62 @@ def language_of(question: str) -> str:
     language, confidence = _identifier().classify(text)
     return language if language != "en" and confidence >= LANGUAGE_CONFIDENCE else "en"
 
+
 _LANGUAGE_NAMES = {
-    "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
-    "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish", "cs": "Czech",
-    "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
-    "ar": "Arabic", "he": "Hebrew", "hi": "Hindi", "el": "Greek", "hu": "Hungarian", "ro": "Romanian",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "el": "Greek",
+    "hu": "Hungarian",
+    "ro": "Romanian",
 }
 
 
 def language_name(code: str) -> str:
     """The English name of a language code ("de" → "German"); the code itself when unknown."""
     return _LANGUAGE_NAMES.get(code, code)
+
+
+def renamed_in(question: str, settings: Settings) -> list[tuple[str, str]]:
+    """(former, current) for each former name the question uses (sources.toml [aliases]).
+
+    The two services compared keep their names: "Azure OpenAI" is what the user chooses between,
+    whatever a page calls the models it sells.
+    """
+    found: list[tuple[str, str]] = []
+    for current, formers in _aliases(settings.sources_file):
+        for former in re.split(r",\s*|\s*\(|\)", formers):
+            former = former.strip()
+            if not former or former.lower() in ("openai", "azure openai") or current.lower() in question.lower():
+                continue
+            if re.search(rf"(?<![\w-]){re.escape(former)}(?![\w-])", question, re.IGNORECASE):
+                found.append((former, current))
+    return found
+
+
+@lru_cache(maxsize=4)
+def _aliases(sources_file: Path | None) -> tuple[tuple[str, str], ...]:
+    if sources_file is None or not sources_file.is_file():
+        return ()
+    try:
+        return load_source_list(sources_file).aliases
+    except SourcesError:
+        return ()  # the index build reports a broken sources.toml; answers go on without renames

@@ -21,6 +21,7 @@ _NUMBERED_REF = re.compile(r"\[\d+\]")
 _STUB = re.compile(r"\[!INCLUDE|\{\{[<%]|^\s*:::|\[!div|^\s*\|?\s*:?-{3,}", re.IGNORECASE)
 _TABLE_MARKUP = re.compile(r"\|.*\|")
 _CONJUNCTION_START = re.compile(r"^(and|or|but|nor|so|then|which|that|because|whereas|while|plus)\b", re.IGNORECASE)
+_CELL_VERDICT = re.compile(r"^(yes|no)\s*:", re.IGNORECASE)
 _LABEL_VALUE = re.compile(r"^[^:]{1,120}:\s*(.+)$")
 _END_PUNCTUATION = re.compile(r"[.!?)\]\"”']\s*$")
 _WORD = re.compile(r"[\w'’-]+")
@@ -49,8 +50,8 @@ def junk_reason(text: str) -> str | None:
         return "fragment"
     if _CONJUNCTION_START.match(first):
         return "fragment"
-    if stripped.endswith(":"):
-        return "fragment"
+    if stripped.endswith(":") or _CELL_VERDICT.match(stripped):
+        return "fragment"  # a lead-in without its list, or a table cell's "Yes: …" without its row
     if not _END_PUNCTUATION.search(stripped) and not _LABEL_VALUE.match(stripped) and len(words) < HEADING_WORDS:
         return "heading"
     return None

@@ -41,7 +41,9 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-# A line that starts with a check or cross mark ("✅ View the resource") says yes or no in words.
+# A line that starts with a check or cross mark ("✅ View the resource") is an item of the list its
+# lead-in line introduces ("… would be able to:", "… would be unable to:"): it becomes a list item, so
+# that it is quoted with that lead-in, never as a bare "Yes: …" that reads as a verdict.
 _MARK_LINE = re.compile(r"^(\s*(?:[-*+]\s+)?)(✅|✔️|✔|❌|✖️)\s*")
 
 
@@ -176,7 +178,7 @@ def _mark_code(lines: list[str]) -> list[tuple[str, bool]]:
 
 def _clean_line(line: str) -> str:
     if not line.lstrip().startswith("|"):
-        line = _MARK_LINE.sub(lambda m: m.group(1) + ("No: " if m.group(2) in "❌✖️" else "Yes: "), line)
+        line = _MARK_LINE.sub(lambda m: m.group(1) if m.group(1).strip() else m.group(1) + "- ", line)
     return _clean_inline(line)
 
 
