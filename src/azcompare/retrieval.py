@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import shutil
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -195,6 +196,7 @@ class KnowledgeBase:
         max_per_doc: int = 0,
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         boost: Callable[[Chunk], float] | None = None,
+        required: Sequence[re.Pattern[str]] = (),
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
@@ -202,7 +204,9 @@ class KnowledgeBase:
         sentence's embedding (a passage that holds one exact answer sentence among others).
         `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
         `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
-        show each document that speaks to the question.
+        show each document that speaks to the question. `required` are things the question asks for by
+        name (a region, a model): when no fused hit holds them all, the best keyword match that does
+        takes the last slot, since a passage found by one ranking alone rarely wins the fusion.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -227,6 +231,7 @@ class KnowledgeBase:
             top_k,
             max_per_doc,
         )
+        order = self._with_required(order, keyword, required, top_k)
         hits = [
             Hit(
                 chunk=self.chunks[i],
@@ -249,6 +254,17 @@ class KnowledgeBase:
         if unscored:
             best = max(best, self._exact_similarity(unscored, embedding))
         return SearchResult(hits=hits, query_vector=embedding, timings=timings, best_dense=best)
+
+    def _with_required(
+        self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int
+    ) -> list[int]:
+        def holds(i: int) -> bool:
+            return all(p.search(self.chunks[i].text) for p in required)
+
+        if not required or any(holds(i) for i in order):
+            return order
+        extra = next((i for i, _ in keyword if holds(i)), None)
+        return order if extra is None else [*order[: max(top_k - 1, 0)], extra]
 
     def _exact_similarity(self, ids: list[str], embedding: np.ndarray) -> float:
         """The highest cosine similarity between the query and the stored vectors of these chunks."""

@@ -66,7 +66,7 @@ def compose(
             if current.lower() in first.sentence.text.lower():
                 lead = f"{former} is now {current}: {_lower_first(lead)}"
         if ask.shape == "yes_no":
-            lead = f"{verdict(ask, first)} — {_lower_first(lead)}"
+            lead = f"{verdict(ask, first)} — {_lower_first(lead) if lead.startswith(('The ', 'According')) else lead}"
         statements[0] = (lead, first)
     text, citations = render(statements)
     return Composed(text, citations, [e for _, e in statements])

@@ -11,7 +11,7 @@ something loosely related.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from azcompare.answering.citations import Evidence
@@ -147,18 +147,17 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     """Compose a cited answer from the retrieved passages, or abstain when they do not cover it.
 
     Abstains when the passages are far from the question (evidence strength) or when the question
-    names something, other than the two services, that no document mentions (another vendor's
-    product, a model the sources never name). Answers in part when the topic is covered but a
+    names something no document mentions (another vendor's product, a machine type, a person's title):
+    nothing the knowledge base says can be about it. Answers in part when the topic is covered but a
     specific thing asked for is not (a price, an SLA figure, a region): `missing` says what.
     """
     ask = read_question(question)
     strength = evidence_strength(result)
     scored = [e for e in score_sentences(question, result, kb) if is_readable(e.sentence.text)]
     unknown = unknown_names(question, kb)
-    if strength < settings.abstain_threshold or not scored or (unknown and not _names_service(question)):
-        return ExtractiveDraft(abstention_text(result, ask), [], True, strength, [])
-    missing = [f"anything about {name}" for name in unknown]
-    missing += [w.label for w in ask.wants if not any(w.found_in(h.chunk.text) for h in result.all_hits)]
+    if strength < settings.abstain_threshold or not scored or unknown:
+        return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
+    missing = [w.label for w in ask.wants if not any(w.found_in(h.chunk.text) for h in result.all_hits)]
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
@@ -210,11 +209,6 @@ def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
 # Capitalized words and identifiers with digits ("Bedrock", "SageMaker", "H100").
 _NAME = re.compile(r"\b(?:[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
 _NOT_NAMES = frozenset({"i", "i'm", "my", "our", "we", "hi", "hello", "thanks", "please", "ok", "okay"})
-_SERVICE = re.compile(r"\b(openai|azure|microsoft|foundry|chatgpt)\b", re.IGNORECASE)
-
-
-def _names_service(question: str) -> bool:
-    return _SERVICE.search(question) is not None
 
 
 def _language_note(ask: Ask) -> str:
@@ -227,7 +221,7 @@ def _language_note(ask: Ask) -> str:
     )
 
 
-def abstention_text(result: SearchResult, ask: Ask | None = None) -> str:
+def abstention_text(result: SearchResult, ask: Ask | None = None, unknown: Sequence[str] = ()) -> str:
     """A plain statement that the knowledge base does not cover the question, with nearby topics.
 
     A question not in English is told that the knowledge base is English, and asked to ask in English.
@@ -240,6 +234,8 @@ def abstention_text(result: SearchResult, ask: Ask | None = None) -> str:
         if len(topics) == 3:
             break
     text = "This is not in the knowledge base: none of its documents answers the question."
+    if unknown:
+        text = f"This is not in the knowledge base: none of its documents mentions {' or '.join(unknown)}."
     if ask is not None and not ask.english:
         text = (
             f"Your question seems to be in {language_name(ask.language)}; the knowledge base is in English, and "

@@ -20,7 +20,7 @@ from azcompare.answering.inputs import (
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.answering.question import renamed_in, search_text
+from azcompare.answering.question import search_query
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index import build_in_progress, build_index, rebuild_reason
 from azcompare.index_state import IndexUnavailable, inspect_index
@@ -157,15 +157,17 @@ def _stream(
 
     if build_in_progress(settings):
         notices.append("The index is being rebuilt; this answer comes from the version in place until it is done.")
+    query = search_query(standalone, settings)
     try:
         result = kb.search(
-            search_text(standalone, renamed_in(standalone, settings)),
+            query.text,
             top_k=k,
             candidates=max(settings.candidates, k),
             rrf_k=settings.rrf_k,
             max_per_doc=settings.max_per_doc,
             weights=settings.fusion_weights,
             boost=service_boost(standalone),
+            required=query.required,
         )
     except IndexUnavailable as exc:
         yield StreamEvent("answer", answer=_rejected(raw, f"The knowledge base is not available: {exc}.", chosen.name))

@@ -9,7 +9,6 @@ says so instead of quoting what is merely nearby.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -115,11 +114,27 @@ def read_question(question: str) -> Ask:
     return Ask(question, question_shape(question), tuple(_wants(question)), language_of(question))
 
 
-def search_text(question: str, renames: Sequence[tuple[str, str]] = ()) -> str:
-    """The question as sent to retrieval: regions it names also in their compact form ("japaneast",
-    the form region tables use), and former names it uses also by their current name."""
+@dataclass(frozen=True)
+class Query:
+    """What retrieval is given for a question."""
+
+    text: str  # the question, with regions also in compact form and former names also by current name
+    required: tuple[re.Pattern[str], ...]  # what a passage must hold to answer it (a region, a model, a name)
+
+
+def search_query(question: str, settings: Settings) -> Query:
+    """The retrieval query for a question.
+
+    Region tables write "japaneast"; current pages use the current name of a renamed product. What
+    the question asks for by name is required: retrieval brings in the passage that holds it.
+    """
+    renames = renamed_in(question, settings)
     compact = [re.sub(r"\s+", "", m.group(1)).lower() for m in _REGION_IN_QUESTION.finditer(question)]
-    return " ".join([question, *dict.fromkeys(compact), *dict.fromkeys(current for _, current in renames)])
+    text = " ".join([question, *dict.fromkeys(compact), *dict.fromkeys(current for _, current in renames)])
+    required = [w.pattern for w in _wants(question) if w.kind in ("region", "name")]
+    if not required:
+        required = [re.compile(re.escape(current), re.IGNORECASE) for _, current in renames[:1]]
+    return Query(text, tuple(required))
 
 
 def region_words(question: str) -> set[str]:
