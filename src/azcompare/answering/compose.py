@@ -36,6 +36,7 @@ _CONDITION = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         asked = "azure openai" if re.search(r"\bazure\b", ask.question, re.IGNORECASE) else "openai"
         value = values.get(asked) or next(iter(values.values()))
         return "Yes" if value == "yes" else "No"
+    marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
+    if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
+        return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"

@@ -46,7 +46,7 @@ def junk_reason(text: str) -> str | None:
     if len(words) < MIN_WORDS:
         return "fragment"
     first = stripped.lstrip("\"'“(*-• ")
-    if first[:1].islower() and not _identifier_start(first):
+    if first[:1].islower() and not _identifier_start(first) and not _LABEL_VALUE.match(first):
         return "fragment"
     if _CONJUNCTION_START.match(first):
         return "fragment"
