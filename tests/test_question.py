@@ -81,6 +81,8 @@ def test_language(question, language):
         ("OpenAI vs Azure OpenAI", "heading"),
         ("Price: Azure OpenAI: Available here", "link label"),
         ("Learn more", "link label"),
+        ("To learn about creating resources, see Deploy models in the Foundry portal.", "navigation"),
+        ("japaneast: gpt-4o, 2024-05-13 no; gpt-35-turbo, 0613 yes", None),
         ("are NOT used for automatically improving Azure OpenAI models.", "fragment"),
         ("Your data is:", "fragment"),
         ("Yes: Ability to view the resource in the portal.", "fragment"),

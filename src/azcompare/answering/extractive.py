@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
@@ -180,16 +180,23 @@ def _renamed_first(scored: list[Evidence], renames: list[tuple[str, str]]) -> li
     for _, current in renames:
         using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower()]
         if using:
-            return [using[0], *(e for e in scored if e is not using[0])]
+            return _promote(scored, using[:1])
     return scored
 
 
 def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
-    """Sentences holding every specific thing asked for (a region, a model) rank above the rest."""
+    """The best sentence holding every specific thing asked for (a region, a model) leads."""
     if not ask.wants:
         return scored
-    has_all = [e for e in scored if all(w.found_in(e.sentence.text) for w in ask.wants)]
-    return has_all + [e for e in scored if e not in has_all] if has_all else scored
+    return _promote(scored, [e for e in scored if all(w.found_in(e.sentence.text) for w in ask.wants)][:1])
+
+
+def _promote(scored: list[Evidence], first: list[Evidence]) -> list[Evidence]:
+    """The evidence with `first` scored just above the best, so selection takes it first."""
+    if not first or not scored:
+        return scored
+    top = replace(first[0], score=scored[0].score + 1e-6)
+    return [top, *(e for e in scored if e is not first[0])]
 
 
 def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:

@@ -1,5 +1,5 @@
-"""Which sentences can be quoted as a claim: never a heading, a link label, a reference list, a
-table header, an include stub or a fragment that lost its subject.
+"""Which sentences can be quoted as a claim: never a heading, a link label, a reference list,
+navigation, a table header, an include stub or a fragment that lost its subject.
 
 Cleaning and chunking already drop most of these (link-only lists, include directives, a list item
 without its lead-in); this is the answerer's last check on each sentence it might quote.
@@ -16,6 +16,13 @@ _LINK_LABEL = re.compile(
     re.IGNORECASE,
 )
 _POINTER = re.compile(r"^(for (more )?(details|information)|to learn more|see )", re.IGNORECASE)
+# A short sentence that only sends the reader elsewhere ("To learn more, see …").
+_NAVIGATION = re.compile(
+    r"^(for (more )?(information|details)|for a (comprehensive|complete|full) list|to (learn|see|find|read|get started)"
+    r"|learn more|see also|refer to|next steps|read more|more information)\b",
+    re.IGNORECASE,
+)
+NAVIGATION_WORDS = 30
 _URL = re.compile(r"https?://\S+")
 _NUMBERED_REF = re.compile(r"\[\d+\]")
 _STUB = re.compile(r"\[!INCLUDE|\{\{[<%]|^\s*:::|\[!div|^\s*\|?\s*:?-{3,}", re.IGNORECASE)
@@ -43,6 +50,8 @@ def junk_reason(text: str) -> str | None:
     if pieces and all(_LINK_LABEL.match(p) or _URL.fullmatch(p.rstrip(".")) or _POINTER.match(p) for p in pieces):
         return "link label"
     words = _WORD.findall(stripped)
+    if _NAVIGATION.match(_value(stripped) if ":" in stripped[:40] else stripped) and len(words) < NAVIGATION_WORDS:
+        return "navigation"
     if len(words) < MIN_WORDS:
         return "fragment"
     first = stripped.lstrip("\"'“(*-• ")
