@@ -57,6 +57,7 @@ def test_a_region_is_found_in_its_compact_form_and_not_in_a_longer_name():
 def test_prices_and_sla_figures_are_told_from_other_numbers():
     price, sla = read_question("What does it cost and what is the SLA?").wants
     assert price.found_in("It costs $2.50 per hour.") and not price.found_in("Limit value: 100,000")
+    assert price.found_in("Global Batch, including 50% cost savings") and not price.found_in("50% of the quota")
     assert sla.found_in("The SLA guarantees 99.9% uptime.") and not sla.found_in("50% cost savings")
 
 

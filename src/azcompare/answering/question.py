@@ -73,7 +73,12 @@ class Ask:
 
 
 _PRICE_Q = re.compile(r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing)\b", re.I)
-_PRICE = re.compile(r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b", re.IGNORECASE)
+# An amount of money, or a relative price ("50% cost savings", "a 50% discount").
+_PRICE = re.compile(
+    r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
+    r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)",
+    re.IGNORECASE,
+)
 _SLA_Q = re.compile(r"\b(sla|service level|uptime|availability guarantee|guaranteed availability)\b", re.IGNORECASE)
 _SLA = re.compile(
     r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE

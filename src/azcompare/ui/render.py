@@ -54,6 +54,47 @@ def status_markup(status: str) -> str:
 
 
 def _cited_text(text: str, turn: int, unsupported: Sequence[str]) -> str:
+    """The answer with its [n] markers as links; a Markdown table in it (a comparison) as an HTML table."""
+    parts: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if _TABLE_ROW.match(lines[i]) and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
+            j = i + 2
+            while j < len(lines) and _TABLE_ROW.match(lines[j]):
+                j += 1
+            parts.append(_table_html(lines[i], lines[i + 2 : j], turn))
+            i = j
+            continue
+        start = i
+        while i < len(lines) and not (
+            _TABLE_ROW.match(lines[i]) and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1])
+        ):
+            i += 1
+        prose = "\n".join(lines[start:i])
+        if prose.strip():
+            parts.append(_cited_prose(prose.strip("\n"), turn, unsupported))
+    return "\n\n".join(parts)
+
+
+_TABLE_ROW = re.compile(r"^\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _table_html(header: str, rows: Sequence[str], turn: int) -> str:
+    """A table the answer holds (escaped cells, clickable markers), on one line: Markdown leaves it alone."""
+    head = "".join(f"<th>{_cited_prose(c, turn, [])}</th>" for c in _cells(header))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cited_prose(c, turn, [])}</td>" for c in _cells(row)) + "</tr>" for row in rows
+    )
+    return f'<table class="az-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cited_prose(text: str, turn: int, unsupported: Sequence[str]) -> str:
     escaped = _plain(text)
     for sentence in unsupported:
         marked = _plain(sentence)
