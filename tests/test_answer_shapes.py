@@ -56,7 +56,9 @@ def test_a_region_table_row_answers_for_the_region_asked(kb_settings):
 
 
 def test_a_comparison_gets_a_side_by_side_table_with_a_citation_in_each_row(kb_settings):
-    result = answer("What's the difference between OpenAI and Azure OpenAI in terms of data privacy?", settings=kb_settings)
+    result = answer(
+        "What's the difference between OpenAI and Azure OpenAI in terms of data privacy?", settings=kb_settings
+    )
     lines = result.text.splitlines()
     assert re.search(r"\[1\]\.$", lines[0]), result.text  # one answering sentence first
     assert "| Point | OpenAI | Azure OpenAI | Source |" in lines
