@@ -73,17 +73,20 @@ def compose(
     return Composed(text, citations, [e for _, e in statements])
 
 
-def partial(ask: Ask, missing: list[str], chosen: list[Evidence], newest: dt.date | None, span_days: int) -> Composed:
-    """Say what the knowledge base lacks of what was asked, then what it does say, then where to look."""
+def partial(
+    ask: Ask, missing: list[str], chosen: list[Evidence], newest: dt.date | None, span_days: int, urls: Sequence[str]
+) -> Composed:
+    """Say what the knowledge base lacks of what was asked, then what it does say, then where to look
+    (the first cited page with an address, else the best retrieved one: `urls`)."""
     statements = label_stale(current_first(chosen[:2], span_days), newest, span_days)
     text, citations = render(statements)
     what = _join(missing)
     lines = [f"The knowledge base does not give {what} for this question."]
     if statements:
         lines.append(f"What it says on the topic: {text}")
-    urls = list(dict.fromkeys(c.url for c in citations if c.url))
-    if urls:
-        lines.append(f"For {what}, check the current page: {urls[0]}")
+    where = [c.url for c in citations if c.url] + list(urls)
+    if where:
+        lines.append(f"For {what}, check the current page: {where[0]}")
     return Composed(" ".join(lines), citations, [e for _, e in statements])
 
 

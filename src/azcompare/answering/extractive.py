@@ -162,7 +162,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     renames = renamed_in(question, settings)
     if missing:
         chosen = select_evidence(scored, 2)
-        composed = partial(ask, missing, chosen, newest, settings.dated_span_days)
+        urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
+        composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
     else:
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
