@@ -271,7 +271,7 @@ def test_what_the_passages_lack_is_said_without_asking_the_model(kb_settings):
     with OpenAIServer(reply=grounded_reply) as server:
         settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1")
         unknown = answer("Is the abuse monitoring team based in Redmond?", provider="openai", settings=settings)
-        price = answer("How much does a PTU cost per month in West Europe?", provider="openai", settings=settings)
+        price = answer("What is the monthly price of provisioned throughput?", provider="openai", settings=settings)
     assert unknown.abstained and unknown.text.startswith("This is not in the knowledge base"), unknown.text
     assert not price.abstained and "a price" in price.missing and price.provider == "extractive", price.text
     assert server.requests == []

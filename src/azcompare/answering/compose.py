@@ -132,8 +132,7 @@ def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int
     statements: list[tuple[str, Evidence]] = []
     for i, e in enumerate(evidence):
         chunk = e.hit.chunk
-        same_source_before = i > 0 and evidence[i - 1].hit.chunk.doc_id == chunk.doc_id
-        if not _is_old(chunk, newest, span_days) or same_source_before:
+        if not _is_old(chunk, newest, span_days):
             statements.append(("", e))
             continue
         name = source_name(chunk)
