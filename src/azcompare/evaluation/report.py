@@ -17,6 +17,15 @@ KIND_COLUMNS = (
     "dated_contrast",
     "abstention_accuracy",
 )
+# The answer-shape metrics of issue 10, per kind: each applies to some kinds only (n/a elsewhere).
+SHAPE_COLUMNS = (
+    "lead_accuracy",
+    "junk_rate",
+    "answer_statements_p50",
+    "partial_abstention_accuracy",
+    "current_first",
+    "verdict_accuracy",
+)
 WORST = 10
 _ANSWER_PREVIEW = 280
 
@@ -54,8 +63,10 @@ def render_report(
     if ours.get("by_split"):
         lines += _by_split(ours, base)
     lines += _by_kind("Ours", ours)
+    lines += _by_kind("Ours", ours, SHAPE_COLUMNS, "answer shape per question kind", glossary)
     if base:
         lines += _by_kind("Baseline", base)
+        lines += _by_kind("Baseline", base, SHAPE_COLUMNS, "answer shape per question kind", glossary)
     lines += _latency(ours, base)
     if config.get("judge"):
         lines += _judge(config["judge"])
@@ -119,7 +130,7 @@ def _overall(ours: Mapping[str, Any], base: Mapping[str, Any] | None, glossary: 
 
 def _by_split(ours: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[str]:
     lines = ["## Per split", "", "Dev is the tuning split; held-out is the one to report.", ""]
-    cols = ("hit@5", "mrr", "fact_recall", "citation_support", "abstention_accuracy")
+    cols = ("hit@5", "mrr", "fact_recall", "citation_support", "abstention_accuracy", "lead_accuracy", "junk_rate")
     lines += ["| split | pipeline | " + " | ".join(cols) + " |", "| --- | --- |" + " ---: |" * len(cols)]
     for split, values in ours["by_split"].items():
         lines.append(f"| {split} | ours | " + " | ".join(fmt(values.get(c)) for c in cols) + " |")
@@ -129,12 +140,19 @@ def _by_split(ours: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[s
     return [*lines, ""]
 
 
-def _by_kind(title: str, block: Mapping[str, Any]) -> list[str]:
+def _by_kind(
+    title: str,
+    block: Mapping[str, Any],
+    columns: tuple[str, ...] = KIND_COLUMNS,
+    heading: str = "per question kind",
+    glossary: Mapping[str, Any] | None = None,
+) -> list[str]:
     counts = block.get("counts", {}).get("by_kind", {})
-    lines = [f"## {title}: per question kind", ""]
-    lines += ["| kind | n | " + " | ".join(KIND_COLUMNS) + " |", "| --- | ---: |" + " ---: |" * len(KIND_COLUMNS)]
+    bounded = {c: (glossary or {}).get(c, {}).get("bounded", True) for c in columns}
+    lines = [f"## {title}: {heading}", ""]
+    lines += ["| kind | n | " + " | ".join(columns) + " |", "| --- | ---: |" + " ---: |" * len(columns)]
     for kind, values in block.get("by_kind", {}).items():
-        cells = " | ".join(fmt(values.get(c)) for c in KIND_COLUMNS)
+        cells = " | ".join(fmt(values.get(c), bounded[c]) for c in columns)
         lines.append(f"| {kind} | {counts.get(kind, 0)} | {cells} |")
     return [*lines, ""]
 

@@ -37,7 +37,7 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! or ? (with any closing quote, bracket or citation markers after it) before
 # whitespace; "e.g." and "i.e." do not end one.
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[.!?])((?:[\"'”’)\]]|\s*\[\d+\])*)\s+")
+_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])((?:[\"'”’)\]]|\s*\[\d+\])*)\s+")
 _LIST_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _URL = re.compile(r"https?://\S+")
 _MD_LINK = re.compile(r"\[[^\]]+\]\([^)]+\)")
@@ -150,11 +150,11 @@ def lead_text(text: str) -> str:
         table_id = statements[1].table_id
     else:
         return first.text
-    rows = [first.text] if not first.table_row else []
-    rows += [s.text for s in statements if s.table_row and s.table_id == table_id]
+    intro = [] if first.table_row else [first.text]
+    rows = [s.text for s in statements if s.table_row and s.table_id == table_id]
     # The header row names the columns ("OpenAI", "Azure OpenAI") that make a row's cells readable.
     header = _table_header(text, table_id)
-    return "\n".join(([header] if header else []) + rows)
+    return "\n".join(intro + ([header] if header else []) + rows)
 
 
 def _table_header(text: str, table_id: int | None) -> str:
