@@ -6,13 +6,18 @@ import copy
 
 import pytest
 
-from azcompare.evaluation.chart import write_chart
 from azcompare.evaluation.compare import compare_runs, config_differences
-from azcompare.evaluation.errors import EvaluationError
 from azcompare.evaluation.metrics import METRICS
-from azcompare.evaluation.report import render_report
+from azcompare.evaluation.report import render_report, write_chart
 from azcompare.evaluation.runner import score_item, summarize
-from azcompare.evaluation.runs import load_run, new_run_dir, summary_document, write_json, write_results
+from azcompare.evaluation.runs import (
+    EvaluationError,
+    load_run,
+    new_run_dir,
+    summary_document,
+    write_json,
+    write_results,
+)
 from conftest import write
 from evalkit import answer, cite, hit, item
 

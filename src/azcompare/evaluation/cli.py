@@ -120,8 +120,7 @@ def _summary_table(summary: dict[str, Any], question_set: Path, split: str | Non
 
 
 def _judge(name: str, model: str | None, repeats: int, settings: Any) -> Any:
-    from azcompare.evaluation.judge import LLMJudge
-    from azcompare.evaluation.judge_model import judge_chat_model
+    from azcompare.evaluation.judge import LLMJudge, judge_chat_model
 
     chat, label = judge_chat_model(name, settings, model)
     return LLMJudge(chat, repeats=repeats, label=label)
