@@ -205,6 +205,10 @@ def test_statements_are_sentences_and_table_body_rows():
         ("Models available: GPT-4 series<br>GPT-3.5-Turbo series [1].", "raw table markup"),
         ("See https://a.example/x and https://b.example/y [1].", "reference list"),
         ("[Azure Cognitive Services](https://x) [How do I get access?](https://y) [1].", "reference list"),
+        ("For a comprehensive list of Azure Compliance Offerings [1].", "navigation"),
+        ("To learn more, see the quotas page [1].", "navigation"),
+        ("Yes: Ability to view the resource and associated model deployments in Microsoft Foundry portal [1].", "fragment"),
+        ("Here's how token costs are calculated: [1]", "fragment"),
     ],
 )
 def test_the_junk_rule_names_each_kind_of_junk(statement, reason):
@@ -223,12 +227,21 @@ def test_the_junk_rule_names_each_kind_of_junk(statement, reason):
         "Limit value: 30 [1].",
         "gpt-4o supports image input [1].",
         "The 2024 article said Azure OpenAI was available exclusively to Microsoft Enterprise customers [1].",
+        "Azure OpenAI supports private endpoints [1].",  # a paraphrase of a table row is judged as written
     ],
 )
 def test_readable_claims_are_not_junk(statement):
     h = hit(PAGE, 1)
-    snippet = strip_markers(statement)
+    snippet = "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes"
+    snippet = snippet if "private endpoints [1]" in statement else strip_markers(statement)
     assert m.junk_rate(item(), answer(statement, [h], [cite(1, h, snippet)])) == 0.0
+
+
+def test_a_quote_keeps_the_punctuation_of_its_source():
+    # The answerer wrote the full stop; the source's lead-in ended with a colon, the heading with nothing.
+    lead_in, heading = split_statements("Here's how token costs are calculated [1]. OpenAI vs Azure OpenAI [2].")
+    snippets = {1: "Here's how token costs are calculated:", 2: "OpenAI vs Azure OpenAI"}
+    assert junk_reason(lead_in, snippets) == "fragment" and junk_reason(heading, snippets) == "heading"
 
 
 def test_junk_rate_counts_quoted_statements_only_and_table_rows_by_their_cells():

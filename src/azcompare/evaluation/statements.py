@@ -14,13 +14,18 @@ The junk rule (`junk_reason`), checked in this order on the statement with its c
    references that are not the answer's own citation markers.
 4. link label: the statement, or its part after the last colon, is a link's label
    ("Available here", "Learn more", "Read more", "Click here", "Apply now", ...).
-5. fragment: ends with a colon; or starts with a lower-case word (an identifier with a digit, a hyphen
-   or an underscore, such as gpt-4o, is not one); or starts with a conjunction ("and", "or", "but",
-   "which", ...); or has at most 3 words and is not a "label: value" pair.
-6. heading: no end punctuation (. ! ? or a closing quote/bracket after one), no "label: value" pair,
-   and fewer than 10 words. For a quoted statement, end punctuation counts where the quote ends: before
-   its first marker, or at the end of the source snippet that marker cites (an answerer that writes
-   "Heading [1]." has added the full stop itself).
+5. navigation: fewer than 20 words that only send the reader elsewhere: the statement starts with
+   "For more information", "For details", "For a comprehensive list", "To learn more", "Learn more",
+   "See also", "Refer to", "Next steps", ... (NAVIGATION).
+6. fragment: ends with a colon (where the quote ends, see 7); or starts with a lower-case word (an
+   identifier with a digit, a hyphen or an underscore, such as gpt-4o, is not one); or starts with a
+   conjunction ("and", "or", "but", "which", ...); or has at most 3 words and is not a "label: value"
+   pair; or is a table cell without its column: a "label: value" whose label is only Yes, No or a
+   check mark.
+7. heading: no end punctuation (. ! ? or a closing quote/bracket after one), no "label: value" pair,
+   and fewer than 10 words. For a statement that quotes its source verbatim, end punctuation (and the
+   colon of rule 6) counts where the quote ends: before its first marker, or else at the end of the
+   snippet that marker cites (an answerer that writes "Heading [1]." has added the full stop itself).
 
 Table body rows are judged by rules 1, 3 and 4 only: short cells without end punctuation are what a
 table is made of.
@@ -66,6 +71,15 @@ CONJUNCTIONS = frozenset(
     {"and", "or", "but", "nor", "so", "yet", "because", "which", "that", "while", "whereas", "although", "though"}
 )
 _END_PUNCT = re.compile(r"[.!?][\"'”’)\]]*$")
+NAVIGATION = re.compile(
+    r"^(?:note:\s*)?(?:for (?:more|further|additional) (?:information|details|info)|for details|"
+    r"for (?:a|the) (?:comprehensive|complete|full) list|for a list|to learn (?:more|about)|learn more|"
+    r"see also|see the|refer to|read more|more information|next steps|check out|visit)\b",
+    re.IGNORECASE,
+)
+_BARE_VERDICT = re.compile(r"^(?:yes|no|✔️?|✅|❌|✓|✗)\s*:", re.IGNORECASE)
+_NAVIGATION_WORDS = 20
+_CLOSED = re.compile(r"[.!?:][\"'”’)\]]*$")
 
 
 @dataclass(frozen=True)
@@ -197,32 +211,45 @@ def junk_reason(statement: Statement, snippets: Mapping[int, str] | None = None)
     if statement.table_row:
         return None
     words = _words(text)
+    if NAVIGATION.match(text) and len(words) < _NAVIGATION_WORDS:
+        return "navigation"
     label_value = bool(_LABEL_VALUE.match(text))
     first = text.lstrip("\"'“‘(*_`").split(" ", 1)[0] if text else ""
+    ending = _quote_end(statement, snippets)
     if (
-        text.endswith(":")
+        ending.endswith(":")
         or (first[:1].islower() and not re.search(r"[\d\-_]", first))
         or (words and words[0].lower() in CONJUNCTIONS)
         or (len(words) <= 3 and not label_value)
+        or _BARE_VERDICT.match(text)
     ):
         return "fragment"
-    if not _ends_a_sentence(statement, snippets) and not label_value and len(words) < 10:
+    if not _END_PUNCT.search(ending) and not label_value and len(words) < 10:
         return "heading"
     return None
 
 
-def _ends_a_sentence(statement: Statement, snippets: Mapping[int, str]) -> bool:
-    """End punctuation written before the first citation marker, or in the source text that marker quotes.
+def _quote_end(statement: Statement, snippets: Mapping[int, str]) -> str:
+    """Where the statement's quote ends: its text before the first citation marker when that ends with
+    punctuation; else, when that text is quoted from the snippet the marker cites, the snippet's end.
 
-    An answerer that appends "[n]." to every quote gives a heading a full stop it never had, so a
-    quoted statement's own punctuation is read where the quote ends, not after its marker.
+    An answerer that appends "[n]." to every quote gives a heading a full stop it never had, and turns
+    a lead-in's colon into one, so a quoted statement's own punctuation is read where the quote ends.
     """
     markers = statement.markers
     if not markers:
-        return bool(_END_PUNCT.search(statement.plain))
+        return statement.plain
     before = strip_markers(statement.text[: _MARKER.search(statement.text).start()])  # type: ignore[union-attr]
-    snippet = snippets.get(markers[0], "")
-    return bool(_END_PUNCT.search(before) or _END_PUNCT.search(snippet.strip()))
+    if _CLOSED.search(before):
+        return before
+    snippet = snippets.get(markers[0], "").strip()
+    if _squash(before) and _squash(before) in _squash(snippet):
+        return snippet  # the statement quotes the snippet: its punctuation is the source's
+    return statement.plain
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^\w]+", "", text.lower())
 
 
 def _words(text: str) -> list[str]:
