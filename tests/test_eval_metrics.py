@@ -207,7 +207,7 @@ def test_statements_are_sentences_and_table_body_rows():
         ("[Azure Cognitive Services](https://x) [How do I get access?](https://y) [1].", "reference list"),
         ("For a comprehensive list of Azure Compliance Offerings [1].", "navigation"),
         ("To learn more, see the quotas page [1].", "navigation"),
-        ("Yes: Ability to view the resource and associated model deployments in Microsoft Foundry portal [1].", "fragment"),
+        ("Yes: Ability to view the resource and its model deployments in the Foundry portal [1].", "fragment"),
         ("Here's how token costs are calculated: [1]", "fragment"),
     ],
 )
