@@ -242,14 +242,17 @@ def write_chart(summary: Mapping[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     pipelines = [(name, block) for name, block in summary["pipelines"].items() if block.get("by_kind")]
-    fig, axes = plt.subplots(len(ROWS), len(pipelines), figsize=(8 * len(pipelines), 8.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(ROWS), len(pipelines), figsize=(8 * len(pipelines) + 2.5, 8.4), squeeze=False, sharey=True
+    )
     try:
         for row, (metrics, label) in enumerate(ROWS):
             for ax, (name, block) in zip(axes[row], pipelines, strict=True):
                 _panel(ax, name, block, metrics, label)
             axes[row][0].set_ylabel("score (0–1)")
             handles, labels = axes[row][0].get_legend_handles_labels()
-            axes[row][-1].legend(handles, labels, loc="upper right", fontsize=7, frameon=False)
+            # Beside the last panel, where it hides no bar.
+            axes[row][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
         fig.suptitle(f"{summary.get('run', '')}: metrics per question kind")
         fig.tight_layout(rect=(0, 0, 1, 0.96))
         fig.savefig(path, dpi=110)
