@@ -81,7 +81,7 @@ def partial(
     statements = label_stale(current_first(chosen[:2], span_days), newest, span_days)
     text, citations = render(statements)
     what = _join(missing)
-    lines = [f"The knowledge base does not give {what} for this question."]
+    lines = [f"The knowledge base does not give {what}."]
     if statements:
         lines.append(f"What it says on the topic: {text}")
     where = [c.url for c in citations if c.url] + list(urls)

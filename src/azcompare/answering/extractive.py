@@ -157,7 +157,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     unknown = unknown_names(question, kb)
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
-    missing = [w.label for w in ask.wants if not any(w.found_in(h.chunk.text) for h in result.all_hits)]
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits])
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:

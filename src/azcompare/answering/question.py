@@ -9,6 +9,7 @@ says so instead of quoting what is merely nearby.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,11 @@ class Want:
         return self.pattern.search(text) is not None
 
 
+# Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate"})
+SUBJECT_KINDS = frozenset({"region", "name"})
+
+
 @dataclass(frozen=True)
 class Ask:
     """A question read for what it asks."""
@@ -70,6 +76,23 @@ class Ask:
     @property
     def english(self) -> bool:
         return self.language == "en"
+
+    def missing_from(self, passages: Sequence[str]) -> list[str]:
+        """What of the asked-for things the passages lack, as an answer would name it.
+
+        Each thing must be in some passage; a value asked for a named subject (a price for a region,
+        a rate for a model) must stand with that subject in one sentence or table row.
+        """
+        missing = [w.label for w in self.wants if not any(w.found_in(p) for p in passages)]
+        if missing:
+            return missing
+        values = [w for w in self.wants if w.kind in VALUE_KINDS]
+        subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
+        if not (values and subjects):
+            return []
+        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
+        together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
+        return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
 
 
 _PRICE_Q = re.compile(r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing)\b", re.I)
@@ -84,10 +107,23 @@ _SLA = re.compile(
     r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE
 )
 _DATE_Q = re.compile(
-    r"^when\b|\b(what|which) date\b|\bsince when\b|\bby when\b|"
-    r"\b(retirement|deprecation|release|launch|end[- ]of[- ]life|general availability) date\b",
+    r"^when\b|\bsince when\b|\bby when\b|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b",
     re.IGNORECASE,
 )
+# "How many days / how long / how often": a duration or an interval.
+_DURATION_Q = re.compile(
+    r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b", re.IGNORECASE
+)
+_DURATION = re.compile(
+    r"\b\d+\s?(?:-\s?)?(?:days?|hours?|weeks?|months?|years?|minutes?|seconds?)\b"
+    r"|\bevery\s+(?:\d+\s+)?(?:day|week|month|year|hour)s?\b|\b(?:daily|weekly|monthly|annually|yearly|hourly)\b",
+    re.IGNORECASE,
+)
+# "How many tokens per second / requests per minute": a rate, by its unit or its abbreviation.
+_RATE_Q = re.compile(
+    r"\bhow many (tokens|requests|calls|images|words)\s+(?:per|a|each)\s+(second|minute|hour|day)\b", re.IGNORECASE
+)
+_RATE_ABBREVIATION = {("tokens", "minute"): "TPM", ("requests", "minute"): "RPM", ("tokens", "second"): "TPS"}
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|\b20\d\d-\d\d(-\d\d)?\b|\b\d{{1,2}}/\d{{1,2}}/20\d\d\b", re.I)
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
@@ -174,6 +210,15 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want("an SLA figure", "sla", _SLA))
     if _DATE_Q.search(question):
         wants.append(Want("a date", "date", _DATE))
+    elif _DURATION_Q.search(question) and not _RATE_Q.search(question):
+        wants.append(Want("a duration or interval", "duration", _DURATION))
+    rate = _RATE_Q.search(question)
+    if rate:
+        what, per = rate.group(1).lower(), rate.group(2).lower()
+        short = _RATE_ABBREVIATION.get((what, per), "")
+        unit = rf"{what[:-1]}s?\s*(?:per|/|a|each)\s*{per[:3]}\w*" + (rf"|\b{short}\b" if short else "")
+        pattern = re.compile(rf"\d[\d,.]*\s*[kKmM]?\s*(?:{unit})|(?:{unit})[^.;]{{0,40}}?\d", re.IGNORECASE)
+        wants.append(Want(f"the number of {what} per {per}", "rate", pattern))
     for match in _REGION_IN_QUESTION.finditer(question):
         name = re.sub(r"\s+", " ", match.group(1)).strip()
         canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
