@@ -206,6 +206,7 @@ def _stream(
             strength=draft.strength,
             unsupported=draft.unsupported,
             usage=draft.usage,
+            links=result.links,
         ),
     )
 
