@@ -113,8 +113,8 @@ class BuildReport:
         )
         return (
             f"{what} ({self.reason}): {docs}; embedded {self.embedded_chunks} of {self.total_chunks} chunks "
-            f"and {self.embedded_sentences} sentences, linked {self.links} older statements to newer passages "
-            f"({self.link_seconds:.1f}s), in {self.seconds:.1f}s"
+            f"and {self.embedded_sentences} sentences, made {self.links} links from older statements to newer "
+            f"passages ({self.link_seconds:.1f}s), in {self.seconds:.1f}s"
         )
 
 
@@ -164,10 +164,10 @@ def rebuild_reason(settings: Settings) -> str | None:
     manifest = read_manifest(settings)
     if manifest is None:
         return None
-    full, reason = _full_rebuild_reason(
-        manifest, model_id(settings), chunker_params(settings), link_recipe(settings), rebuild=False
-    )
-    return reason if full else None
+    full, reason = _full_rebuild_reason(manifest, model_id(settings), chunker_params(settings), rebuild=False)
+    if full:
+        return reason
+    return "link settings changed" if manifest.links != link_recipe(settings).to_dict() else None
 
 
 def link_recipe(settings: Settings) -> LinkRecipe:
@@ -331,7 +331,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         previous_dir = None
     previous = IndexManifest.read(previous_dir / MANIFEST) if previous_dir else None
     recipe = link_recipe(settings)
-    full, reason = _full_rebuild_reason(previous, model, params, recipe, rebuild)
+    full, reason = _full_rebuild_reason(previous, model, params, rebuild)
+    # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
+    relink = not full and previous is not None and previous.links != recipe.to_dict()
     if problem:
         reason = "the index was damaged"
     if full and previous is not None and not rebuild:
@@ -339,7 +341,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     plan = _plan(documents, None if full else previous, params)
     report = plan.report
     report.full, report.reason, report.notices = full, reason, notices
-    if previous_dir is not None and not report.changed:
+    if relink and not report.changed:
+        report.reason = "link settings changed"
+    if previous_dir is not None and not report.changed and not relink:
         report.version, report.reason = previous_dir.name, "up to date"
         report.total_chunks = previous.chunk_count if previous else 0
         report.seconds = time.perf_counter() - started
@@ -376,7 +380,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
 
 
 def _full_rebuild_reason(
-    previous: IndexManifest | None, model: str, params: ChunkerParams, links: LinkRecipe, rebuild: bool
+    previous: IndexManifest | None, model: str, params: ChunkerParams, rebuild: bool
 ) -> tuple[bool, str]:
     if rebuild:
         return True, "rebuild requested"
@@ -390,8 +394,6 @@ def _full_rebuild_reason(
     if previous.chunker != recipe:
         changed = sorted(k for k in recipe.keys() | previous.chunker.keys() if recipe.get(k) != previous.chunker.get(k))
         return True, f"chunker settings changed ({', '.join(changed)})"
-    if previous.links != links.to_dict():
-        return True, "link settings changed"
     return False, "documents changed"
 
 
