@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from azcompare import answer
+from azcompare import answer, build_index
 from azcompare.index import CURRENT, current_version, rebuild_reason
 from azcompare.links import LINKS_FILE, older_documents, read_links
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
@@ -109,6 +109,19 @@ def test_links_persist_across_reopen(kb_settings, kb):
 def test_the_manifest_records_the_link_recipe(kb_settings):
     assert rebuild_reason(kb_settings) is None
     assert rebuild_reason(kb_settings.with_overrides(dated_span_days=30)) == "link settings changed"
+
+
+def test_a_new_link_recipe_relinks_without_embedding_and_swaps_atomically(index_copy):
+    before = current_version(index_copy.index_dir)
+    wider = index_copy.with_overrides(dated_span_days=150)  # pages of mid-2025 become older too
+    report = build_index(wider)
+    assert report.reason == "link settings changed" and report.embedded_chunks == 0 and report.links > 0
+    after = current_version(index_copy.index_dir)
+    assert after != before and (after / LINKS_FILE).is_file() and (before / LINKS_FILE).is_file()
+    links = _all_links(open_knowledge_base(wider))
+    assert len(links) == report.links and {ARTICLE, OVERVIEW_2023} < {link.old_doc_id for link in links}
+    assert all(link.new_date > link.old_date for link in links if link.new_date and link.old_date)
+    assert rebuild_reason(wider) is None and build_index(wider).reason == "up to date"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "missing"])
