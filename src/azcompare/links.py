@@ -33,7 +33,7 @@ from azcompare.text import index_terms, terms
 from azcompare.types import Chunk, Link
 
 LINKS_FILE = "links.json"
-# Bump when the scoring changes: the recipe is recorded in the manifest and a change rebuilds the index.
+# Bump when the scoring changes: the recipe is recorded in the manifest; a change relinks the index.
 LINKS_VERSION = 3
 SENTENCE_WEIGHT, PASSAGE_WEIGHT, TERMS_WEIGHT = 0.5, 0.2, 0.3
 # Calibrated on scripts/link_labels.yaml (scripts/link_stats.py --calibrate).
@@ -58,7 +58,7 @@ _LABEL_WORDS = 12
 
 @dataclass(frozen=True)
 class LinkRecipe:
-    """What decides the links; recorded in the index manifest (a change rebuilds the index)."""
+    """What decides the links; recorded in the index manifest (a change relinks, embedding nothing again)."""
 
     version: int = LINKS_VERSION
     threshold: float = THRESHOLD
