@@ -38,22 +38,36 @@ from azcompare.index_state import (
     is_writable,
     storage_error,
 )
+from azcompare.links import read_links
 from azcompare.settings import Settings
 from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
-from azcompare.types import Chunk, Hit
+from azcompare.types import Chunk, Hit, Link
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+# Newer passages brought in for each retrieved older one (its best links to distinct passages).
+LINKED_PER_HIT = 2
 
 
 @dataclass
 class SearchResult:
-    """Ranked hits plus what the answerer needs to judge them."""
+    """Ranked hits plus what the answerer needs to judge them.
+
+    `linked` holds the newer passages on the same point as the older passages among the hits (each
+    Hit's `via_link` names the older chunk), `links` the links that brought them.
+    """
 
     hits: list[Hit]
     query_vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     best_dense: float = 0.0
+    linked: list[Hit] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def all_hits(self) -> list[Hit]:
+        """The hits, then the newer passages linked to them."""
+        return self.hits + self.linked
 
     @property
     def all_hits(self) -> list[Hit]:
@@ -80,6 +94,10 @@ class KnowledgeBase:
             self._client = _open_client(version_dir)
             self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
             self._load()
+        # Links are an addition: a version without readable links still answers, and says why it has none.
+        self._links, self.links_problem = read_links(version_dir)
+        if self.links_problem:
+            log.warning("%s", self.links_problem)
 
     @contextmanager
     def _storage(self) -> Iterator[None]:
@@ -147,6 +165,42 @@ class KnowledgeBase:
                 for i, s in enumerate(quotable_sentences(chunk.text))
             ]
         return units
+
+    def newer(self, chunk_id: str) -> list[Link]:
+        """The links from an older passage to newer passages on the same point, best first (none for others)."""
+        return list(self._links.get(chunk_id, []))
+
+    def linked_hits(self, hits: list[Hit]) -> tuple[list[Hit], list[Link]]:
+        """The newer passages linked to the older passages among `hits` (not already hits), and the links used."""
+        retrieved = {h.chunk.id for h in hits}
+        seen = set(retrieved)
+        linked: list[Hit] = []
+        used: list[Link] = []
+        for hit in hits:
+            taken = 0
+            for link in self._links.get(hit.chunk.id, []):
+                if taken == LINKED_PER_HIT:
+                    break
+                index = self._by_id.get(link.new_chunk_id)
+                if index is None:
+                    continue
+                if link.new_chunk_id in seen:
+                    if link.new_chunk_id in retrieved:  # retrieved anyway: the link still tells what changed
+                        taken += 1
+                        used.append(link)
+                    continue
+                seen.add(link.new_chunk_id)
+                taken += 1
+                used.append(link)
+                linked.append(
+                    Hit(
+                        chunk=self.chunks[index],
+                        score=hit.score,
+                        rank=len(hits) + len(linked) + 1,
+                        via_link=hit.chunk.id,
+                    )
+                )
+        return linked, used
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self._ef([text])[0], dtype=np.float32)
@@ -253,7 +307,12 @@ class KnowledgeBase:
         unscored = [h.chunk.id for h in hits if h.dense_score is None]
         if unscored:
             best = max(best, self._exact_similarity(unscored, embedding))
-        return SearchResult(hits=hits, query_vector=embedding, timings=timings, best_dense=best)
+        t4 = time.perf_counter()
+        linked, links = self.linked_hits(hits)
+        timings["links_ms"] = (time.perf_counter() - t4) * 1000
+        return SearchResult(
+            hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
+        )
 
     def _with_required(
         self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int

@@ -210,6 +210,7 @@ def _stream(
             unsupported=draft.unsupported,
             usage=draft.usage,
             missing=draft.missing,
+            links=result.links,
         ),
     )
 
