@@ -236,6 +236,8 @@ def _supersedes(newer: Evidence, older: Evidence, span_days: int) -> bool:
     a, b = newer.hit.chunk, older.hit.chunk
     if a.doc_id == b.doc_id or not (a.date and b.date) or (a.date - b.date).days < span_days:
         return False
+    if newer.hit.via_link == b.id:  # brought in by the link made at index time from the older passage
+        return True
     return newer.vector is not None and older.vector is not None and float(newer.vector @ older.vector) >= SAME_POINT
 
 

@@ -10,6 +10,7 @@ something loosely related.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,7 +98,7 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
     total = sum(weights.values()) or 1.0
     about_openai_only = asks_about_openai_only(question)
     scored: list[Evidence] = []
-    for hit in result.hits:
+    for hit in result.all_hits:
         heading_keys = {match_key(t) for t in terms(hit.chunk.heading)}
         pointer_section = is_pointer_heading(hit.chunk.heading)
         for unit in kb.sentences(hit.chunk):
@@ -168,12 +169,42 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
         )
-        chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
-        composed = compose(ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames)
+        chosen = with_counterparts(
+            select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit), scored, kb, newest, settings
+        )
+        composed = compose(ask, chosen[: settings.max_answer_sentences + 1], newest, settings.dated_span_days, renames)
         if ask.shape == "compare":
             composed = comparison(chosen, settings.dated_span_days) or composed
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def with_counterparts(
+    chosen: list[Evidence], scored: list[Evidence], kb: KnowledgeBase, newest: dt.date | None, settings: Settings
+) -> list[Evidence]:
+    """The chosen statements, each statement of an old source preceded by the newer statement its link
+    points to (made at index time), when that one was not chosen already: the current fact comes first.
+
+    Only the first old statement gets one, so that the answer stays short.
+    """
+    by_sentence = {(e.hit.chunk.id, e.sentence.text): e for e in scored}
+    out = list(chosen)
+    for e in chosen:
+        chunk = e.hit.chunk
+        if not (chunk.date and newest and (newest - chunk.date).days >= settings.dated_span_days):
+            continue
+        for link in kb.newer(chunk.id):
+            if link.same_text or not _same_sentence(link.old_sentence, e.sentence.text):
+                continue
+            newer = next((by_sentence.get((link.new_chunk_id, s)) for s in link.new_sentences), None)
+            if newer is not None and newer not in out:
+                out.insert(out.index(e), newer)
+                return out
+    return out
+
+
+def _same_sentence(a: str, b: str) -> bool:
+    return a == b or a in b or b in a
 
 
 def _renamed_first(scored: list[Evidence], renames: list[tuple[str, str]]) -> list[Evidence]:
