@@ -69,11 +69,6 @@ class SearchResult:
         """The hits, then the newer passages linked to them."""
         return self.hits + self.linked
 
-    @property
-    def all_hits(self) -> list[Hit]:
-        """Every retrieved passage."""
-        return self.hits
-
 
 @dataclass(frozen=True)
 class SentenceUnit:
