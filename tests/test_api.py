@@ -25,6 +25,7 @@ ANSWER_KEYS = {
     "strength",
     "unsupported",
     "usage",
+    "missing",
 }
 CITATION_KEYS = {"n", "title", "url", "source", "heading", "snippet", "date", "passage", "chunk_id", "spans"}
 HIT_KEYS = set("rank chunk_id source title heading kind score dense_score bm25_score date url text".split())
