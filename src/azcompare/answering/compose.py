@@ -36,6 +36,9 @@ _CONDITION = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_DEICTIC = re.compile(
+    r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
+)
 _ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
 
 
@@ -133,12 +136,21 @@ def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int
     for i, e in enumerate(evidence):
         chunk = e.hit.chunk
         if not _is_old(chunk, newest, span_days):
-            statements.append(("", e))
+            statements.append((_subject(e), e))
             continue
         name = source_name(chunk)
         superseded = any(_supersedes(n, e, span_days) for n in evidence[:i])
         statements.append((f"{name[0].upper()}{name[1:]} said: " if superseded else f"According to {name}: ", e))
     return statements
+
+
+def _subject(e: Evidence) -> str:
+    """ "Cognitive Services OpenAI User: " for a sentence that says "this role" under that heading: the
+    quote keeps the subject its section gives it."""
+    heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else ""
+    if heading and _DEICTIC.search(e.sentence.text) and heading.lower() not in e.sentence.text.lower():
+        return f"{heading}: "
+    return ""
 
 
 def source_name(chunk: Chunk) -> str:

@@ -155,7 +155,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     ask = read_question(question)
     strength = evidence_strength(result)
     scored = [e for e in score_sentences(question, result, kb) if is_readable(e.sentence.text)]
-    unknown = unknown_names(question, kb)
+    unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
     missing = ask.missing_from([h.chunk.text for h in result.all_hits])

@@ -107,7 +107,8 @@ _SLA = re.compile(
     r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE
 )
 _DATE_Q = re.compile(
-    r"^when\b|\bsince when\b|\bby when\b|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b",
+    r"^when (will|did|does|do|is|was|are|were|can|could|should|has|have)\b|\bsince when\b|\bby when\b"
+    r"|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b",
     re.IGNORECASE,
 )
 # "How many days / how long / how often": a duration or an interval.

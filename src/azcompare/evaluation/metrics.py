@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from azcompare.corpus.chunking import table_row_sentences
 from azcompare.evaluation.dataset import EvalItem
 from azcompare.evaluation.statements import junk_reason, lead_text, split_statements, strip_markers
 from azcompare.types import Answer
@@ -27,9 +28,29 @@ def normalize(text: str) -> str:
 
 
 def fact_present(group: Sequence[str], text: str) -> bool:
-    """True when any accepted phrasing of a fact occurs in the text (its end punctuation aside)."""
-    haystack = normalize(text)
+    """True when any accepted phrasing of a fact occurs in the text (its end punctuation aside).
+
+    A table in the answer (a comparison) counts row by row, each row read as the feature-matrix
+    sentences of the index are ("Private Endpoints: OpenAI no; Azure OpenAI yes").
+    """
+    haystack = normalize(" ".join([text, *_table_sentences(text)]))
     return any(normalize(p).rstrip(".,;:!?") in haystack for p in group)
+
+
+def _table_sentences(text: str) -> list[str]:
+    lines = text.splitlines()
+    sentences: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            sentences += table_row_sentences(lines[i:j])
+            i = j
+        else:
+            i += 1
+    return sentences
 
 
 def mean(scored: Sequence[Scored]) -> float | None:
