@@ -22,6 +22,8 @@ from azcompare.types import Chunk, Citation
 
 # Two statements this similar (cosine of their embeddings) speak to the same point.
 SAME_POINT = 0.5
+# A newer statement leads an older one on the same point only when at least this relevant (share of its score).
+AS_RELEVANT = 0.8
 # A comparison table shows at most this many points.
 TABLE_ROWS = 5
 
@@ -32,7 +34,8 @@ _NEGATION = re.compile(
 )
 _CONDITION = re.compile(
     r"\b(unless|except|only (if|when|in|for|with)|depend(s|ing)? on|not all|some (regions|models)|"
-    r"certain (regions|models)|if you (opt|apply|request|explicitly)|varies)\b",
+    r"certain (regions|models)|if you (opt|apply|request|explicitly)|varies|"
+    r"(for|to access|in|with) some (\w+ ){0,2}(models?|features?|regions?|customers?))\b",
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
@@ -244,8 +247,11 @@ def _value_first(ask: Ask, chosen: list[Evidence]) -> list[Evidence]:
 
 
 def _supersedes(newer: Evidence, older: Evidence, span_days: int) -> bool:
-    """Whether `newer` is a later source's statement on the same point as `older`."""
+    """Whether `newer` is a later source's statement on the same point as `older`, and as relevant to
+    the question (a newer passage about something else must not push the answer back)."""
     a, b = newer.hit.chunk, older.hit.chunk
+    if newer.score < AS_RELEVANT * older.score:
+        return False
     if a.doc_id == b.doc_id or not (a.date and b.date) or (a.date - b.date).days < span_days:
         return False
     if newer.hit.via_link == b.id:  # brought in by the link made at index time from the older passage

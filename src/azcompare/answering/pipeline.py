@@ -202,7 +202,7 @@ def _stream(
             standalone_question=standalone,
             abstained=draft.abstained,
             citations=draft.citations,
-            hits=result.hits,
+            hits=result.all_hits,
             timings=timings,
             provider=draft.provider or chosen.name,
             notices=notices + draft.notices,
