@@ -130,16 +130,24 @@ def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
 
 
 def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int) -> list[tuple[str, Evidence]]:
-    """Each statement with its lead-in: none for a current source; the source and its age for an old one.
+    """Each statement with its lead-in: the source and its age for an old one, and, beside an old one,
+    the title and date of each current source the first time it speaks.
 
     An old statement after a newer one on the same point: "The 2024 article (2024-06-01) said: …";
     an old statement no newer one speaks to: "According to the 2024 article (2024-06-01): …".
     """
     statements: list[tuple[str, Evidence]] = []
+    # Beside an older source, a current one says its date too, so the change reads as one.
+    dated = any(_is_old(e.hit.chunk, newest, span_days) for e in evidence)
+    named: set[str] = set()
     for i, e in enumerate(evidence):
         chunk = e.hit.chunk
         if not _is_old(chunk, newest, span_days):
-            statements.append((_subject(e), e))
+            lead = _subject(e)
+            if dated and chunk.date and chunk.doc_id not in named:
+                named.add(chunk.doc_id)
+                lead = f"“{chunk.title}” ({chunk.date.isoformat()}): {lead}"
+            statements.append((lead, e))
             continue
         name = source_name(chunk)
         superseded = any(_supersedes(n, e, span_days) for n in evidence[:i])

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial
+from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
 from azcompare.answering.condense import entities_in
 from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
 from azcompare.answering.readable import is_readable
@@ -169,9 +169,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
         )
-        chosen = with_counterparts(
-            select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit), scored, kb, newest, settings
-        )
+        chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
+        if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
+            chosen = with_counterparts(chosen, scored, kb, newest, settings)
         composed = compose(ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames)
         if ask.shape == "compare":
             composed = comparison(chosen, settings.dated_span_days) or composed
@@ -197,7 +197,7 @@ def with_counterparts(
             if link.same_text or not _same_sentence(link.old_sentence, e.sentence.text):
                 continue
             newer = next((by_sentence.get((link.new_chunk_id, s)) for s in link.new_sentences), None)
-            if newer is not None and newer not in out and newer.score >= AS_RELEVANT * e.score:
+            if newer is not None and newer not in out:
                 out.insert(out.index(e), newer)
                 return out
     return out
