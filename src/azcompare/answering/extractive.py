@@ -163,7 +163,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
-    missing = ask.missing_from([h.chunk.text for h in result.all_hits])
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits]) or _missing_figure(ask, question, scored, kb)
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
@@ -182,6 +182,27 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
             composed = comparison(chosen, settings.dated_span_days) or composed
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def _missing_figure(ask: Ask, question: str, scored: list[Evidence], kb: KnowledgeBase) -> list[str]:
+    """For a "how many / how much / what is the limit" question: a figure must stand in one sentence with
+    the question's most specific terms (its two rarest), else the figure asked for is missing."""
+    if ask.shape != "number" or ask.wants:
+        return []
+    keys = sorted({match_key(t) for t in terms(question)} - _SERVICE_KEYS, key=lambda k: -kb.idf(k))[:2]
+    if not keys:
+        return []
+    for e in scored:
+        sentence_keys = {match_key(t) for t in terms(e.sentence.text)} | {
+            match_key(t) for t in terms(e.hit.chunk.heading)
+        }
+        if _FIGURE.search(e.sentence.text) and all(k in sentence_keys for k in keys):
+            return []
+    return ["the figure asked for"]
+
+
+_SERVICE_KEYS = frozenset(match_key(t) for t in terms("Azure OpenAI Microsoft"))
+_FIGURE = re.compile(r"\d")
 
 
 def with_counterparts(

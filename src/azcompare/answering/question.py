@@ -95,7 +95,11 @@ class Ask:
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
 
 
-_PRICE_Q = re.compile(r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing)\b", re.I)
+_PRICE_Q = re.compile(
+    r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing|"
+    r"free (tier|trial|credits?|plan|usage))\b",
+    re.IGNORECASE,
+)
 # An amount of money, or a relative price ("50% cost savings", "a 50% discount").
 _PRICE = re.compile(
     r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
