@@ -16,10 +16,9 @@ import textwrap
 from pathlib import Path
 
 from azcompare.evaluation.dataset import load_question_set
-from azcompare.evaluation.errors import EvaluationError
 from azcompare.evaluation.gate import MIN_MARGIN, derive, to_toml, units, z_for
 from azcompare.evaluation.metrics import METRICS
-from azcompare.evaluation.runs import load_run
+from azcompare.evaluation.runs import EvaluationError, load_run
 
 HEADER = """# Quality gate thresholds: `make test` fails when the {provider} provider scores below them on the
 # {split} split (tests/test_quality_gate.py); `azcompare eval ... --thresholds evals/thresholds.toml` checks a run.

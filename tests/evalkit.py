@@ -11,8 +11,18 @@ ARTICLE_DATE = dt.date(2024, 6, 1)
 PAGE_DATE = dt.date(2025, 11, 1)
 
 
-def item(kind: str = "fact", facts=(), sources=(), item_id: str = "q1", split: str = "dev") -> EvalItem:
-    """An evaluation item; `facts` is a list of groups of phrasings."""
+def item(
+    kind: str = "fact",
+    facts=(),
+    sources=(),
+    item_id: str = "q1",
+    split: str = "dev",
+    *,
+    absent: str = "",
+    stale=(),
+    verdict: str = "",
+) -> EvalItem:
+    """An evaluation item; `facts` is a list of groups of phrasings, `stale` the older source's phrasings."""
     return EvalItem(
         id=item_id,
         question=f"question {item_id}?",
@@ -20,6 +30,9 @@ def item(kind: str = "fact", facts=(), sources=(), item_id: str = "q1", split: s
         expected_facts=tuple(tuple(g) for g in facts),
         expected_sources=tuple(sources),
         split=split,
+        absent=absent,
+        stale_facts=tuple(stale),
+        verdict=verdict,
     )
 
 
@@ -45,8 +58,10 @@ def cite(n: int, h: Hit, snippet: str) -> Citation:
     )
 
 
-def answer(text: str = "", hits=(), citations=(), abstained: bool = False, status: str | None = None) -> Answer:
-    """An Answer as the pipeline would return it."""
+def answer(
+    text: str = "", hits=(), citations=(), abstained: bool = False, status: str | None = None, missing=()
+) -> Answer:
+    """An Answer as the pipeline would return it; `missing` is what it says the knowledge base lacks."""
     return Answer(
         question="q",
         text=text,
@@ -57,4 +72,5 @@ def answer(text: str = "", hits=(), citations=(), abstained: bool = False, statu
         hits=list(hits),
         timings={"embed_ms": 2.0, "total_ms": 10.0},
         strength=0.3 if abstained else 0.7,
+        missing=list(missing),
     )

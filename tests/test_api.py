@@ -25,9 +25,11 @@ ANSWER_KEYS = {
     "strength",
     "unsupported",
     "usage",
+    "missing",
+    "links",
 }
 CITATION_KEYS = {"n", "title", "url", "source", "heading", "snippet", "date", "passage", "chunk_id", "spans"}
-HIT_KEYS = set("rank chunk_id source title heading kind score dense_score bm25_score date url text".split())
+HIT_KEYS = set("rank chunk_id source title heading kind score dense_score bm25_score date url text via_link".split())
 
 
 def test_public_names():

@@ -20,7 +20,8 @@ def test_article_shortcodes_become_labelled_blocks():
     assert "<!--more-->" not in text
     assert "\nImportant:\n" in text
     assert "are NOT available to OpenAI." in text
-    assert "\nReferences:\n" in text
+    # The reference list is only links: nothing in it is a claim, so it goes (its label stays alone).
+    assert "\nReferences:\n" in text and "Peeling Back the Layers" not in text and "msandbu" not in text
     # Links keep their text, lose their target.
     assert "Available exclusively to Microsoft Enterprise customers" in text
     assert "](https://" not in text
@@ -82,3 +83,16 @@ def test_code_blocks_are_kept_verbatim():
 
 def _strip(text: str) -> str:
     return text.replace(" ", "")
+
+
+def test_check_mark_lines_become_items_of_their_lead_in(mirror_dir):
+    text = clean_markdown(split_front_matter(_mirror(mirror_dir, "azure-openai-role-based-access-control.md"))[1])
+    assert "would be able to perform the following common tasks:" in text
+    assert "\n- Ability to view the resource and associated model deployments in Microsoft Foundry portal." in text
+    assert "\n- Create new Azure OpenAI resources" in text
+    assert not any(line.lstrip().startswith(("✅", "❌", "Yes: ", "No: ")) for line in text.splitlines())
+
+
+def test_a_single_linked_list_item_stays_but_a_list_of_links_goes():
+    text = clean_markdown("Intro:\n\n- [Only link](https://a.example)\n\nText.\n\n- [One](/a)\n- [Two](/b)\n")
+    assert "Only link" in text and "One" not in text and "Two" not in text

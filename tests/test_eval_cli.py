@@ -169,3 +169,17 @@ def test_bad_input_is_one_line_not_a_traceback(small_kb, args, message):
     done = cli(env, *args, cwd=root)
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_evaluation_package_does_not_import_the_command_line_that_mounts_it():
+    # cli.py mounts evaluation/cli.py; the reverse import would make a circle (evaluation sits below cli).
+    folder = Path(__file__).parents[1] / "src/azcompare/evaluation"
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module('azcompare.evaluation.' + m)\n"
+        "print('azcompare.cli' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -44,6 +44,14 @@ def _one(**fields: str) -> str:
         (_one(expected_sources=None), "item 'q-1': an answerable item needs"),
         (_one(reference="[1]"), "item 'q-1': field 'reference'"),
         (_one(split="[dev]"), "item 'q-1': field 'split'"),
+        (_one(kind="near_miss"), "item 'q-1': a near_miss item needs field 'absent'"),
+        (_one(absent='"a price"'), "item 'q-1': field 'absent' is only for near_miss items"),
+        (_one(kind="conflict"), "item 'q-1': a conflict item needs field 'stale_facts'"),
+        (_one(kind="conflict", stale_facts="[]"), "item 'q-1': a conflict item needs field 'stale_facts'"),
+        (_one(stale_facts="[old]"), "item 'q-1': field 'stale_facts' is only for conflict items"),
+        (_one(kind="yes_no"), "item 'q-1': a yes_no item needs field 'verdict'"),
+        (_one(kind="yes_no", verdict="maybe"), "item 'q-1': field 'verdict' must be one of yes, no, depends"),
+        (_one(kind="out_of_scope", verdict="no", expected_sources=None), "item 'q-1': field 'verdict' needs"),
         (_one(id=None), "item #1: field 'id'"),
         ("items:" + GOOD_ITEM + GOOD_ITEM, "item id 'q-1' appears twice"),
         ("include: [missing.yaml]\n", "missing.yaml: no such question set file"),
@@ -73,6 +81,18 @@ def test_jsonl_items_carry_their_own_split(tmp_path):
         load_question_set(bad)
 
 
+def test_kind_fields_are_read_and_a_bare_yaml_yes_is_the_verdict_yes(tmp_path):
+    body = (
+        _one(id="a", kind="yes_no", verdict="yes")
+        + _one(id="b", kind="near_miss", absent='"an SLA figure"')[len("items:\n") :]
+        + _one(id="c", kind="conflict", stale_facts='["Azure AD"]', verdict='"depends"')[len("items:\n") :]
+    )
+    items = {i.id: i for i in load_question_set(write(tmp_path / "set.yaml", body)).items}
+    assert items["a"].verdict == "yes" and items["a"].to_dict()["verdict"] == "yes"
+    assert items["b"].near_miss and items["b"].absent == "an SLA figure" and items["b"].answerable
+    assert items["c"].stale_facts == ("Azure AD",) and items["c"].verdict == "depends"
+
+
 def test_unknown_document_ids_are_named():
     items = load_question_set(QUESTIONS).items[:1]
     with pytest.raises(QuestionSetError, match=r"item 'dev-001': field 'expected_sources' names 'openai-vs-azure"):
@@ -86,7 +106,14 @@ def test_questions_yaml_includes_both_splits_without_duplicating_them():
     assert len(questions.items) == len(dev) + len(heldout) >= 100
     assert {i.kind for i in questions.items} == set(KINDS)
     assert {i.kind for i in heldout} == set(KINDS) and {i.kind for i in dev} == set(KINDS)
-    assert sum(i.kind == "conflict" for i in questions.items) >= 10
+    counts = {kind: sum(i.kind == kind for i in questions.items) for kind in KINDS}
+    assert counts["conflict"] >= 24 and counts["near_miss"] >= 30
+    assert counts["comparison"] >= 15 and counts["yes_no"] >= 15
+    assert counts["noisy"] >= 10 and counts["non_english"] >= 5
+    # Each kind is split roughly 40/60 between dev and held-out.
+    for kind in KINDS:
+        share = sum(i.kind == kind for i in dev) / counts[kind]
+        assert 0.25 <= share <= 0.5, f"{kind}: {share:.2f} of its items are in dev"
     # No question leaks from the tuning split into the reported one.
     asked = [re.sub(r"\W+", " ", i.question.lower()).strip() for i in questions.items]
     assert len(set(asked)) == len(asked)
@@ -115,7 +142,7 @@ def test_every_expected_fact_phrasing_occurs_in_one_of_its_sources(corpus_texts)
     missing = []
     for item in load_question_set(QUESTIONS).items:
         assert not item.expected_facts or item.expected_sources, f"{item.id}: facts without sources"
-        for group in item.expected_facts:
+        for group in (*item.expected_facts, item.stale_facts):
             for phrasing in group:
                 needle = normalize(phrasing).rstrip(".,;:!?")
                 if not any(needle in text for s in item.expected_sources for text in corpus_texts[s]):

@@ -7,7 +7,6 @@ import tomllib
 
 import pytest
 
-from azcompare.evaluation.errors import EvaluationError
 from azcompare.evaluation.gate import (
     MIN_MARGIN,
     check,
@@ -20,6 +19,7 @@ from azcompare.evaluation.gate import (
     z_for,
 )
 from azcompare.evaluation.metrics import METRICS_BY_NAME
+from azcompare.evaluation.runs import EvaluationError
 from conftest import ROOT, write
 
 THRESHOLDS = ROOT / "evals" / "thresholds.toml"

@@ -6,9 +6,8 @@ import pytest
 from langchain_openai import ChatOpenAI
 
 from azcompare.answering import providers
-from azcompare.evaluation.errors import EvaluationError
-from azcompare.evaluation.judge import LLMJudge, parse_score
-from azcompare.evaluation.judge_model import judge_chat_model
+from azcompare.evaluation.judge import LLMJudge, judge_chat_model, parse_score
+from azcompare.evaluation.runs import EvaluationError
 from azcompare.settings import Settings
 from evalkit import answer, cite, hit, item
 from loopback_servers import OpenAIServer, scripted

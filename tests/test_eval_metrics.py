@@ -7,6 +7,7 @@ import pytest
 from azcompare.evaluation import metrics as m
 from azcompare.evaluation.diagnosis import badness, failure_reasons
 from azcompare.evaluation.runner import latency_stats, score_item, summarize
+from azcompare.evaluation.statements import junk_reason, lead_text, split_statements, strip_markers
 from evalkit import ARTICLE_DATE, PAGE_DATE, answer, cite, hit, item
 
 ART, PAGE = "article", "page"
@@ -124,7 +125,7 @@ def test_latency_is_reported_per_stage():
 
 def test_summary_splits_by_kind_and_split():
     h = hit(ART, 1)
-    good = answer("x [1].", [h], [cite(1, h, "x")])
+    good = answer("The service exposes x in full [1].", [h], [cite(1, h, "The service exposes x in full.")])
     results = [
         score_item(item("fact", facts=[["x"]], sources=[ART], item_id="d1", split="dev"), good, 0.0),
         score_item(item("fact", facts=[["y"]], sources=[ART], item_id="h1", split="heldout"), good, 0.0),
@@ -146,7 +147,8 @@ def test_summary_splits_by_kind_and_split():
 def test_failure_reasons_say_what_went_wrong_and_where():
     passage = hit(PAGE, 1, text="Use Standard or Regional Provisioned for single-region processing.")
     q = item(facts=[["Use Standard or Regional Provisioned"], ["data zone"]], sources=[PAGE])
-    a = answer("Deployment types differ [1].", [passage], [cite(1, passage, "Deployment types differ.")])
+    said = "The deployment types differ in where the data is processed."
+    a = answer("The deployment types differ in where the data is processed [1].", [passage], [cite(1, passage, said)])
     values = {metric.name: metric.per_question(q, a) for metric in m.METRICS}
     reasons = failure_reasons(q, a, values)
     assert reasons == [
@@ -165,3 +167,174 @@ def test_a_perfect_answer_has_no_reasons_and_zero_badness():
     a = answer("Limit value: 30 [1].", [h], [cite(1, h, "Limit value: 30.")])
     values = {metric.name: metric.per_question(q, a) for metric in m.METRICS}
     assert failure_reasons(q, a, values) == [] and badness(values) == 0.0
+
+
+# ---------------------------------------------------------------- issue 10: the answer's shape
+
+
+def test_statements_are_sentences_and_table_body_rows():
+    text = (
+        "Yes: Azure OpenAI supports them [1]. OpenAI does not, e.g. no VNets [2]!\n"
+        "- A list item is a sentence too [3].\n\n"
+        "| point | OpenAI | Azure OpenAI |\n| --- | --- | --- |\n| Private endpoints | no | yes [2] |\n"
+    )
+    statements = split_statements(text)
+    assert [s.plain for s in statements] == [
+        "Yes: Azure OpenAI supports them.",
+        "OpenAI does not, e.g. no VNets!",
+        "A list item is a sentence too.",
+        "| Private endpoints | no | yes |",
+    ]
+    assert [s.table_row for s in statements] == [False, False, False, True]
+    assert m.answer_statements(item(), answer(text)) == 4.0
+    assert m.answer_statements(item(), answer("not covered", abstained=True)) is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        ("OpenAI vs Azure OpenAI [1].", "heading"),  # the answerer's full stop; the quoted heading had none
+        ("Price: Azure OpenAI: Available here [1].", "link label"),
+        ("Learn more [1].", "link label"),
+        ("are NOT used for automatically improving Azure OpenAI models [1].", "fragment"),
+        ("and the models are stateless [1].", "fragment"),
+        ("Prerequisites for the quickstart: [1]", "fragment"),
+        ("Azure services [1].", "fragment"),
+        ("[!INCLUDE [quota](./includes/tier-1.md)] [1].", "stub"),
+        ("Feature | Azure OpenAI | --- | --- Price [1].", "raw table markup"),
+        ("Models available: GPT-4 series<br>GPT-3.5-Turbo series [1].", "raw table markup"),
+        ("See https://a.example/x and https://b.example/y [1].", "reference list"),
+        ("[Azure Cognitive Services](https://x) [How do I get access?](https://y) [1].", "reference list"),
+        ("For a comprehensive list of Azure Compliance Offerings [1].", "navigation"),
+        ("To learn more, see the quotas page [1].", "navigation"),
+        ("Yes: Ability to view the resource and its model deployments in the Foundry portal [1].", "fragment"),
+        ("Here's how token costs are calculated: [1]", "fragment"),
+    ],
+)
+def test_the_junk_rule_names_each_kind_of_junk(statement, reason):
+    h = hit(ART, 1)
+    snippet = strip_markers(statement).rstrip(".")  # what the answerer quoted, before its own full stop
+    assert junk_reason(split_statements(statement)[0], {1: snippet}) == reason
+    a = answer(statement, [h], [cite(1, h, snippet)])
+    assert m.junk_rate(item(), a) == 1.0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "Azure OpenAI offers private networking, regional availability, and responsible AI content filtering [1].",
+        "Private Endpoints: OpenAI no; Azure OpenAI yes [1].",
+        "Limit value: 30 [1].",
+        "gpt-4o supports image input [1].",
+        "The 2024 article said Azure OpenAI was available exclusively to Microsoft Enterprise customers [1].",
+        "Azure OpenAI supports private endpoints [1].",  # a paraphrase of a table row is judged as written
+    ],
+)
+def test_readable_claims_are_not_junk(statement):
+    h = hit(PAGE, 1)
+    snippet = "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes"
+    snippet = snippet if "private endpoints [1]" in statement else strip_markers(statement)
+    assert m.junk_rate(item(), answer(statement, [h], [cite(1, h, snippet)])) == 0.0
+
+
+def test_a_quote_keeps_the_punctuation_of_its_source():
+    # The answerer wrote the full stop; the source's lead-in ended with a colon, the heading with nothing.
+    lead_in, heading = split_statements("Here's how token costs are calculated [1]. OpenAI vs Azure OpenAI [2].")
+    snippets = {1: "Here's how token costs are calculated:", 2: "OpenAI vs Azure OpenAI"}
+    assert junk_reason(lead_in, snippets) == "fragment" and junk_reason(heading, snippets) == "heading"
+
+
+def test_junk_rate_counts_quoted_statements_only_and_table_rows_by_their_cells():
+    h, h2 = hit(ART, 1), hit(PAGE, 2)
+    text = (
+        "Here is how they compare:\n| point | OpenAI | Azure OpenAI |\n| --- | --- | --- |\n"
+        "| Private endpoints | no | yes [2] |\n| Price | Available here [1] | Available here [1] |\n"
+        "Both encrypt data at rest [2]. OpenAI vs Azure OpenAI [1]."
+    )
+    a = answer(text, [h, h2], [cite(1, h, "OpenAI vs Azure OpenAI"), cite(2, h2, "Both encrypt data at rest.")])
+    # Quoted: the two body rows and the two sentences; junk: the link-label row and the heading.
+    assert sorted(r for r, _ in m.junk_statements(a)) == ["heading", "link label"]
+    assert m.junk_rate(item(), a) == 0.5
+    assert m.junk_rate(item(), answer("No marker here.")) is None  # nothing quoted
+    assert m.junk_rate(item(), answer("", abstained=True)) is None
+
+
+def test_lead_accuracy_looks_for_an_expected_fact_in_the_first_statement_only():
+    q = item(facts=[["all Azure customers are eligible"]])
+    assert m.lead_accuracy(q, answer("Today all Azure customers are eligible [1]. Some models need a form [2].")) == 1.0
+    assert m.lead_accuracy(q, answer("Access has changed [1]. Now all Azure customers are eligible [2].")) == 0.0
+    assert m.lead_accuracy(q, answer("", abstained=True)) == 0.0
+    assert m.lead_accuracy(item("near_miss", facts=[["x"]], absent="a price"), answer("x [1].")) is None
+    assert m.lead_accuracy(item("out_of_scope"), answer("x [1].")) is None
+    assert m.lead_accuracy(item(sources=[PAGE]), answer("x [1].")) is None  # no expected fact to lead with
+
+
+def test_a_table_that_opens_the_answer_is_its_lead():
+    q = item("comparison", facts=[["private endpoints"]])
+    table = "They differ:\n| point | OpenAI | Azure OpenAI |\n| --- | --- | --- |\n"
+    table += "| Private endpoints | no | yes [1] |\n"
+    assert lead_text(table).splitlines()[:2] == ["They differ:", "| point | OpenAI | Azure OpenAI |"]
+    assert m.lead_accuracy(q, answer(table + "More on private endpoints later [2].")) == 1.0
+    assert m.lead_accuracy(q, answer("They differ in many ways [1].\n" + table)) == 0.0
+
+
+def test_partial_abstention_is_right_on_near_miss_items_and_they_leave_the_abstention_metrics():
+    q = item("near_miss", facts=[["provisioned throughput units"]], absent="a PTU price")
+    assert m.partial_abstention(q, answer("PTUs are reserved capacity [1].")) == 0.0
+    assert m.partial_abstention(q, answer("The price is not covered. PTUs are reserved [1].", missing=["price"])) == 1.0
+    assert m.partial_abstention(q, answer("", abstained=True)) == 1.0
+    assert m.partial_abstention(item(), answer("x [1].", missing=["price"])) is None
+    assert m.partial_abstention(q, answer("Please type a question.", status="rejected")) is None
+    # A near-miss question is neither a wrong abstention nor a missed one.
+    for fn in (m.abstained, m.abstention_correct):
+        assert fn(q, answer("", abstained=True)) is None and fn(q, answer("x [1].")) is None
+
+
+def test_current_first_wants_the_current_fact_first_and_the_stale_one_dated():
+    stale = ["exclusively to Microsoft Enterprise customers"]
+    q = item("conflict", facts=[["all Azure customers are eligible"]], stale=stale)
+    good = ("Today all Azure customers are eligible [1]. The 2024 article said Azure OpenAI was available exclusively "
+            "to Microsoft Enterprise customers [2].")  # fmt: skip
+    assert m.current_first(q, answer(good)) == 1.0
+    assert m.current_first(q, answer("All Azure customers are eligible [1].")) == 1.0  # no stale fact at all
+    stale_first = "Exclusively to Microsoft Enterprise customers (2024) [2]. All Azure customers are eligible [1]."
+    assert m.current_first(q, answer(stale_first)) == 0.0
+    undated = "All Azure customers are eligible [1]. It said: exclusively to Microsoft Enterprise customers [2]."
+    assert m.current_first(q, answer(undated)) == 0.0
+    assert m.current_first(q, answer("Azure OpenAI is an Azure service [1].")) == 0.0  # no current fact
+    assert m.current_first(q, answer("", abstained=True)) == 0.0
+    assert m.current_first(item(facts=[["x"]]), answer(good)) is None
+
+
+def test_verdict_accuracy_reads_the_first_word_of_the_first_sentence():
+    yes, depends = item("yes_no", facts=[["x"]], verdict="yes"), item("yes_no", facts=[["x"]], verdict="depends")
+    assert m.verdict_accuracy(yes, answer("Yes. Azure OpenAI supports customer-managed keys [1].")) == 1.0
+    assert m.verdict_accuracy(yes, answer("**Yes**, with Azure Key Vault [1].")) == 1.0
+    assert m.verdict_accuracy(yes, answer("Azure OpenAI supports them [1]. Yes.")) == 0.0
+    assert m.verdict_accuracy(yes, answer("Yesterday's docs say so [1].")) == 0.0  # a word, not a prefix
+    assert m.verdict_accuracy(depends, answer("It depends on the model: some need registration [1].")) == 1.0
+    assert m.verdict_accuracy(depends, answer("No, never [1].")) == 0.0
+    assert m.verdict_accuracy(yes, answer("", abstained=True)) == 0.0
+    assert m.verdict_accuracy(item(facts=[["x"]]), answer("Yes [1].")) is None
+
+
+def test_answer_statements_aggregate_is_the_median():
+    texts = [" ".join(["A claim here [1]."] * n) for n in (1, 2, 5)]
+    runs = [score_item(item(item_id=f"q{i}"), answer(text), 0.0) for i, text in enumerate(texts)]
+    assert summarize(runs).summary["answer_statements_p50"] == 2.0
+
+
+def test_failure_reasons_name_the_shape_problems():
+    h = hit(ART, 1, text="OpenAI vs Azure OpenAI")
+    q = item("yes_no", facts=[["all Azure customers are eligible"]], verdict="yes")
+    text = "OpenAI vs Azure OpenAI [1]. All Azure customers are eligible [1]."
+    a = answer(text, [h], [cite(1, h, "OpenAI vs Azure OpenAI")])
+    values = {metric.name: metric.per_question(q, a) for metric in m.METRICS}
+    reasons = failure_reasons(q, a, values)
+    assert "an expected fact is in the answer but not in its first statement ('OpenAI vs Azure OpenAI.')" in reasons
+    assert "does not lead with the verdict 'yes' ('OpenAI vs Azure OpenAI.')" in reasons
+    assert "quotes a heading: 'OpenAI vs Azure OpenAI.'" in reasons
+    near = item("near_miss", facts=[["x"]], absent="a PTU price")
+    values = {metric.name: metric.per_question(near, a) for metric in m.METRICS}
+    assert "near miss: does not say that the knowledge base lacks a PTU price" in failure_reasons(near, a, values)
+    assert badness(values) > 0

@@ -6,13 +6,18 @@ import copy
 
 import pytest
 
-from azcompare.evaluation.chart import write_chart
 from azcompare.evaluation.compare import compare_runs, config_differences
-from azcompare.evaluation.errors import EvaluationError
 from azcompare.evaluation.metrics import METRICS
-from azcompare.evaluation.report import render_report
+from azcompare.evaluation.report import render_report, write_chart
 from azcompare.evaluation.runner import score_item, summarize
-from azcompare.evaluation.runs import load_run, new_run_dir, summary_document, write_json, write_results
+from azcompare.evaluation.runs import (
+    EvaluationError,
+    load_run,
+    new_run_dir,
+    summary_document,
+    write_json,
+    write_results,
+)
 from conftest import write
 from evalkit import answer, cite, hit, item
 
@@ -60,6 +65,10 @@ def test_report_puts_ours_beside_the_baseline_and_explains_the_worst(tmp_path):
     assert "| fact_recall | 1.000 | 0.000 | +1.000 ▲ |" in report
     assert "| false_abstention_rate | 0.000 | 0.000 | +0.000 |" in report
     assert "| fact | 1 | 1.000 | 1.000 | 1.000 |" in report  # ours per kind
+    assert "## Ours: answer shape per question kind" in report
+    assert "| fact | 1 | 1.000 | 0.000 | 1.0 | n/a | n/a | n/a |" in report  # lead, junk, statements p50, ...
+    assert "| lead_accuracy | 1.000 | 0.000 | +1.000 ▲ |" in report
+    assert "| junk_rate | 0.000 | 1.000 | -1.000 ▲ |" in report
     assert "## Worst questions (ours)\n\nNone" in report
     assert "### ho-1 (fact, dev)" in report and "missing fact 'Limit value: 30': in a retrieved passage" in report
     assert "commit 0123456789ab" in report

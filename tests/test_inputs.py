@@ -124,3 +124,25 @@ def test_a_thousand_turn_history_costs_about_what_one_turn_does(kb_settings):
     print(f"\nanswer() with 1 earlier turn: {short * 1000:.1f} ms; with 1,001: {long_ * 1000:.1f} ms")
     # Before: 20 turns took 3 s and 1,000 never finished (exponential). Linear and bounded, it is ~1x.
     assert long_ < 3 * short + 0.05
+
+
+@pytest.mark.parametrize(
+    ("message", "understood"),
+    [
+        (
+            "Hi there! We are a mid-size bank in Frankfurt and our architects are evaluating Azure OpenAI for a "
+            "customer service bot. Our compliance team keeps asking us lots of things and I have been reading docs "
+            "all day. Anyway, the main thing: can we keep all of our data inside the EU? Thanks a lot in advance.",
+            "Can we keep all of our data inside the EU? (Azure OpenAI)",
+        ),
+        (
+            "Long story short, my manager read a blog post from 2023 and now wants a comparison before Friday, and "
+            "I would rather not guess, because the blog might be out of date by now. Does OpenAI support private "
+            "endpoints?",
+            "Does OpenAI support private endpoints?",
+        ),
+        ("Does OpenAI support private endpoints? Thanks!", "Does OpenAI support private endpoints? Thanks!"),
+    ],
+)
+def test_a_long_message_is_read_for_the_question_it_holds(message, understood):
+    assert clean_question(message, 2000) == understood

@@ -258,12 +258,23 @@ def test_an_answer_without_a_valid_citation_is_replaced_by_the_extractive_answer
     ]
 
 
-def test_the_model_saying_not_in_the_knowledge_base_abstains(kb_settings):
+def test_a_model_saying_not_covered_while_the_passages_answer_is_replaced_by_the_extractive_answer(kb_settings):
     with OpenAIServer(reply=recorded("This is not in the knowledge base.")) as server:
         settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1")
         a = answer(QUESTION, provider="openai", settings=settings)
-    assert a.abstained and a.status == "abstained" and a.citations == [] and a.provider == "openai"
-    assert a.text.startswith("This is not in the knowledge base")
+    assert not a.abstained and a.provider == "extractive" and a.citations, a.text
+    assert a.text == answer(QUESTION, settings=kb_settings).text
+    assert "said the knowledge base does not cover this; showing the extractive answer instead." in a.notices[-1]
+
+
+def test_what_the_passages_lack_is_said_without_asking_the_model(kb_settings):
+    with OpenAIServer(reply=grounded_reply) as server:
+        settings = kb_settings.with_overrides(openai_api_key=KEY, openai_base_url=server.url + "/v1")
+        unknown = answer("Is the abuse monitoring team based in Redmond?", provider="openai", settings=settings)
+        price = answer("What is the monthly price of provisioned throughput?", provider="openai", settings=settings)
+    assert unknown.abstained and unknown.text.startswith("This is not in the knowledge base"), unknown.text
+    assert not price.abstained and "a price" in price.missing and price.provider == "extractive", price.text
+    assert server.requests == []
 
 
 def test_weak_evidence_abstains_without_asking_the_model(kb_settings):

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     from azcompare.corpus.sources import SourcesError
     from azcompare.embeddings import EmbeddingModelError
     from azcompare.evaluation.dataset import QuestionSetError
-    from azcompare.evaluation.errors import EvaluationError
+    from azcompare.evaluation.runs import EvaluationError
     from azcompare.index_state import IndexUnavailable
     from azcompare.models import ModelUnavailable
 

@@ -4,10 +4,12 @@ Layout of the index folder::
 
     index/CURRENT               name of the active version folder (replaced atomically)
     index/v-<time>-<id>/chroma  Chroma PersistentClient data
+    index/v-<time>-<id>/links.json   older passages → newer passages on the same point (links.py)
     index/v-<time>-<id>/manifest.json
 
 A build copies the active version into a new folder, re-embeds only documents whose hash changed,
-writes the manifest and then points CURRENT at it. An interrupted or failed build leaves CURRENT
+links the passages of older sources to the newer ones, writes the manifest and then points CURRENT
+at it. An interrupted or failed build leaves CURRENT
 (and so the previous index) untouched. A changed embedding model or chunker rebuilds everything.
 """
 
@@ -56,6 +58,7 @@ from azcompare.index_state import (
     storage_error,
     write_progress,
 )
+from azcompare.links import LinkCorpus, LinkRecipe, make_links, write_links
 from azcompare.settings import Settings
 from azcompare.text import quotable_sentences
 from azcompare.types import Chunk, Document
@@ -69,7 +72,7 @@ SENTENCES = "sentences"
 # processes: the approximate search, and so the answer, then differed from one process to the next.
 # Writing the graph after every batch leaves nothing to replay, so every reader loads the same graph.
 COSINE: dict[str, Any] = {"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}}
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: links.json in every version
 EMBED_BATCH = 64
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
 # How often a waiting process looks at the lock, and a running build writes its progress (seconds).
@@ -93,6 +96,8 @@ class BuildReport:
     embedded_chunks: int = 0
     embedded_sentences: int = 0
     total_chunks: int = 0
+    links: int = 0
+    link_seconds: float = 0.0
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
 
@@ -108,7 +113,8 @@ class BuildReport:
         )
         return (
             f"{what} ({self.reason}): {docs}; embedded {self.embedded_chunks} of {self.total_chunks} chunks "
-            f"and {self.embedded_sentences} sentences in {self.seconds:.1f}s"
+            f"and {self.embedded_sentences} sentences, made {self.links} links from older statements to newer "
+            f"passages ({self.link_seconds:.1f}s), in {self.seconds:.1f}s"
         )
 
 
@@ -122,6 +128,7 @@ class IndexManifest:
     built_at: str
     chunk_count: int
     schema: int = SCHEMA_VERSION
+    links: dict[str, Any] = field(default_factory=dict)  # the LinkRecipe links.json was made with
 
     @classmethod
     def read(cls, path: Path) -> IndexManifest | None:
@@ -158,7 +165,14 @@ def rebuild_reason(settings: Settings) -> str | None:
     if manifest is None:
         return None
     full, reason = _full_rebuild_reason(manifest, model_id(settings), chunker_params(settings), rebuild=False)
-    return reason if full else None
+    if full:
+        return reason
+    return "link settings changed" if manifest.links != link_recipe(settings).to_dict() else None
+
+
+def link_recipe(settings: Settings) -> LinkRecipe:
+    """How older passages are linked to newer ones: "older" is `dated_span_days` before the newest source."""
+    return LinkRecipe(span_days=settings.dated_span_days)
 
 
 def chunker_params(settings: Settings) -> ChunkerParams:
@@ -316,7 +330,10 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         notices.append(f"the index was damaged ({problem}): building it again from scratch")
         previous_dir = None
     previous = IndexManifest.read(previous_dir / MANIFEST) if previous_dir else None
+    recipe = link_recipe(settings)
     full, reason = _full_rebuild_reason(previous, model, params, rebuild)
+    # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
+    relink = not full and previous is not None and previous.links != recipe.to_dict()
     if problem:
         reason = "the index was damaged"
     if full and previous is not None and not rebuild:
@@ -324,7 +341,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     plan = _plan(documents, None if full else previous, params)
     report = plan.report
     report.full, report.reason, report.notices = full, reason, notices
-    if previous_dir is not None and not report.changed:
+    if relink and not report.changed:
+        report.reason = "link settings changed"
+    if previous_dir is not None and not report.changed and not relink:
         report.version, report.reason = previous_dir.name, "up to date"
         report.total_chunks = previous.chunk_count if previous else 0
         report.seconds = time.perf_counter() - started
@@ -339,6 +358,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         else:
             (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
+        _link(target, plan, recipe)
         report.version = version
         IndexManifest(
             embedding_model=model,
@@ -346,6 +366,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             documents=_manifest_documents(documents, plan.counts),
             built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             chunk_count=report.total_chunks,
+            links=recipe.to_dict(),
         ).write(target / MANIFEST)
         _point_current(settings.index_dir, version)
     except BaseException:
@@ -451,6 +472,23 @@ def _apply(target: Path, plan: _Plan, settings: Settings, progress: Progress | N
         return chunks.count()
     finally:
         client.close()
+
+
+def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
+    """Link the statements of older sources to newer passages from the vectors just stored; write links.json.
+
+    Every build links the whole corpus again (seconds): a changed page can change any link.
+    """
+    started = time.perf_counter()
+    client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
+    try:
+        corpus = LinkCorpus.from_collections(client.get_collection(COLLECTION), client.get_collection(SENTENCES))
+    finally:
+        client.close()
+    links = make_links(corpus, plan.aliases, recipe)
+    write_links(target, links, recipe)
+    plan.report.links = len(links)
+    plan.report.link_seconds = time.perf_counter() - started
 
 
 def _manifest_documents(documents: Iterable[Document], counts: dict[str, int]) -> dict[str, dict[str, Any]]:

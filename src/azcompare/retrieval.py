@@ -6,16 +6,19 @@ bare documents; we need each hit's dense similarity and keyword score for absten
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
+import re
 import shutil
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -35,22 +38,36 @@ from azcompare.index_state import (
     is_writable,
     storage_error,
 )
+from azcompare.links import read_links
 from azcompare.settings import Settings
 from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
-from azcompare.types import Chunk, Hit
+from azcompare.types import Chunk, Hit, Link
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+# Newer passages brought in for each retrieved older one (its best links to distinct passages).
+LINKED_PER_HIT = 2
 
 
 @dataclass
 class SearchResult:
-    """Ranked hits plus what the answerer needs to judge them."""
+    """Ranked hits plus what the answerer needs to judge them.
+
+    `linked` holds the newer passages on the same point as the older passages among the hits (each
+    Hit's `via_link` names the older chunk), `links` the links that brought them.
+    """
 
     hits: list[Hit]
     query_vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     best_dense: float = 0.0
+    linked: list[Hit] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def all_hits(self) -> list[Hit]:
+        """The hits, then the newer passages linked to them."""
+        return self.hits + self.linked
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,10 @@ class KnowledgeBase:
             self._client = _open_client(version_dir)
             self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
             self._load()
+        # Links are an addition: a version without readable links still answers, and says why it has none.
+        self._links, self.links_problem = read_links(version_dir)
+        if self.links_problem:
+            log.warning("%s", self.links_problem)
 
     @contextmanager
     def _storage(self) -> Iterator[None]:
@@ -112,6 +133,15 @@ class KnowledgeBase:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
         return self._idf.get(match_key(term), self._max_idf)
 
+    def knows(self, term: str) -> bool:
+        """Whether any passage holds the term (compared by its match key)."""
+        return match_key(term) in self._idf
+
+    @cached_property
+    def newest_date(self) -> dt.date | None:
+        """The date of the newest document: sources far older than it are the stale ones."""
+        return max((c.date for c in self.chunks if c.date), default=None)
+
     def sentences(self, chunk: Chunk) -> list[SentenceUnit]:
         """A chunk's quotable sentences with their terms and embeddings."""
         return self._sentences.get(chunk.id, [])
@@ -130,6 +160,42 @@ class KnowledgeBase:
                 for i, s in enumerate(quotable_sentences(chunk.text))
             ]
         return units
+
+    def newer(self, chunk_id: str) -> list[Link]:
+        """The links from an older passage to newer passages on the same point, best first (none for others)."""
+        return list(self._links.get(chunk_id, []))
+
+    def linked_hits(self, hits: list[Hit]) -> tuple[list[Hit], list[Link]]:
+        """The newer passages linked to the older passages among `hits` (not already hits), and the links used."""
+        retrieved = {h.chunk.id for h in hits}
+        seen = set(retrieved)
+        linked: list[Hit] = []
+        used: list[Link] = []
+        for hit in hits:
+            taken = 0
+            for link in self._links.get(hit.chunk.id, []):
+                if taken == LINKED_PER_HIT:
+                    break
+                index = self._by_id.get(link.new_chunk_id)
+                if index is None:
+                    continue
+                if link.new_chunk_id in seen:
+                    if link.new_chunk_id in retrieved:  # retrieved anyway: the link still tells what changed
+                        taken += 1
+                        used.append(link)
+                    continue
+                seen.add(link.new_chunk_id)
+                taken += 1
+                used.append(link)
+                linked.append(
+                    Hit(
+                        chunk=self.chunks[index],
+                        score=hit.score,
+                        rank=len(hits) + len(linked) + 1,
+                        via_link=hit.chunk.id,
+                    )
+                )
+        return linked, used
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self._ef([text])[0], dtype=np.float32)
@@ -179,6 +245,7 @@ class KnowledgeBase:
         max_per_doc: int = 0,
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         boost: Callable[[Chunk], float] | None = None,
+        required: Sequence[re.Pattern[str]] = (),
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
@@ -186,7 +253,9 @@ class KnowledgeBase:
         sentence's embedding (a passage that holds one exact answer sentence among others).
         `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
         `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
-        show each document that speaks to the question.
+        show each document that speaks to the question. `required` are things the question asks for by
+        name (a region, a model): when no fused hit holds them all, the best keyword match that does
+        takes the last slot, since a passage found by one ranking alone rarely wins the fusion.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -211,6 +280,7 @@ class KnowledgeBase:
             top_k,
             max_per_doc,
         )
+        order = self._with_required(order, keyword, required, top_k)
         hits = [
             Hit(
                 chunk=self.chunks[i],
@@ -232,7 +302,23 @@ class KnowledgeBase:
         unscored = [h.chunk.id for h in hits if h.dense_score is None]
         if unscored:
             best = max(best, self._exact_similarity(unscored, embedding))
-        return SearchResult(hits=hits, query_vector=embedding, timings=timings, best_dense=best)
+        t4 = time.perf_counter()
+        linked, links = self.linked_hits(hits)
+        timings["links_ms"] = (time.perf_counter() - t4) * 1000
+        return SearchResult(
+            hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
+        )
+
+    def _with_required(
+        self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int
+    ) -> list[int]:
+        def holds(i: int) -> bool:
+            return all(p.search(self.chunks[i].text) for p in required)
+
+        if not required or any(holds(i) for i in order):
+            return order
+        extra = next((i for i, _ in keyword if holds(i)), None)
+        return order if extra is None else [*order[: max(top_k - 1, 0)], extra]
 
     def _exact_similarity(self, ids: list[str], embedding: np.ndarray) -> float:
         """The highest cosine similarity between the query and the stored vectors of these chunks."""

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0, le=2000, description="Characters shared by consecutive chunks.")
     # Calibrated on evals/dev.yaml by scripts/calibrate_abstention.py: best dev accuracy for [0.393, 0.410).
     abstain_threshold: float = Field(0.40, ge=0.0, le=1.0, description="Evidence strength below which we abstain.")
-    max_answer_sentences: int = Field(5, ge=1, le=12, description="Sentences the extractive answer may use.")
+    max_answer_sentences: int = Field(3, ge=1, le=12, description="Statements an answer may use.")
     dated_span_days: int = Field(
         365, ge=0, description="Evidence from sources this many days apart is given per source, newest first."
     )

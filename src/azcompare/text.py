@@ -82,7 +82,8 @@ def split_sentences(passage: str) -> list[Sentence]:
     """Split a passage into sentences whose spans are exact slices of the passage.
 
     A line ending in ":" followed by list items ("Your data is:" / "- not shared" / "- not used for
-    training") is one sentence: the lead-in and the first sentence of each item.
+    training") is one sentence: the lead-in and the first sentence of each item. A list too long for
+    one sentence goes on in further sentences, each starting with the lead-in again.
     """
     sentences: list[Sentence] = []
     pending: list[tuple[int, int]] = []  # a lead-in line and the items continuing it
@@ -116,8 +117,13 @@ def split_sentences(passage: str) -> list[Sentence]:
         if not body.strip():
             continue
         spans = [(body_start + i, body_start + j) for i, j in _sentence_spans(body)]
-        if pending and marker and spans and _room(pending, spans[0]):
-            # The item's first sentence completes the lead-in; further sentences stand alone.
+        if pending and marker and spans:
+            # The item's first sentence completes the lead-in; further sentences stand alone. A long
+            # list goes on in a new sentence that repeats the lead-in: an item never loses its subject.
+            if not _room(pending, spans[0]):
+                lead = pending[0]
+                flush()
+                pending.append(lead)
             pending.append(spans[0])
             deferred.extend(spans[1:])
             continue

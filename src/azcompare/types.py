@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 ChunkKind = Literal["section", "row"]
 AnswerStatus = Literal["answered", "abstained", "rejected"]
+LinkKind = Literal["rename", "similar"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Hit:
     rank: int
     dense_score: float | None = None
     bm25_score: float | None = None
+    via_link: str = ""  # the id of the retrieved older passage this newer one was brought in for
 
     @property
     def source(self) -> str:
@@ -86,7 +88,66 @@ class Hit:
             "date": _iso(c.date),
             "url": c.url,
             "text": c.text,
+            "via_link": self.via_link,
         }
+
+
+@dataclass(frozen=True)
+class Link:
+    """An older source's statement and a newer passage that speaks to the same point (made at build time).
+
+    `kind` is "rename" when the newer passage uses the current name of something the older statement
+    names by a former one (`renamed`: (former, current) pairs), else "similar". `same_text` says the
+    newer statement reads the same as the older one (nothing changed but the date).
+    """
+
+    old_chunk_id: str
+    old_doc_id: str
+    old_title: str
+    old_date: dt.date | None
+    old_sentence: str
+    new_chunk_id: str
+    new_doc_id: str
+    new_title: str
+    new_date: dt.date | None
+    new_sentences: tuple[str, ...]
+    kind: LinkKind
+    score: float
+    renamed: tuple[tuple[str, str], ...] = ()
+    same_text: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.update(
+            old_date=_iso(self.old_date),
+            new_date=_iso(self.new_date),
+            new_sentences=list(self.new_sentences),
+            renamed=[list(pair) for pair in self.renamed],
+            score=round(self.score, 4),
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Link:
+        """The Link `to_dict` wrote; KeyError, TypeError or ValueError when the data is not one."""
+        if data["kind"] not in ("rename", "similar"):
+            raise ValueError(f"unknown link kind {data['kind']!r}")
+        return cls(
+            old_chunk_id=str(data["old_chunk_id"]),
+            old_doc_id=str(data["old_doc_id"]),
+            old_title=str(data["old_title"]),
+            old_date=_date(data["old_date"]),
+            old_sentence=str(data["old_sentence"]),
+            new_chunk_id=str(data["new_chunk_id"]),
+            new_doc_id=str(data["new_doc_id"]),
+            new_title=str(data["new_title"]),
+            new_date=_date(data["new_date"]),
+            new_sentences=tuple(str(s) for s in data["new_sentences"]),
+            kind=data["kind"],
+            score=float(data["score"]),
+            renamed=tuple((str(a), str(b)) for a, b in data.get("renamed", [])),
+            same_text=bool(data.get("same_text", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -128,6 +189,8 @@ class Answer:
     # What the question asked for that the knowledge base does not say (a price, an SLA figure, a
     # region...): non-empty means a partial "not covered" even when the topic is answered.
     missing: list[str] = field(default_factory=list)
+    # Older passages among the hits and the newer passages on the same point that came with them.
+    links: list[Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # The status follows from `abstained`; callers only say it for a rejected question.
@@ -154,6 +217,7 @@ class Answer:
             "unsupported": list(self.unsupported),
             "usage": dict(self.usage),
             "missing": list(self.missing),
+            "links": [link.to_dict() for link in self.links],
         }
 
 
@@ -167,3 +231,7 @@ def encodable(text: str) -> str:
 
 def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+def _date(value: object) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)) if value else None

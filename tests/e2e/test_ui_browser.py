@@ -114,6 +114,20 @@ def test_how_panel_suggestions_and_follow_up(page):
     assert "Does OpenAI support private endpoints?" in how.inner_text()
 
 
+def test_a_comparison_answer_shows_its_table_and_each_row_cites_a_source(page):
+    ask(page, "What's the difference between OpenAI and Azure OpenAI in terms of data privacy?")
+    table = page.locator("#az-chat table.az-compare")
+    table.wait_for(state="visible")
+    assert table.locator("th").all_inner_texts() == ["Point", "OpenAI", "Azure OpenAI", "Source"]
+    rows = table.locator("tbody tr")
+    assert rows.count() >= 2
+    rows.nth(1).locator("a.az-cite").click()
+    n = rows.nth(1).locator("a.az-cite").inner_text().strip("[]")
+    source = page.locator(f"#az-src-0-{n}")
+    source.wait_for(state="visible")
+    assert source.is_visible()
+
+
 def test_thumbs_up_is_saved_with_question_answer_and_citations(page, ui_server):
     ask(page, "Can I use customer-managed keys with Azure OpenAI?")
     before = _feedback(ui_server)

@@ -11,6 +11,7 @@ from azcompare.text import Sentence
 from azcompare.types import Citation, Hit
 
 _TERMINAL = re.compile(r"[\s.!?:;,]+$")
+_NOTE_LABEL = re.compile(r"^(Note|Tip|Important|Caution|Warning):\s+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,31 @@ def cite(evidence: Evidence, n: int) -> Citation:
     )
 
 
-def render(statements: list[tuple[str, Evidence]]) -> tuple[str, list[Citation]]:
-    """Join (lead-in, evidence) statements into text where every sentence ends with its [n].
+class Citer:
+    """Numbers evidence in order of first use; the same sentence cited twice keeps its number."""
 
-    Numbers follow first use; the same sentence cited twice keeps its number.
-    """
-    numbers: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for lead, evidence in statements:
-        n = numbers.get(evidence.key)
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
+        self.citations: list[Citation] = []
+
+    def number(self, evidence: Evidence) -> int:
+        """The citation number of this evidence (a new one on first use)."""
+        n = self._numbers.get(evidence.key)
         if n is None:
-            n = len(citations) + 1
-            numbers[evidence.key] = n
-            citations.append(cite(evidence, n))
-        body = _TERMINAL.sub("", evidence.sentence.text)
-        parts.append(f"{lead}{body} [{n}].")
-    return " ".join(parts), citations
+            n = len(self.citations) + 1
+            self._numbers[evidence.key] = n
+            self.citations.append(cite(evidence, n))
+        return n
+
+
+def body(evidence: Evidence) -> str:
+    """The quoted sentence without its closing punctuation (the [n] and a full stop follow it), nor the
+    label of the note it stood in ("Important:", "Tip:")."""
+    return _TERMINAL.sub("", _NOTE_LABEL.sub("", evidence.sentence.text))
+
+
+def render(statements: list[tuple[str, Evidence]], citer: Citer | None = None) -> tuple[str, list[Citation]]:
+    """Join (lead-in, evidence) statements into text where every sentence ends with its [n]."""
+    citer = citer or Citer()
+    parts = [f"{lead}{body(evidence)} [{citer.number(evidence)}]." for lead, evidence in statements]
+    return " ".join(parts), citer.citations

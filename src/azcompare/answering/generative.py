@@ -19,11 +19,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
-from azcompare.answering.extractive import abstention_text, evidence_strength, extractive_answer
+from azcompare.answering.extractive import ExtractiveDraft, evidence_strength, extractive_answer
 from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.llm import BACKENDS, Backend
 from azcompare.answering.prompt import answer_messages, condense_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
+from azcompare.answering.question import read_question
 from azcompare.answering.redact import scrub
 from azcompare.answering.verify import MarkerStream, verify
 from azcompare.retrieval import KnowledgeBase, SearchResult
@@ -63,13 +64,23 @@ class GenerativeProvider:
     ) -> Iterator[ProviderEvent]:
         """Stream the model's answer, then yield the verified Draft."""
         strength = evidence_strength(result)
-        if strength < settings.abstain_threshold or not result.hits:
-            text = abstention_text(result)
-            yield Delta(text)
-            yield Draft(text, [], True, strength)
+        # Weak evidence abstains without asking the model; what the passages lack of what was asked (a
+        # price, a region) is said plainly, not left to a model that would fill the gap: the extractive
+        # answer states it and shows what the sources do say.
+        extractive = extractive_answer(question, result, kb, settings)
+        if extractive.missing or extractive.abstained:
+            yield Delta(extractive.text)
+            yield Draft(
+                extractive.text,
+                extractive.citations,
+                extractive.abstained,
+                strength,
+                provider=None if extractive.abstained else "extractive",
+                missing=extractive.missing,
+            )
             return
         hits = result.hits[: settings.llm_passages]
-        messages = answer_messages(question, hits, settings.max_answer_sentences)
+        messages = answer_messages(question, hits, settings.max_answer_sentences, read_question(question).shape)
         markers = MarkerStream(len(hits))
         pieces: list[str] = []
         usage: dict[str, int] = {}
@@ -93,14 +104,13 @@ class GenerativeProvider:
             "generate_ms": (finished - started) * 1000,
             "model_first_token_ms": ((first_token or finished) - started) * 1000,
         }
-        yield self._finish("".join(pieces), hits, question, result, kb, settings, strength, timings, usage)
+        yield self._finish("".join(pieces), hits, extractive, kb, settings, strength, timings, usage)
 
     def _finish(
         self,
         raw: str,
         hits: Sequence,
-        question: str,
-        result: SearchResult,
+        extractive: ExtractiveDraft,
         kb: KnowledgeBase,
         settings: Settings,
         strength: float,
@@ -114,23 +124,25 @@ class GenerativeProvider:
         if checked.dropped:
             shown = ", ".join(f"[{n}]" for n in sorted(set(checked.dropped)))
             notices.append(f"Removed citation(s) {shown}: the model was not given such passages.")
-        if checked.abstained:
-            return Draft(abstention_text(result), [], True, strength, notices, timings=timings, usage=usage)
-        if checked.supported == 0:
-            fallback = extractive_answer(question, result, kb, settings)
-            notices.append(
-                f"The {self.name} model's answer had no sentence backed by a passage it cited; "
-                "showing the extractive answer instead."
+        # A model that says "not covered" (or cites nothing it was given) while the passages answer the
+        # question is not believed: the extractive answer, which quotes them, is shown instead.
+        if checked.abstained or checked.supported == 0:
+            what = (
+                "said the knowledge base does not cover this"
+                if checked.abstained
+                else ("had no sentence backed by a passage it cited")
             )
+            notices.append(f"The {self.name} model's answer {what}; showing the extractive answer instead.")
             return Draft(
-                fallback.text,
-                fallback.citations,
-                fallback.abstained,
-                fallback.strength,
+                extractive.text,
+                extractive.citations,
+                extractive.abstained,
+                extractive.strength,
                 notices,
                 provider="extractive",
                 timings=timings,
                 usage=usage,
+                missing=extractive.missing,
             )
         if checked.unsupported:
             notices.append(

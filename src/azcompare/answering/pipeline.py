@@ -20,6 +20,7 @@ from azcompare.answering.inputs import (
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
+from azcompare.answering.question import search_query
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index import build_in_progress, build_index, rebuild_reason
 from azcompare.index_state import IndexUnavailable, inspect_index
@@ -62,14 +63,16 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
 
     Raises IndexUnavailable when the index fails while it is read.
     """
+    query = search_query(text, settings)
     return kb.search(
-        text,
+        query.text,
         top_k=k,
         candidates=max(settings.candidates, k),
         rrf_k=settings.rrf_k,
         max_per_doc=settings.max_per_doc,
         weights=settings.fusion_weights,
         boost=service_boost(text),
+        required=query.required,
     )
 
 
@@ -222,13 +225,15 @@ def _stream(
             standalone_question=standalone,
             abstained=draft.abstained,
             citations=draft.citations,
-            hits=result.hits,
+            hits=result.all_hits,
             timings=timings,
             provider=draft.provider or chosen.name,
             notices=notices + draft.notices,
             strength=draft.strength,
             unsupported=draft.unsupported,
             usage=draft.usage,
+            missing=draft.missing,
+            links=result.links,
         ),
     )
 

@@ -38,6 +38,7 @@ class Draft:
     provider: str | None = None  # who wrote this text when not the provider asked (a verification fallback)
     timings: dict[str, float] = field(default_factory=dict)  # provider stages (generate_ms, verify_ms), ms
     usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens
+    missing: list[str] = field(default_factory=list)  # what was asked for that the sources do not give
 
 
 ProviderEvent = Delta | Draft
@@ -73,9 +74,11 @@ class ExtractiveProvider:
         self, question: str, result: SearchResult, kb: KnowledgeBase, settings: Settings
     ) -> Iterator[ProviderEvent]:
         draft = extractive_answer(question, result, kb, settings)
-        for piece in re.split(r"(?<=\]\.)\s+", draft.text):
-            yield Delta(piece + " ")
-        yield Draft(draft.text, draft.citations, draft.abstained, draft.strength)
+        # Sentence by sentence (or line by line, for a table), whitespace kept: the pieces add up to the text.
+        for piece in re.split(r"(?<=\]\.)(?=\s)|(?<=\n)", draft.text):
+            if piece:
+                yield Delta(piece)
+        yield Draft(draft.text, draft.citations, draft.abstained, draft.strength, missing=draft.missing)
 
 
 _PROVIDERS: dict[str, Provider] = {}

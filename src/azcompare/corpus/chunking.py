@@ -17,7 +17,7 @@ from azcompare.corpus.clean import inline_to_text
 from azcompare.types import Chunk, Document
 
 # Bump when the chunks or their sentence splitting change: the manifest then forces a full rebuild.
-CHUNKER_VERSION = 11
+CHUNKER_VERSION = 13
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -25,7 +25,8 @@ _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
 
 _YES = {"✔️", "✔", "✅", "✓", "☑️", "yes", "y"}
-_NO = {"❌", "✖️", "✖", "✗", "✘", "no", "n"}
+# A dash in a table of check marks means "not available" (the region and model tables).
+_NO = {"❌", "✖️", "✖", "✗", "✘", "no", "n", "-", "–", "➖"}
 _SYMBOLS = {"✔️", "✔", "✅", "✓", "☑️", "❌", "✖️", "✖", "✗", "✘"}
 
 
@@ -173,7 +174,9 @@ def _cells(line: str) -> list[str]:
     inner = inner[:-1] if inner.endswith("|") else inner
     # Escaped pipes stay inside their cell.
     parts = re.split(r"(?<!\\)\|", inner)
-    return [inline_to_text(p.replace("\\|", "|")).strip() for p in parts]
+    # A line break inside a cell became "; ": tidy what it leaves beside commas and at the ends.
+    cells = [inline_to_text(p.replace("\\|", "|")) for p in parts]
+    return [re.sub(r"\s*,?\s*;\s*(?=\S)", "; ", c).strip().strip(";").strip() for c in cells]
 
 
 def _sections(text: str) -> Iterator[_Section]:

@@ -2,7 +2,8 @@
 
 What stays: headings, paragraphs, lists, tables and code blocks (the chunker needs them).
 What goes: front matter (returned as metadata), shortcodes, include directives, images, zone markers,
-HTML tags and comments, and inline link/emphasis syntax (the text of a link is kept).
+HTML tags and comments, lists made only of links (reference lists, navigation: nothing in them can be
+quoted as a claim), and inline link/emphasis syntax (the text of a link is kept).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _DIV_LINE = re.compile(r"^\s*>?\s*\[!div\b[^\]]*\]\s*$", re.IGNORECASE)
 _IMAGE_BLOCK = re.compile(r":::image\b.*?(?::::image-end:::|:::)", re.DOTALL | re.IGNORECASE)
 _TRIPLE_COLON_LINE = re.compile(r"^\s*:::\s*[\w-]+.*$")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+# A list item that is nothing but a link ("- [Azure OpenAI models](https://…)").
+_LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]*\)[\s.;,]*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -38,7 +41,9 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-# A line that starts with a check or cross mark ("✅ View the resource") says yes or no in words.
+# A line that starts with a check or cross mark ("✅ View the resource") is an item of the list its
+# lead-in line introduces ("… would be able to:", "… would be unable to:"): it becomes a list item, so
+# that it is quoted with that lead-in, never as a bare "Yes: …" that reads as a verdict.
 _MARK_LINE = re.compile(r"^(\s*(?:[-*+]\s+)?)(✅|✔️|✔|❌|✖️)\s*")
 
 
@@ -87,7 +92,7 @@ def clean_markdown(body: str) -> str:
     text = _HTML_COMMENT.sub("", text)
     text = _clean_hugo(text)
     text = _IMAGE_BLOCK.sub("", text)
-    lines = _clean_msdocs_lines(text.split("\n"))
+    lines = _drop_link_lists(_clean_msdocs_lines(text.split("\n")))
     text = "\n".join(_clean_line(line) if not code else line for line, code in _mark_code(lines))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip() + "\n"
@@ -144,6 +149,21 @@ def _clean_msdocs_lines(lines: list[str]) -> list[str]:
     return out
 
 
+def _drop_link_lists(lines: list[str]) -> list[str]:
+    """Remove runs of two or more list items that are each only a link (a reference list, a menu)."""
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if _LINK_ITEM.match(line):
+            run.append(line)
+            continue
+        if len(run) == 1:
+            out.extend(run)  # a single linked item can be a real list entry
+        run = []
+        out.append(line)
+    return out[:-1]
+
+
 def _mark_code(lines: list[str]) -> list[tuple[str, bool]]:
     marked: list[tuple[str, bool]] = []
     in_fence = False
@@ -158,7 +178,7 @@ def _mark_code(lines: list[str]) -> list[tuple[str, bool]]:
 
 def _clean_line(line: str) -> str:
     if not line.lstrip().startswith("|"):
-        line = _MARK_LINE.sub(lambda m: m.group(1) + ("No: " if m.group(2) in "❌✖️" else "Yes: "), line)
+        line = _MARK_LINE.sub(lambda m: m.group(1) if m.group(1).strip() else m.group(1) + "- ", line)
     return _clean_inline(line)
 
 

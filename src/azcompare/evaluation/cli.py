@@ -102,17 +102,18 @@ def _summary_table(summary: dict[str, Any], question_set: Path, split: str | Non
     base = summary["pipelines"].get("baseline")
     glossary = summary.get("metrics", {})
     head = f"{ours['counts']['items']} questions from {question_set}" + (f" (split {split})" if split else "")
-    lines = [head, f"  {'metric':<22} {'ours':>9}" + (f" {'baseline':>9}" if base else "")]
+    width = max([22, *(len(name) for name in ours["overall"])])
+    lines = [head, f"  {'metric':<{width}} {'ours':>9}" + (f" {'baseline':>9}" if base else "")]
     for name, value in ours["overall"].items():
         bounded = glossary.get(name, {}).get("bounded", True)
-        row = f"  {name:<22} {fmt(value, bounded):>9}"
+        row = f"  {name:<{width}} {fmt(value, bounded):>9}"
         if base:
             row += f" {fmt(base['overall'].get(name), bounded):>9}"
         lines.append(row)
     for label, block in (("ours", ours), ("baseline", base)):
         total = (block or {}).get("latency_ms", {}).get("total_ms")
         if total:
-            lines.append(f"  {'latency p50/p95 ms':<22} {total['p50']:.1f} / {total['p95']:.1f} ({label})")
+            lines.append(f"  {'latency p50/p95 ms':<{width}} {total['p50']:.1f} / {total['p95']:.1f} ({label})")
     used = ours["counts"].get("answered_by", {})
     if summary.get("provider") and set(used) - {summary["provider"]}:
         lines.append(f"  note: answers came from {used}: the {summary['provider']} provider fell back")
@@ -120,8 +121,7 @@ def _summary_table(summary: dict[str, Any], question_set: Path, split: str | Non
 
 
 def _judge(name: str, model: str | None, repeats: int, settings: Any) -> Any:
-    from azcompare.evaluation.judge import LLMJudge
-    from azcompare.evaluation.judge_model import judge_chat_model
+    from azcompare.evaluation.judge import LLMJudge, judge_chat_model
 
     chat, label = judge_chat_model(name, settings, model)
     return LLMJudge(chat, repeats=repeats, label=label)

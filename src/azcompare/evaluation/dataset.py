@@ -9,8 +9,33 @@ from typing import Any
 
 import yaml
 
-KINDS = ("fact", "matrix", "conflict", "followup", "adversarial", "out_of_scope")
-ITEM_FIELDS = ("id", "question", "kind", "history", "expected_facts", "expected_sources", "reference", "split")
+KINDS = (
+    "fact",
+    "matrix",
+    "conflict",
+    "followup",
+    "adversarial",
+    "out_of_scope",
+    "near_miss",  # the topic is covered, the asked-for fact is not: a partial "not covered" is right
+    "comparison",  # difference / compare / which-is-better questions
+    "yes_no",  # the answer should lead with a verdict
+    "noisy",  # a question buried in a long message, or typed with typos
+    "non_english",  # asked in another language: an English reply that says the knowledge base is English
+)
+ITEM_FIELDS = (
+    "id",
+    "question",
+    "kind",
+    "history",
+    "expected_facts",
+    "expected_sources",
+    "reference",
+    "split",
+    "absent",
+    "stale_facts",
+    "verdict",
+)
+VERDICTS = ("yes", "no", "depends")
 FILE_FIELDS = ("version", "description", "split", "include", "items")
 
 
@@ -30,11 +55,19 @@ class EvalItem:
     history: tuple[tuple[str, str], ...] = ()
     reference: str = ""
     split: str = ""
+    absent: str = ""  # near_miss: what the question asks for that the documents do not say
+    stale_facts: tuple[str, ...] = ()  # conflict: the older source's outdated phrasings
+    verdict: str = ""  # yes, no or depends: how the answer's first sentence should start
 
     @property
     def answerable(self) -> bool:
         """False for out-of-scope questions, where the right answer is an abstention."""
         return self.kind != "out_of_scope"
+
+    @property
+    def near_miss(self) -> bool:
+        """True when the topic is covered but the asked-for fact is not (a partial abstention is right)."""
+        return self.kind == "near_miss"
 
     def to_dict(self) -> dict[str, Any]:
         """The item as it would be written in a JSONL question set."""
@@ -47,6 +80,9 @@ class EvalItem:
             "history": [list(t) for t in self.history],
             "reference": self.reference,
             "split": self.split,
+            **({"absent": self.absent} if self.absent else {}),
+            **({"stale_facts": list(self.stale_facts)} if self.stale_facts else {}),
+            **({"verdict": self.verdict} if self.verdict else {}),
         }
 
 
@@ -188,6 +224,7 @@ def _item(path: Path, index: int, raw: Any, split: str) -> EvalItem:
     item_split = raw.get("split") or split
     if not isinstance(item_split, str):
         raise QuestionSetError(f"{where}: field 'split' must be a string such as dev or heldout")
+    absent, stale, verdict = _kind_fields(where, kind, raw)
     return EvalItem(
         id=item_id.strip(),
         question=question,
@@ -197,4 +234,36 @@ def _item(path: Path, index: int, raw: Any, split: str) -> EvalItem:
         history=tuple((t[0], t[1]) for t in history),
         reference=reference,
         split=item_split,
+        absent=absent,
+        stale_facts=stale,
+        verdict=verdict,
     )
+
+
+def _kind_fields(where: str, kind: str, raw: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    """absent (near_miss only, required), stale_facts (conflict only, required), verdict (yes_no: required)."""
+    absent = raw.get("absent")
+    if kind == "near_miss" and not (isinstance(absent, str) and absent.strip()):
+        raise QuestionSetError(f"{where}: a near_miss item needs field 'absent' (what the documents do not say)")
+    if absent is not None and kind != "near_miss":
+        raise QuestionSetError(f"{where}: field 'absent' is only for near_miss items")
+    stale = raw.get("stale_facts")
+    if kind == "conflict" and not (
+        isinstance(stale, list) and stale and all(isinstance(p, str) and p.strip() for p in stale)
+    ):
+        raise QuestionSetError(
+            f"{where}: a conflict item needs field 'stale_facts': a non-empty list of the older source's phrasings"
+        )
+    if stale is not None and kind != "conflict":
+        raise QuestionSetError(f"{where}: field 'stale_facts' is only for conflict items")
+    verdict = raw.get("verdict")
+    if isinstance(verdict, bool):  # YAML 1.1 reads a bare yes / no as a boolean
+        verdict = "yes" if verdict else "no"
+    if kind == "yes_no" and verdict is None:
+        raise QuestionSetError(f"{where}: a yes_no item needs field 'verdict' ({', '.join(VERDICTS)})")
+    if verdict is not None:
+        if verdict not in VERDICTS:
+            raise QuestionSetError(f"{where}: field 'verdict' must be one of {', '.join(VERDICTS)} (got {verdict!r})")
+        if kind in ("out_of_scope", "near_miss"):
+            raise QuestionSetError(f"{where}: field 'verdict' needs an answerable item (not {kind})")
+    return (absent or "").strip(), tuple(stale or ()), verdict or ""

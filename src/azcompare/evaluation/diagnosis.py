@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from azcompare.evaluation.dataset import EvalItem
-from azcompare.evaluation.metrics import fact_present
+from azcompare.evaluation.metrics import fact_present, junk_statements
+from azcompare.evaluation.statements import lead_text, strip_markers
 from azcompare.types import Answer
 
 # How much each kind of failure weighs when ranking the worst questions: a wrong abstention or a
@@ -18,7 +19,13 @@ _WEIGHTS = {
     "dated_contrast": 0.5,
     "citation_support": 0.5,
     "mrr": 0.5,
+    "partial_abstention_accuracy": 2.0,
+    "lead_accuracy": 1.0,
+    "current_first": 1.0,
+    "verdict_accuracy": 1.0,
 }
+_JUNK_WEIGHT = 1.0  # junk_rate is lower-is-better: it weighs as itself
+_QUOTE = 90
 JUDGE_LOW = 3.0  # judge scores (1–5) below this are reported as a reason
 
 
@@ -29,6 +36,9 @@ def badness(metrics: Mapping[str, float | None]) -> float:
         value = metrics.get(name)
         if value is not None:
             total += weight * (1.0 - value)
+    junk = metrics.get("junk_rate")
+    if junk is not None:
+        total += _JUNK_WEIGHT * junk
     return round(total, 4)
 
 
@@ -40,11 +50,14 @@ def failure_reasons(item: EvalItem, answer: Answer, metrics: Mapping[str, float 
     reasons: list[str] = []
     if not item.answerable and not answer.abstained:
         reasons.append(f"answered an out-of-scope question (evidence strength {strength})")
-    if item.answerable and answer.abstained:
+    if item.answerable and answer.abstained and not item.near_miss:
         reasons.append(f"abstained on an answerable question (evidence strength {strength})")
+    if metrics.get("partial_abstention_accuracy") == 0.0:
+        reasons.append(f"near miss: does not say that the knowledge base lacks {item.absent}")
     reasons += _retrieval_reasons(item, answer, metrics)
     if item.answerable and not answer.abstained:
         reasons += _fact_reasons(item, answer)
+    reasons += _shape_reasons(item, answer, metrics)
     if metrics.get("citation_validity") == 0.0:
         reasons.append("a [n] marker is missing or points to a passage that was not retrieved")
     if metrics.get("dated_contrast") == 0.0 and not answer.abstained:
@@ -82,3 +95,22 @@ def _fact_reasons(item: EvalItem, answer: Answer) -> list[str]:
         elif not fact_present(group, snippets):
             reasons.append(f"fact {label} is in the text but in no cited snippet")
     return reasons
+
+
+def _shape_reasons(item: EvalItem, answer: Answer, metrics: Mapping[str, float | None]) -> list[str]:
+    """How the answer is shaped: its lead, its verdict, the order of current and stale facts, its junk."""
+    reasons = []
+    lead = " ".join(strip_markers(lead_text(answer.text)).split())
+    if metrics.get("lead_accuracy") == 0.0 and any(fact_present(g, answer.text) for g in item.expected_facts):
+        reasons.append(f"an expected fact is in the answer but not in its first statement ({_short(lead)!r})")
+    if metrics.get("verdict_accuracy") == 0.0 and not answer.abstained:
+        reasons.append(f"does not lead with the verdict {item.verdict!r} ({_short(lead)!r})")
+    if metrics.get("current_first") == 0.0 and not answer.abstained:
+        reasons.append("conflict: the current fact does not come first, or a stale fact is stated without its year")
+    for reason, statement in junk_statements(answer):
+        reasons.append(f"quotes a {reason}: {_short(statement)!r}")
+    return reasons
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _QUOTE else text[: _QUOTE - 1] + "…"

@@ -16,14 +16,20 @@ from typing import Any
 
 from azcompare.answering.pipeline import answer, ensure_index
 from azcompare.evaluation import baseline as naive
-from azcompare.evaluation.chart import write_chart
 from azcompare.evaluation.dataset import EvalItem, QuestionSet, QuestionSetError, check_sources, load_question_set
 from azcompare.evaluation.judge import LLMJudge
 from azcompare.evaluation.metrics import METRICS, Metric
-from azcompare.evaluation.provenance import git_state, machine, package_versions
-from azcompare.evaluation.report import render_report
+from azcompare.evaluation.report import render_report, write_chart
 from azcompare.evaluation.runner import Progress, RunResult, run_items
-from azcompare.evaluation.runs import new_run_dir, summary_document, write_json, write_results
+from azcompare.evaluation.runs import (
+    git_state,
+    machine,
+    new_run_dir,
+    package_versions,
+    summary_document,
+    write_json,
+    write_results,
+)
 from azcompare.index import current_version, read_manifest
 from azcompare.settings import Settings
 

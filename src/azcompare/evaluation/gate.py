@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from azcompare.evaluation.errors import EvaluationError
+from azcompare.evaluation.runs import EvaluationError
 
 MIN_MARGIN = 0.05
 ALPHA = 0.05  # the chance of a false alarm over all gated metrics together

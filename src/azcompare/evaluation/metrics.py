@@ -11,7 +11,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from azcompare.corpus.chunking import table_row_sentences
 from azcompare.evaluation.dataset import EvalItem
+from azcompare.evaluation.statements import junk_reason, lead_text, split_statements, strip_markers
 from azcompare.types import Answer
 
 Scored = tuple[EvalItem, float | None]
@@ -26,9 +28,29 @@ def normalize(text: str) -> str:
 
 
 def fact_present(group: Sequence[str], text: str) -> bool:
-    """True when any accepted phrasing of a fact occurs in the text (its end punctuation aside)."""
-    haystack = normalize(text)
+    """True when any accepted phrasing of a fact occurs in the text (its end punctuation aside).
+
+    A table in the answer (a comparison) counts row by row, each row read as the feature-matrix
+    sentences of the index are ("Private Endpoints: OpenAI no; Azure OpenAI yes").
+    """
+    haystack = normalize(" ".join([text, *_table_sentences(text)]))
     return any(normalize(p).rstrip(".,;:!?") in haystack for p in group)
+
+
+def _table_sentences(text: str) -> list[str]:
+    lines = text.splitlines()
+    sentences: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            sentences += table_row_sentences(lines[i:j])
+            i = j
+        else:
+            i += 1
+    return sentences
 
 
 def mean(scored: Sequence[Scored]) -> float | None:
@@ -139,17 +161,131 @@ def dated_contrast(item: EvalItem, answer: Answer) -> float | None:
 
 
 def abstained(item: EvalItem, answer: Answer) -> float | None:
-    """1 when the answer abstained (rejected input is neither an answer nor an abstention)."""
-    if answer.status == "rejected":
+    """1 when the answer abstained (rejected input is neither an answer nor an abstention).
+
+    Near-miss items are left out: for them a whole or a partial abstention is right, which
+    partial_abstention_accuracy scores.
+    """
+    if answer.status == "rejected" or item.near_miss:
         return None
     return float(answer.abstained)
 
 
 def abstention_correct(item: EvalItem, answer: Answer) -> float | None:
-    """1 when the answer abstained exactly if the question is out of scope."""
-    if answer.status == "rejected":
+    """1 when the answer abstained exactly if the question is out of scope (near-miss items left out)."""
+    if answer.status == "rejected" or item.near_miss:
         return None
     return float(answer.abstained == (not item.answerable))
+
+
+def partial_abstention(item: EvalItem, answer: Answer) -> float | None:
+    """On near-miss items: 1 when the answer says the asked-for fact is not covered.
+
+    That is a whole abstention, or an answer whose `missing` list is non-empty (a partial "not covered").
+    """
+    if not item.near_miss or answer.status == "rejected":
+        return None
+    return float(answer.abstained or bool(answer.missing))
+
+
+def _given(item: EvalItem, answer: Answer) -> bool:
+    return answer.status == "answered" and not answer.abstained
+
+
+def lead_accuracy(item: EvalItem, answer: Answer) -> float | None:
+    """On answerable items with expected facts: 1 when an expected fact is in the answer's first statement.
+
+    The first statement is the first sentence, or the table the answer opens with (see statements.py).
+    Near-miss items are left out (their lead should say what is not covered); an abstention scores 0.
+    """
+    if not item.answerable or item.near_miss or not item.expected_facts or answer.status == "rejected":
+        return None
+    if answer.abstained:
+        return 0.0
+    lead = strip_markers(lead_text(answer.text))
+    return float(any(fact_present(g, lead) for g in item.expected_facts))
+
+
+def junk_statements(answer: Answer) -> list[tuple[str, str]]:
+    """(reason, statement) for each quoted statement of the answer that is junk by the rule in statements.py."""
+    snippets = {c.n: c.snippet for c in answer.citations}
+    found = []
+    for statement in split_statements(answer.text):
+        if statement.quoted:
+            reason = junk_reason(statement, snippets)
+            if reason:
+                found.append((reason, statement.plain))
+    return found
+
+
+def junk_rate(item: EvalItem, answer: Answer) -> float | None:
+    """Share of the answer's quoted statements that are junk (headings, link labels, reference lists,
+    navigation, include stubs, table headers or raw markup, fragments); None without quoted statements."""
+    if not _given(item, answer):
+        return None
+    quoted = [s for s in split_statements(answer.text) if s.quoted]
+    if not quoted:
+        return None
+    return len(junk_statements(answer)) / len(quoted)
+
+
+def answer_statements(item: EvalItem, answer: Answer) -> float | None:
+    """Statements in a given answer: sentences and table body rows (abstentions and rejections do not count)."""
+    return float(len(split_statements(answer.text))) if _given(item, answer) else None
+
+
+def median(scored: Sequence[Scored]) -> float | None:
+    """The 50th percentile of the values that apply."""
+    return percentile([v for _, v in scored if v is not None], 50)
+
+
+def _first_position(phrasings: Sequence[str], text: str) -> int | None:
+    positions = [text.find(normalize(p).rstrip(".,;:!?")) for p in phrasings]
+    found = [p for p in positions if p >= 0]
+    return min(found) if found else None
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+
+
+def current_first(item: EvalItem, answer: Answer) -> float | None:
+    """On conflict items: 1 when the current fact comes first and any stale fact is dated.
+
+    The answer must state an expected (current) fact before any of the item's stale_facts, and every
+    sentence that states a stale fact must name a year (such as "The 2024 article said ...").
+    An abstention, or an answer without a current fact, scores 0.
+    """
+    if item.kind != "conflict" or not item.stale_facts or answer.status == "rejected":
+        return None
+    if answer.abstained:
+        return 0.0
+    text = normalize(strip_markers(answer.text))
+    current = [p for p in (_first_position(g, text) for g in item.expected_facts) if p is not None]
+    if not current:
+        return 0.0
+    stale = _first_position(item.stale_facts, text)
+    if stale is not None and stale < min(current):
+        return 0.0
+    for statement in split_statements(answer.text):
+        plain = normalize(statement.plain)
+        if _first_position(item.stale_facts, plain) is not None and not _YEAR.search(plain):
+            return 0.0
+    return 1.0
+
+
+_VERDICT_WORDS = {"yes": ("yes",), "no": ("no",), "depends": ("it depends", "depends")}
+
+
+def verdict_accuracy(item: EvalItem, answer: Answer) -> float | None:
+    """On items with a verdict: 1 when the first sentence starts with it ("Yes", "No", "It depends")."""
+    if not item.verdict or answer.status == "rejected":
+        return None
+    if answer.abstained:
+        return 0.0
+    statements = split_statements(answer.text)
+    lead = normalize(statements[0].plain) if statements else ""
+    lead = lead.lstrip("#>*_ \"'“")
+    return float(any(re.match(rf"{w}\b", lead) for w in _VERDICT_WORDS[item.verdict]))
 
 
 def abstention_precision(scored: Sequence[Scored]) -> float | None:
@@ -200,6 +336,28 @@ METRICS: tuple[Metric, ...] = (
         higher_is_better=False,
     ),
     Metric("answer_chars", "answer length in characters", answer_chars, higher_is_better=None, bounded=False),
+    Metric("lead_accuracy", "an expected fact is in the answer's first statement", lead_accuracy),
+    Metric(
+        "junk_rate",
+        "quoted statements that are headings, link labels, reference lists, stubs, table markup or fragments",
+        junk_rate,
+        higher_is_better=False,
+    ),
+    Metric(
+        "answer_statements_p50",
+        "statements per answer (sentences and table rows), median",
+        answer_statements,
+        median,
+        higher_is_better=None,
+        bounded=False,
+    ),
+    Metric(
+        "partial_abstention_accuracy",
+        "near-miss questions answered with a whole or partial 'not covered'",
+        partial_abstention,
+    ),
+    Metric("current_first", "conflict answers state the current fact first and date the stale one", current_first),
+    Metric("verdict_accuracy", "yes/no answers start with the expected verdict", verdict_accuracy),
 )
 METRICS_BY_NAME = {m.name: m for m in METRICS}
 

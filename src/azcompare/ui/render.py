@@ -6,12 +6,13 @@ All corpus and answer text is escaped before it is placed in markup: a document 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Sequence
 
 from azcompare.overview import KnowledgeOverview
-from azcompare.types import Answer, Citation
+from azcompare.types import Answer, Citation, Link
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # Characters Markdown would interpret; the chat renders Markdown, answers must show literally.
@@ -54,6 +55,47 @@ def status_markup(status: str) -> str:
 
 
 def _cited_text(text: str, turn: int, unsupported: Sequence[str]) -> str:
+    """The answer with its [n] markers as links; a Markdown table in it (a comparison) as an HTML table."""
+    parts: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if _TABLE_ROW.match(lines[i]) and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
+            j = i + 2
+            while j < len(lines) and _TABLE_ROW.match(lines[j]):
+                j += 1
+            parts.append(_table_html(lines[i], lines[i + 2 : j], turn))
+            i = j
+            continue
+        start = i
+        while i < len(lines) and not (
+            _TABLE_ROW.match(lines[i]) and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1])
+        ):
+            i += 1
+        prose = "\n".join(lines[start:i])
+        if prose.strip():
+            parts.append(_cited_prose(prose.strip("\n"), turn, unsupported))
+    return "\n\n".join(parts)
+
+
+_TABLE_ROW = re.compile(r"^\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _table_html(header: str, rows: Sequence[str], turn: int) -> str:
+    """A table the answer holds (escaped cells, clickable markers), on one line: Markdown leaves it alone."""
+    head = "".join(f"<th>{_cited_prose(c, turn, [])}</th>" for c in _cells(header))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cited_prose(c, turn, [])}</td>" for c in _cells(row)) + "</tr>" for row in rows
+    )
+    return f'<table class="az-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cited_prose(text: str, turn: int, unsupported: Sequence[str]) -> str:
     escaped = _plain(text)
     for sentence in unsupported:
         marked = _plain(sentence)
@@ -149,11 +191,35 @@ def how_markdown(result: Answer | None) -> str:
             f"| {h.rank} | {h.score:.4f} | {dense} | {bm25} | {_plain(h.chunk.title)} | "
             f"{_plain(h.chunk.heading) or '–'} | {h.chunk.kind} |"
         )
+    if result.links:
+        lines += ["", "**Newer passages linked to older ones:**", "", links_html(result.links)]
     lines += ["", "| stage | ms |", "|---|---|"]
     lines += [f"| {_plain(stage)} | {ms:.1f} |" for stage, ms in result.timings.items()]
     if result.usage:
         lines += ["", "**Model tokens:** " + ", ".join(f"{_plain(k)} {v}" for k, v in result.usage.items())]
     return "\n".join(lines)
+
+
+def links_html(links: Sequence[Link]) -> str:
+    """The links an answer used, as an HTML table: older statement and date → newer statement and date."""
+    rows = []
+    for link in links:
+        renamed = ", ".join(f"{esc(old)} → {esc(new)}" for old, new in link.renamed) or "–"
+        rows.append(
+            "<tr>"
+            f"<td>{esc(link.old_title)} ({esc(_day(link.old_date))}): {esc(link.old_sentence)}</td>"
+            f"<td>{esc(link.new_title)} ({esc(_day(link.new_date))}): {esc(' '.join(link.new_sentences))}</td>"
+            f"<td>{esc(link.kind)}</td><td>{renamed}</td><td>{link.score:.2f}</td>"
+            "</tr>"
+        )
+    return (
+        '<table class="az-links"><thead><tr><th>older passage</th><th>newer passage</th><th>kind</th>'
+        f"<th>renamed</th><th>score</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _day(date: dt.date | None) -> str:
+    return date.isoformat() if date else "undated"
 
 
 def knowledge_markdown(overview: KnowledgeOverview) -> str:

@@ -1,0 +1,282 @@
+"""Compose the extractive answer from chosen evidence, shaped by what was asked.
+
+The first sentence answers the question: a yes/no question starts with the verdict its best
+statement decides, a comparison with a side-by-side table of the points, a number question with
+the statement holding the value. Newer sources speak first: a statement of an older source that a
+newer statement on the same point follows is labelled with its date ("The 2024 article said: …"),
+and a statement only an old source makes says how old it is. When the question asks for something
+the knowledge base does not hold (a price, an SLA figure, a region), the answer says so first and
+then shows what it does say, with the page to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from azcompare.answering.citations import Citer, Evidence, body, render
+from azcompare.answering.question import Ask
+from azcompare.types import Chunk, Citation
+
+# Two statements this similar (cosine of their embeddings) speak to the same point.
+SAME_POINT = 0.5
+# A newer statement leads an older one on the same point only when at least this relevant (share of its score).
+AS_RELEVANT = 0.8
+# A comparison table shows at most this many points.
+TABLE_ROWS = 5
+
+_ROW_VALUE = re.compile(r"(?P<service>(?<!Azure )OpenAI|Azure OpenAI)\s*(?::\s*)?(?P<value>yes|no)\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(not|never|no longer|cannot|can't|doesn't|don't|isn't|aren't|won't|unavailable|unsupported|"
+    r"isn't available|aren't available|does not|do not|is not|are not|NOT)\b"
+)
+_CONDITION = re.compile(
+    r"\b(unless|except|only (if|when|in|for|with)|depend(s|ing)? on|not all|some (regions|models)|"
+    r"certain (regions|models)|if you (opt|apply|request|explicitly)|varies|"
+    r"(for|to access|in|with) some (\w+ ){0,2}(models?|features?|regions?|customers?))\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+_DEICTIC = re.compile(
+    r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
+)
+_ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The answer text with its citations, and the evidence it quotes in order."""
+
+    text: str
+    citations: list[Citation]
+    evidence: list[Evidence]
+
+
+def compose(
+    ask: Ask,
+    chosen: list[Evidence],
+    newest: dt.date | None,
+    span_days: int,
+    renames: Sequence[tuple[str, str]] = (),
+) -> Composed:
+    """The answer to `ask` from the chosen evidence (best first).
+
+    `renames` holds (former, current) names: the question used a former name, so the answer first
+    says what it is called now.
+    """
+    statements = label_stale(current_first(_value_first(ask, chosen), span_days), newest, span_days)
+    if statements:
+        lead, first = statements[0]
+        for former, current in renames:
+            if current.lower() in first.sentence.text.lower():
+                lead = f"{former} is now {current}: {_lower_first(lead)}"
+        if ask.shape == "yes_no":
+            lead = f"{verdict(ask, first)} — {_lower_first(lead) if lead.startswith(('The ', 'According')) else lead}"
+        statements[0] = (lead, first)
+    text, citations = render(statements)
+    return Composed(text, citations, [e for _, e in statements])
+
+
+def partial(
+    ask: Ask, missing: list[str], chosen: list[Evidence], newest: dt.date | None, span_days: int, urls: Sequence[str]
+) -> Composed:
+    """Say what the knowledge base lacks of what was asked, then what it does say, then where to look
+    (the first cited page with an address, else the best retrieved one: `urls`)."""
+    statements = label_stale(current_first(chosen[:2], span_days), newest, span_days)
+    text, citations = render(statements)
+    what = _join(missing)
+    lines = [f"The knowledge base does not give {what}."]
+    if statements:
+        lines.append(f"What it says on the topic: {text}")
+    where = [c.url for c in citations if c.url] + list(urls)
+    if where:
+        lines.append(f"For {what}, check the current page: {where[0]}")
+    return Composed(" ".join(lines), citations, [e for _, e in statements])
+
+
+def verdict(ask: Ask, evidence: Evidence) -> str:
+    """Yes, No or It depends, as the statement decides the question.
+
+    A feature-matrix row answers for the service the question names; any other statement says no
+    when it negates, and "it depends" when it states a condition.
+    """
+    text = evidence.sentence.text
+    values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
+    if values:
+        asked = "azure openai" if re.search(r"\bazure\b", ask.question, re.IGNORECASE) else "openai"
+        value = values.get(asked) or next(iter(values.values()))
+        return "Yes" if value == "yes" else "No"
+    marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
+    if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
+        return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    if _CONDITION.search(text):
+        return "It depends"
+    return "No" if _NEGATION.search(text) else "Yes"
+
+
+def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
+    """Relevance order, except that a statement of an older source comes after the newer statement
+    on the same point (when one was chosen), so the current fact is read first."""
+    ordered: list[Evidence] = []
+    for e in evidence:
+        if e in ordered:
+            continue
+        newer = [n for n in evidence if n not in ordered and n is not e and _supersedes(n, e, span_days)]
+        ordered.extend(newer[:1])
+        ordered.append(e)
+    return ordered
+
+
+def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int) -> list[tuple[str, Evidence]]:
+    """Each statement with its lead-in: the source and its age for an old one, and, beside an old one,
+    the title and date of each current source the first time it speaks.
+
+    An old statement after a newer one on the same point: "The 2024 article (2024-06-01) said: …";
+    an old statement no newer one speaks to: "According to the 2024 article (2024-06-01): …".
+    """
+    statements: list[tuple[str, Evidence]] = []
+    # Beside an older source, a current one says its date too, so the change reads as one.
+    dated = any(_is_old(e.hit.chunk, newest, span_days) for e in evidence)
+    named: set[str] = set()
+    for i, e in enumerate(evidence):
+        chunk = e.hit.chunk
+        if not _is_old(chunk, newest, span_days):
+            lead = _subject(e)
+            if dated and chunk.date and chunk.doc_id not in named:
+                named.add(chunk.doc_id)
+                lead = f"“{chunk.title}” ({chunk.date.isoformat()}): {lead}"
+            statements.append((lead, e))
+            continue
+        name = source_name(chunk)
+        superseded = any(_supersedes(n, e, span_days) for n in evidence[:i])
+        statements.append((f"{name[0].upper()}{name[1:]} said: " if superseded else f"According to {name}: ", e))
+    return statements
+
+
+def _subject(e: Evidence) -> str:
+    """ "Cognitive Services OpenAI User: " for a sentence that says "this role" under that heading: the
+    quote keeps the subject its section gives it."""
+    heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else ""
+    if heading and _DEICTIC.search(e.sentence.text) and heading.lower() not in e.sentence.text.lower():
+        return f"{heading}: "
+    return ""
+
+
+def source_name(chunk: Chunk) -> str:
+    """How an answer names an older source, with its age: "the 2024 article (2024-06-01)"."""
+    date = chunk.date.isoformat() if chunk.date else "undated"
+    if "(article)" in chunk.title:
+        return f"the {chunk.date.year} article ({date})" if chunk.date else "the article (undated)"
+    return f"“{chunk.title}” ({date})"
+
+
+def comparison(evidence: list[Evidence], span_days: int) -> Composed | None:
+    """A lead sentence and a side-by-side table (point | OpenAI | Azure OpenAI | source and date).
+
+    Feature-matrix rows give both columns; another statement fills the column of the service it
+    names. None when fewer than two points would fill the table.
+    """
+    rows: list[tuple[str, str, str, Evidence]] = []
+    for e in current_first(evidence, span_days):
+        point, openai, azure = _columns(e)
+        if point:
+            rows.append((point, openai, azure, e))
+    if len(rows) < 2:
+        return None
+    rows = rows[:TABLE_ROWS]
+    citer = Citer()
+    numbers = [citer.number(e) for *_, e in rows]
+    lead_e = rows[0][3]
+    lead = f"{_lead_for_table(rows)} [{numbers[0]}]." if _lead_for_table(rows) else f"{body(lead_e)} [{numbers[0]}]."
+    lines = [lead, "", "| Point | OpenAI | Azure OpenAI | Source |", "| --- | --- | --- | --- |"]
+    for (point, openai, azure, e), n in zip(rows, numbers, strict=True):
+        chunk = e.hit.chunk
+        date = chunk.date.isoformat() if chunk.date else "undated"
+        source = f"[{n}] {_cell(_short_title(chunk))}, {date}"
+        lines.append(f"| {_cell(point)} | {_cell(openai)} | {_cell(azure)} | {source} |")
+    return Composed("\n".join(lines), citer.citations, [e for *_, e in rows])
+
+
+def _columns(e: Evidence) -> tuple[str, str, str]:
+    """(point, OpenAI, Azure OpenAI) of one statement; an empty point when it fits no row."""
+    text = body(e)
+    values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
+    if values and ":" in text:
+        point = text.split(":", 1)[0].strip()
+        return point, values.get("openai", "not stated"), values.get("azure openai", "not stated")
+    names_azure = re.search(r"\bAzure OpenAI\b|\bAzure\b", text) is not None
+    names_openai = re.search(r"(?<!Azure )\bOpenAI\b(?! Service)", text) is not None
+    point = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
+    if names_azure and not names_openai:
+        return point, "not stated", text
+    if names_openai and not names_azure:
+        return point, text, "not stated"
+    return "", "", ""
+
+
+def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
+    """One sentence over the matrix points: which only Azure OpenAI has, which both have."""
+    azure_only = [p for p, o, a, _ in rows if a == "yes" and o == "no"]
+    openai_only = [p for p, o, a, _ in rows if o == "yes" and a == "no"]
+    both = [p for p, o, a, _ in rows if o == a == "yes"]
+    parts = []
+    if azure_only:
+        parts.append(f"Azure OpenAI has {_join(_short_points(azure_only), 'and')}, which OpenAI lacks")
+    if openai_only:
+        parts.append(f"OpenAI has {_join(_short_points(openai_only), 'and')}, which Azure OpenAI lacks")
+    if both:
+        parts.append(f"both have {_join(_short_points(both), 'and')}")
+    if not parts:
+        return ""
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:]
+
+
+def _short_points(points: Sequence[str]) -> list[str]:
+    return [p.split(", ")[-1] for p in points]
+
+
+def _short_title(chunk: Chunk) -> str:
+    return chunk.title.replace(" (article)", " article")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def _value_first(ask: Ask, chosen: list[Evidence]) -> list[Evidence]:
+    """For a number question, the best statement that holds a number leads."""
+    if ask.shape != "number":
+        return chosen
+    with_value = [e for e in chosen if _DIGIT.search(e.sentence.text)]
+    return with_value[:1] + [e for e in chosen if e not in with_value[:1]]
+
+
+def _supersedes(newer: Evidence, older: Evidence, span_days: int) -> bool:
+    """Whether `newer` is a later source's statement on the same point as `older`, and as relevant to
+    the question (a newer passage about something else must not push the answer back)."""
+    a, b = newer.hit.chunk, older.hit.chunk
+    if newer.score < AS_RELEVANT * older.score:
+        return False
+    if a.doc_id == b.doc_id or not (a.date and b.date) or (a.date - b.date).days < span_days:
+        return False
+    if newer.hit.via_link == b.id:  # brought in by the link made at index time from the older passage
+        return True
+    return newer.vector is not None and older.vector is not None and float(newer.vector @ older.vector) >= SAME_POINT
+
+
+def _is_old(chunk: Chunk, newest: dt.date | None, span_days: int) -> bool:
+    return bool(chunk.date and newest and (newest - chunk.date).days >= span_days)
+
+
+def _join(items: Sequence[str], conjunction: str = "or") -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

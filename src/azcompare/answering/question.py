@@ -1,0 +1,327 @@
+"""What a question asks for: the shape of answer it expects and the specific things it names.
+
+The shape decides how an answer starts (a verdict, a side-by-side table, a value, steps, a list);
+the specific things (a price, an SLA figure, a region, a date, a named model) must be in the
+evidence for the answer to be whole. When the topic is covered but one of them is not, the answer
+says so instead of quoting what is merely nearby.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from py3langid import langid
+from py3langid.langid import LanguageIdentifier
+
+from azcompare.corpus.sources import SourcesError, load_source_list
+from azcompare.settings import Settings
+from azcompare.text import STOPWORDS
+
+Shape = Literal["yes_no", "compare", "number", "howto", "list", "open"]
+
+_YES_NO = re.compile(
+    r"^(is|are|does|do|can|could|will|would|should|has|have|was|were|did|may|must|am)\b", re.IGNORECASE
+)
+_COMPARE = re.compile(
+    r"\b(differen\w*|differ|compare[sd]?|comparison|versus|vs\.?|better|cheaper|worse|faster|"
+    r"more (secure|private|expensive|reliable)|which (one|service|is|should))\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\bhow (many|much|long|large|big|often|fast)\b|\b(limit|maximum|max|minimum|quota|size|rate|"
+    r"number of|percentage|ttl|retention period|tokens per minute|tpm|rpm)\b",
+    re.IGNORECASE,
+)
+_HOWTO = re.compile(
+    r"^(how (do|can|should|would) (i|we|you)|how to|what (are the )?steps|steps to|walk me through)\b",
+    re.IGNORECASE,
+)
+_LIST = re.compile(r"^(which|what|list|name)\b.*\b(are|types|kinds|models|regions|roles|options|categories)\b")
+
+_SERVICES = re.compile(r"\b(azure openai|openai)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Want:
+    """One specific thing a question asks for, and what shows it in a passage."""
+
+    label: str  # how an answer names it when absent: "a price", "an SLA figure", "the region West Europe"
+    kind: str  # price | sla | date | region | name
+    pattern: re.Pattern[str]
+
+    def found_in(self, text: str) -> bool:
+        """Whether the text holds it."""
+        return self.pattern.search(text) is not None
+
+
+# Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate"})
+SUBJECT_KINDS = frozenset({"region", "name"})
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question read for what it asks."""
+
+    question: str
+    shape: Shape
+    wants: tuple[Want, ...]
+    language: str  # ISO 639-1 code; "en" unless clearly another language
+
+    @property
+    def english(self) -> bool:
+        return self.language == "en"
+
+    def missing_from(self, passages: Sequence[str]) -> list[str]:
+        """What of the asked-for things the passages lack, as an answer would name it.
+
+        Each thing must be in some passage; a value asked for a named subject (a price for a region,
+        a rate for a model) must stand with that subject in one sentence or table row.
+        """
+        missing = [w.label for w in self.wants if not any(w.found_in(p) for p in passages)]
+        if missing:
+            return missing
+        values = [w for w in self.wants if w.kind in VALUE_KINDS]
+        subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
+        if not (values and subjects):
+            return []
+        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
+        together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
+        return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
+
+
+_PRICE_Q = re.compile(
+    r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing|"
+    r"free (tier|trial|credits?|plan|usage))\b",
+    re.IGNORECASE,
+)
+# An amount of money, or a relative price ("50% cost savings", "a 50% discount").
+_PRICE = re.compile(
+    r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
+    r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)",
+    re.IGNORECASE,
+)
+_SLA_Q = re.compile(r"\b(sla|service level|uptime|availability guarantee|guaranteed availability)\b", re.IGNORECASE)
+_SLA = re.compile(
+    r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE
+)
+_DATE_Q = re.compile(
+    r"^when (will|did|does|do|is|was|are|were|can|could|should|has|have)\b|\bsince when\b|\bby when\b"
+    r"|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b",
+    re.IGNORECASE,
+)
+# "How many days / how long / how often": a duration or an interval.
+_DURATION_Q = re.compile(
+    r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b", re.IGNORECASE
+)
+_DURATION = re.compile(
+    r"\b\d+\s?(?:-\s?)?(?:days?|hours?|weeks?|months?|years?|minutes?|seconds?)\b"
+    r"|\bevery\s+(?:\d+\s+)?(?:day|week|month|year|hour)s?\b|\b(?:daily|weekly|monthly|annually|yearly|hourly)\b",
+    re.IGNORECASE,
+)
+# "How many tokens per second / requests per minute": a rate, by its unit or its abbreviation.
+_RATE_Q = re.compile(
+    r"\bhow many (tokens|requests|calls|images|words)\s+(?:per|a|each)\s+(second|minute|hour|day)\b", re.IGNORECASE
+)
+_RATE_ABBREVIATION = {("tokens", "minute"): "TPM", ("requests", "minute"): "RPM", ("tokens", "second"): "TPS"}
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = re.compile(rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|\b20\d\d-\d\d(-\d\d)?\b|\b\d{{1,2}}/\d{{1,2}}/20\d\d\b", re.I)
+# Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
+_MODEL = re.compile(
+    r"\b(gpt-?[\w.]+(?:-[\w.]+)*|o\d(?:-[a-z]+)?|dall-?e(?:-\d)?|whisper|sora|codex|"
+    r"text-embedding-[\w-]+|tts(?:-hd)?|davinci|babbage)\b",
+    re.IGNORECASE,
+)
+
+# Azure regions by display name; passages also write them compactly ("japaneast").
+_REGIONS = """
+East US 2|East US|West US 3|West US 2|West US|Central US|North Central US|South Central US|West Central US|
+Canada Central|Canada East|Brazil South|Brazil Southeast|Mexico Central|North Europe|West Europe|France Central|
+France South|Germany West Central|Germany North|Italy North|Norway East|Norway West|Poland Central|Spain Central|
+Sweden Central|Sweden South|Switzerland North|Switzerland West|UK South|UK West|UAE North|UAE Central|
+Qatar Central|Israel Central|South Africa North|South Africa West|Australia East|Australia Southeast|
+Australia Central|Central India|South India|West India|Japan East|Japan West|Korea Central|Korea South|East Asia|
+Southeast Asia|Indonesia Central|New Zealand North|Malaysia West|Taiwan North|Austria East|Belgium Central|
+Denmark East|Chile Central
+"""
+REGIONS = tuple(r.strip() for r in _REGIONS.replace("\n", "").split("|") if r.strip())
+_REGION_IN_QUESTION = re.compile(
+    r"\b(" + "|".join(re.escape(r).replace(r"\ ", r"\s*") for r in REGIONS) + r")\b(?!\s*\d)", re.IGNORECASE
+)
+
+
+def read_question(question: str) -> Ask:
+    """The shape of answer a question expects and the specific things it asks for."""
+    return Ask(question, question_shape(question), tuple(_wants(question)), language_of(question))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What retrieval is given for a question."""
+
+    text: str  # the question, with regions also in compact form and former names also by current name
+    required: tuple[re.Pattern[str], ...]  # what a passage must hold to answer it (a region, a model, a name)
+
+
+def search_query(question: str, settings: Settings) -> Query:
+    """The retrieval query for a question.
+
+    Region tables write "japaneast"; current pages use the current name of a renamed product. What
+    the question asks for by name is required: retrieval brings in the passage that holds it.
+    """
+    renames = renamed_in(question, settings)
+    compact = [re.sub(r"\s+", "", m.group(1)).lower() for m in _REGION_IN_QUESTION.finditer(question)]
+    text = " ".join([question, *dict.fromkeys(compact), *dict.fromkeys(current for _, current in renames)])
+    required = [w.pattern for w in _wants(question) if w.kind in ("region", "name")]
+    if not required:
+        required = [re.compile(re.escape(current), re.IGNORECASE) for _, current in renames[:1]]
+    return Query(text, tuple(required))
+
+
+def region_words(question: str) -> set[str]:
+    """The words of the region names in a question ("Japan", "East")."""
+    return {w for m in _REGION_IN_QUESTION.finditer(question) for w in m.group(1).split()}
+
+
+def question_shape(question: str) -> Shape:
+    """yes_no, compare, number, howto, list or open (first match, in that order of precedence)."""
+    q = question.strip()
+    both_services = {m.lower() for m in _SERVICES.findall(q)} >= {"openai", "azure openai"}
+    if _COMPARE.search(q) and (both_services or re.search(r"\b(or|vs\.?|versus|between)\b", q, re.I)):
+        return "compare"
+    if _YES_NO.match(q) and not re.search(r",?\s+or\s+(does|is|do|are|can|will)\b", q, re.I):
+        return "yes_no"
+    if _HOWTO.match(q):
+        return "howto"
+    if _NUMBER.search(q):
+        return "number"
+    if _LIST.search(q.lower()):
+        return "list"
+    if both_services and re.search(r"\b(what|how)\b", q, re.I):
+        return "compare"
+    return "open"
+
+
+def _wants(question: str) -> list[Want]:
+    wants: list[Want] = []
+    if _PRICE_Q.search(question):
+        wants.append(Want("a price", "price", _PRICE))
+    if _SLA_Q.search(question):
+        wants.append(Want("an SLA figure", "sla", _SLA))
+    if _DATE_Q.search(question):
+        wants.append(Want("a date", "date", _DATE))
+    elif _DURATION_Q.search(question) and not _RATE_Q.search(question):
+        wants.append(Want("a duration or interval", "duration", _DURATION))
+    rate = _RATE_Q.search(question)
+    if rate:
+        what, per = rate.group(1).lower(), rate.group(2).lower()
+        short = _RATE_ABBREVIATION.get((what, per), "")
+        unit = rf"{what[:-1]}s?\s*(?:per|/|a|each)\s*{per[:3]}\w*" + (rf"|\b{short}\b" if short else "")
+        pattern = re.compile(rf"\d[\d,.]*\s*[kKmM]?\s*(?:{unit})|(?:{unit})[^.;]{{0,40}}?\d", re.IGNORECASE)
+        wants.append(Want(f"the number of {what} per {per}", "rate", pattern))
+    for match in _REGION_IN_QUESTION.finditer(question):
+        name = re.sub(r"\s+", " ", match.group(1)).strip()
+        canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
+        wants.append(Want(f"the region {canonical}", "region", region_pattern(canonical)))
+    for match in _MODEL.finditer(question):
+        name = match.group(1)
+        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)))
+    unique: dict[str, Want] = {}
+    for want in wants:
+        unique.setdefault(want.label.lower(), want)
+    return list(unique.values())
+
+
+def region_pattern(region: str) -> re.Pattern[str]:
+    """A region by display name or compact name: "Japan East", "japaneast", "japan-east"."""
+    words = [re.escape(w) for w in region.split()]
+    return re.compile(r"(?<![\w-])" + r"[\s_-]?".join(words) + r"(?![\w-]|\s*\d)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_modelpath(Path(langid.MODEL_DIR) / langid.MODEL_FILE, norm_probs=True)
+
+
+# A confident call of another language, in a text with almost no English function words ("does",
+# "the", "which"): short, name-heavy English questions ("PTU price West Europe") are not mistaken.
+LANGUAGE_CONFIDENCE = 0.5
+ENGLISH_WORD_SHARE = 0.2
+
+
+def language_of(question: str) -> str:
+    """The question's language code; "en" unless the text is clearly in another language.
+
+    Product names are removed first: they are English whatever the language around them.
+    """
+    text = _SERVICES.sub(" ", _MODEL.sub(" ", question))
+    words = re.findall(r"[^\W\d_]{2,}", text.lower())
+    if len(words) < 3 or sum(w in STOPWORDS for w in words) / len(words) >= ENGLISH_WORD_SHARE:
+        return "en"
+    language, confidence = _identifier().classify(text)
+    return language if language != "en" and confidence >= LANGUAGE_CONFIDENCE else "en"
+
+
+_LANGUAGE_NAMES = {
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "el": "Greek",
+    "hu": "Hungarian",
+    "ro": "Romanian",
+}
+
+
+def language_name(code: str) -> str:
+    """The English name of a language code ("de" → "German"); the code itself when unknown."""
+    return _LANGUAGE_NAMES.get(code, code)
+
+
+def renamed_in(question: str, settings: Settings) -> list[tuple[str, str]]:
+    """(former, current) for each former name the question uses (sources.toml [aliases]).
+
+    The two services compared keep their names: "Azure OpenAI" is what the user chooses between,
+    whatever a page calls the models it sells.
+    """
+    found: list[tuple[str, str]] = []
+    for current, formers in _aliases(settings.sources_file):
+        for former in re.split(r",\s*|\s*\(|\)", formers):
+            former = former.strip()
+            if not former or former.lower() in ("openai", "azure openai") or current.lower() in question.lower():
+                continue
+            if re.search(rf"(?<![\w-]){re.escape(former)}(?![\w-])", question, re.IGNORECASE):
+                found.append((former, current))
+    return found
+
+
+@lru_cache(maxsize=4)
+def _aliases(sources_file: Path | None) -> tuple[tuple[str, str], ...]:
+    if sources_file is None or not sources_file.is_file():
+        return ()
+    try:
+        return load_source_list(sources_file).aliases
+    except SourcesError:
+        return ()  # the index build reports a broken sources.toml; answers go on without renames

@@ -1,0 +1,126 @@
+"""The answer first, in the shape the question asks for; only readable claims; an honest "not covered".
+
+Extractive provider on the real index (the article and every mirrored page).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from azcompare import answer
+from azcompare.answering.readable import junk_reason
+
+# Questions a reviewer asks (issue 10's examples among them), answered without junk.
+REVIEWER_QUESTIONS = [
+    "Which is cheaper, OpenAI or Azure OpenAI?",
+    "What's the difference between OpenAI and Azure OpenAI in terms of data privacy?",
+    "Is my data used to train models on Azure OpenAI?",
+    "Can I keep my data in the EU with Azure OpenAI?",
+    "Do I manage my Azure OpenAI deployments in Azure OpenAI Studio?",
+    "Is Azure OpenAI part of Azure Cognitive Services?",
+    "Does Azure OpenAI support the Assistants API in Japan East?",
+    "How much does a provisioned throughput unit cost per month in West Europe?",
+]
+
+
+@pytest.mark.parametrize("question", REVIEWER_QUESTIONS)
+def test_every_quoted_statement_is_a_readable_claim(kb_settings, question):
+    result = answer(question, settings=kb_settings)
+    assert not result.abstained, result.text
+    for citation in result.citations:
+        assert junk_reason(citation.snippet) is None, citation.snippet
+    assert "Available here" not in result.text and "References:" not in result.text
+
+
+def test_a_yes_no_question_leads_with_the_verdict(kb_settings):
+    result = answer("Is my data used to train models on Azure OpenAI?", settings=kb_settings)
+    assert result.text.startswith("No — "), result.text
+    assert "NOT used to train any generative AI foundation models" in result.text.split("[1]")[0]
+
+
+def test_a_feature_matrix_row_decides_the_verdict_for_the_service_asked(kb_settings):
+    azure = answer("Does Azure OpenAI support private endpoints?", settings=kb_settings)
+    openai = answer("Does OpenAI support private endpoints?", settings=kb_settings)
+    assert azure.text.startswith("Yes — "), azure.text
+    assert openai.text.startswith("No — "), openai.text
+
+
+def test_a_region_table_row_answers_for_the_region_asked(kb_settings):
+    result = answer("Does Azure OpenAI support the Assistants API in Japan East?", settings=kb_settings)
+    first = result.text.split("[1]")[0]
+    assert result.text.startswith("It depends — japaneast:"), result.text
+    assert "gpt-35-turbo, 0125 yes" in first and result.citations[0].heading.startswith("Assistants")
+    assert result.missing == []
+
+
+def test_a_comparison_gets_a_side_by_side_table_with_a_citation_in_each_row(kb_settings):
+    result = answer(
+        "What's the difference between OpenAI and Azure OpenAI in terms of data privacy?", settings=kb_settings
+    )
+    lines = result.text.splitlines()
+    assert re.search(r"\[1\]\.$", lines[0]), result.text  # one answering sentence first
+    assert "| Point | OpenAI | Azure OpenAI | Source |" in lines
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line and "Point" not in line]
+    assert len(rows) >= 2
+    for row in rows:
+        n = int(re.search(r"\[(\d+)\]", row).group(1))
+        citation = result.citations[n - 1]
+        assert citation.date in row  # source and date in each row
+
+
+def test_a_former_name_is_answered_with_the_current_one(kb_settings):
+    result = answer("Do I manage my Azure OpenAI deployments in Azure OpenAI Studio?", settings=kb_settings)
+    assert "Azure OpenAI Studio is now Microsoft Foundry" in result.text.split("[1]")[0], result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How much does a provisioned throughput unit cost per month in West Europe?", "a price"),
+        ("Which is cheaper, OpenAI or Azure OpenAI?", "a price"),
+        ("What uptime SLA does Azure OpenAI guarantee?", "an SLA figure"),
+    ],
+)
+def test_an_absent_asked_for_fact_is_said_and_what_is_known_shown(kb_settings, question, missing):
+    result = answer(question, settings=kb_settings)
+    assert not result.abstained and missing in result.missing, result.text
+    assert result.text.startswith(f"The knowledge base does not give {missing}"), result.text
+    assert result.citations and re.search(r"check the current page: https://learn\.microsoft\.com/\S+", result.text)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does Amazon Bedrock offer provisioned throughput for Anthropic models?",
+        "How does Google Vertex AI handle customer-managed keys for Gemini models?",
+    ],
+)
+def test_a_question_about_something_no_document_mentions_abstains(kb_settings, question):
+    result = answer(question, settings=kb_settings)
+    assert result.abstained and "none of its documents mentions" in result.text, result.text
+
+
+def test_the_current_page_speaks_before_the_2024_article_which_is_labelled_with_its_date(kb_settings):
+    result = answer("Is my data used to train models on Azure OpenAI?", settings=kb_settings)
+    dates = [c.date for c in result.citations]
+    assert dates[0] > "2025-01-01" and "2024-06-01" in dates, result.text
+    old = dates.index("2024-06-01") + 1
+    assert re.search(rf"The 2024 article \(2024-06-01\) said: [^\[]*\[{old}\]", result.text), result.text
+
+
+def test_a_question_in_another_language_gets_an_english_answer_saying_so(kb_settings):
+    result = answer("Unterstützt Azure OpenAI private Endpunkte für das virtuelle Netzwerk?", settings=kb_settings)
+    assert "the knowledge base is in English" in result.text and "German" in result.text, result.text
+
+
+def test_a_question_buried_in_a_long_message_is_found(kb_settings):
+    message = (
+        "Hi! We are a mid-size bank and our architects are evaluating both services for a customer service bot. "
+        "The compliance team keeps sending us questionnaires and I have been reading documentation all day. "
+        "Anyway, the main thing: does OpenAI support private endpoints?"
+    )
+    result = answer(message, settings=kb_settings)
+    assert result.standalone_question == "Does OpenAI support private endpoints?"
+    assert result.text.startswith("No — ") and "Private Endpoints: OpenAI no" in result.text

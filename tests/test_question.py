@@ -1,0 +1,99 @@
+"""Reading a question: the shape of answer it expects, the specific things it asks for, its language."""
+
+from __future__ import annotations
+
+import pytest
+
+from azcompare.answering.question import language_of, question_shape, read_question, search_query
+from azcompare.answering.readable import junk_reason
+from azcompare.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Which is cheaper, OpenAI or Azure OpenAI?", "compare"),
+        ("What's the difference between OpenAI and Azure OpenAI in terms of data privacy?", "compare"),
+        ("Is my data used to train models on Azure OpenAI?", "yes_no"),
+        ("Does Azure OpenAI support the Assistants API in Japan East?", "yes_no"),
+        ("Is Azure OpenAI operated by OpenAI, or does it call OpenAI's API?", "open"),
+        ("How many Azure OpenAI resources can I create per region?", "number"),
+        ("How do I create a private endpoint for Azure OpenAI?", "howto"),
+        ("Which roles are there for Azure OpenAI?", "list"),
+        ("Tell me about abuse monitoring.", "open"),
+    ],
+)
+def test_shapes(question, shape):
+    assert question_shape(question) == shape
+
+
+@pytest.mark.parametrize(
+    ("question", "labels"),
+    [
+        (
+            "How much does a provisioned throughput unit cost per month in West Europe?",
+            ["a price", "the region West Europe"],
+        ),
+        ("What is the SLA for Azure OpenAI?", ["an SLA figure"]),
+        ("When will gpt-4o be retired?", ["a date", "gpt-4o"]),
+        ("Does Azure OpenAI support the Assistants API in Japan East?", ["the region Japan East"]),
+        ("Does Azure OpenAI support private endpoints?", []),
+    ],
+)
+def test_asked_for_things(question, labels):
+    assert [w.label for w in read_question(question).wants] == labels
+
+
+def test_a_region_is_found_in_its_compact_form_and_not_in_a_longer_name():
+    (want,) = read_question("Is it in East US?").wants
+    assert want.found_in("| eastus | ✅ |") and want.found_in("East US")
+    assert not want.found_in("eastus2") and not want.found_in("East US 2")
+    query = search_query("Is it in East US?", Settings(sources_file=None))
+    assert "eastus" in query.text.split() and [p.search("| eastus | yes |") is not None for p in query.required] == [
+        True
+    ]
+
+
+def test_prices_and_sla_figures_are_told_from_other_numbers():
+    price, sla = read_question("What does it cost and what is the SLA?").wants
+    assert price.found_in("It costs $2.50 per hour.") and not price.found_in("Limit value: 100,000")
+    assert price.found_in("Global Batch, including 50% cost savings") and not price.found_in("50% of the quota")
+    assert sla.found_in("The SLA guarantees 99.9% uptime.") and not sla.found_in("50% cost savings")
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Kann ich meine Daten mit Azure OpenAI in der EU behalten?", "de"),
+        ("Quelle est la différence entre OpenAI et Azure OpenAI ?", "fr"),
+        ("¿Puedo usar Azure OpenAI en Europa con mis datos?", "es"),
+        ("Does OpenAI support private endpoints?", "en"),
+        ("PTU price West Europe", "en"),
+        ("Azure OpenAI gpt-4o regions", "en"),
+    ],
+)
+def test_language(question, language):
+    assert language_of(question) == language
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("OpenAI vs Azure OpenAI", "heading"),
+        ("Price: Azure OpenAI: Available here", "link label"),
+        ("Learn more", "link label"),
+        ("To learn about creating resources, see Deploy models in the Foundry portal.", "navigation"),
+        ("japaneast: gpt-4o, 2024-05-13 no; gpt-35-turbo, 0613 yes", None),
+        ("are NOT used for automatically improving Azure OpenAI models.", "fragment"),
+        ("Your data is:", "fragment"),
+        ("Yes: Ability to view the resource in the portal.", "fragment"),
+        ("See https://a.example/x and https://b.example/y for both.", "reference list"),
+        ("| Feature | OpenAI |", "markup"),
+        ("[!INCLUDE [banner](../includes/banner.md)]", "markup"),
+        ("Azure OpenAI encrypts data at rest with FIPS 140-2 compliant 256-bit AES encryption.", None),
+        ("Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes", None),
+        ("gpt-4o supports structured outputs in every region listed.", None),
+    ],
+)
+def test_junk_rule(sentence, reason):
+    assert junk_reason(sentence) == reason
