@@ -238,7 +238,7 @@ def _wants(question: str) -> list[Want]:
         name = re.sub(r"\s+", " ", match.group(1)).strip()
         canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
         wants.append(Want(f"the region {canonical}", "region", region_pattern(canonical)))
-    for match in _ZONE_IN_QUESTION.finditer(question):
+    for match in _ZONE_IN_QUESTION.finditer(_REGION_IN_QUESTION.sub(" ", question)):
         zone = "EU" if match.group(0).lower().startswith("e") else "US"
         wants.append(Want(f"the {zone} data zone", "region", _ZONES[zone]))
     for match in _MODEL.finditer(question):
