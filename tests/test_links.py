@@ -11,6 +11,7 @@ import json
 import shutil
 
 import pytest
+from markdown_it import MarkdownIt
 
 from azcompare import answer, build_index
 from azcompare.index import CURRENT, current_version, rebuild_reason
@@ -174,4 +175,6 @@ def test_the_panel_shows_links_escaped():
     assert "<script>" not in panel and "&lt;script&gt;" in panel and "&lt;i&gt;2024&lt;/i&gt;" in panel
     assert "(2024-06-01)" in panel and "(2026-01-14)" in panel and "Azure OpenAI Studio → Microsoft Foundry" in panel
     assert "portal &amp; more" in panel and ">rename<" in panel
+    rendered = MarkdownIt("commonmark", {"html": True}).render(panel)  # as the page's Markdown shows it
+    assert '<table class="az-links">' in rendered and "<script>" not in rendered
     assert "Newer passages" not in render.how_markdown(Answer(question="q", text="t"))

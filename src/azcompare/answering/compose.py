@@ -235,7 +235,7 @@ def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
 
 
 def _short_points(points: Sequence[str]) -> list[str]:
-    return [p.split(", ")[-1] for p in points]
+    return [f"“{p.split(', ')[-1]}”" for p in points]
 
 
 def _short_title(chunk: Chunk) -> str:

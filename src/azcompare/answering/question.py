@@ -155,6 +155,16 @@ _REGION_IN_QUESTION = re.compile(
 )
 
 
+# Data zones (the geographies deployment types keep data in), named as a question names them.
+_ZONE_IN_QUESTION = re.compile(
+    r"\b(EU|European Union|Europe|US|USA|United States)\b(?!\s+(?:East|West|Central|North|South))"
+)
+_ZONES = {
+    "EU": re.compile(r"\bEU\b|European Union"),
+    "US": re.compile(r"\bUS\b(?!\s*\d)|United States"),
+}
+
+
 def read_question(question: str) -> Ask:
     """The shape of answer a question expects and the specific things it asks for."""
     return Ask(question, question_shape(question), tuple(_wants(question)), language_of(question))
@@ -228,6 +238,9 @@ def _wants(question: str) -> list[Want]:
         name = re.sub(r"\s+", " ", match.group(1)).strip()
         canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
         wants.append(Want(f"the region {canonical}", "region", region_pattern(canonical)))
+    for match in _ZONE_IN_QUESTION.finditer(_REGION_IN_QUESTION.sub(" ", question)):
+        zone = "EU" if match.group(0).lower().startswith("e") else "US"
+        wants.append(Want(f"the {zone} data zone", "region", _ZONES[zone]))
     for match in _MODEL.finditer(question):
         name = match.group(1)
         wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)))

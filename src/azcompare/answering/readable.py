@@ -24,6 +24,10 @@ _NAVIGATION = re.compile(
     re.IGNORECASE,
 )
 NAVIGATION_WORDS = 30
+# "…, see the support options page": its only claim is where to read on.
+_SEE_PAGE = re.compile(
+    r"\b(see|can be found (on|in|at)) (the )?[^.;]{0,60}\b(page|article|documentation|docs|guide)\.?$", re.IGNORECASE
+)
 _URL = re.compile(r"https?://\S+")
 _NUMBERED_REF = re.compile(r"\[\d+\]")
 _STUB = re.compile(r"\[!INCLUDE|\{\{[<%]|^\s*:::|\[!div|^\s*\|?\s*:?-{3,}", re.IGNORECASE)
@@ -51,7 +55,8 @@ def junk_reason(text: str) -> str | None:
     if pieces and all(_LINK_LABEL.match(p) or _URL.fullmatch(p.rstrip(".")) or _POINTER.match(p) for p in pieces):
         return "link label"
     words = _WORD.findall(stripped)
-    if _NAVIGATION.match(_value(stripped) if ":" in stripped[:40] else stripped) and len(words) < NAVIGATION_WORDS:
+    navigates = _NAVIGATION.match(_value(stripped) if ":" in stripped[:40] else stripped) or _SEE_PAGE.search(stripped)
+    if navigates and len(words) < NAVIGATION_WORDS:
         return "navigation"
     if len(words) < MIN_WORDS:
         return "fragment"
