@@ -163,7 +163,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
-    missing = ask.missing_from([h.chunk.text for h in result.all_hits]) or _missing_figure(ask, question, scored, kb)
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits]) or _missing_figure(ask, scored)
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
@@ -184,24 +184,18 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
 
 
-def _missing_figure(ask: Ask, question: str, scored: list[Evidence], kb: KnowledgeBase) -> list[str]:
-    """For a "how many / how much / what is the limit" question: a figure must stand in one sentence with
-    the question's most specific terms (its two rarest), else the figure asked for is missing."""
+def _missing_figure(ask: Ask, scored: list[Evidence]) -> list[str]:
+    """For a "how many / how much / what is the limit" question: one of the best sentences (by the same
+    score that picks the quotes) must state a figure, else the figure asked for is missing."""
     if ask.shape != "number" or ask.wants:
         return []
-    keys = sorted({match_key(t) for t in terms(question)} - _SERVICE_KEYS, key=lambda k: -kb.idf(k))[:2]
-    if not keys:
+    if any(_FIGURE.search(e.sentence.text) for e in scored[:FIGURE_SENTENCES]):
         return []
-    for e in scored:
-        sentence_keys = {match_key(t) for t in terms(e.sentence.text)} | {
-            match_key(t) for t in terms(e.hit.chunk.heading)
-        }
-        if _FIGURE.search(e.sentence.text) and all(k in sentence_keys for k in keys):
-            return []
     return ["the figure asked for"]
 
 
-_SERVICE_KEYS = frozenset(match_key(t) for t in terms("Azure OpenAI Microsoft"))
+# How many of the best sentences may hold the figure a number question asks for.
+FIGURE_SENTENCES = 5
 _FIGURE = re.compile(r"\d")
 
 
@@ -266,13 +260,15 @@ def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
         if word.lower() in _NOT_NAMES or word in regions:
             continue
         keys = [match_key(t) for t in terms(word)]
-        if keys and not any(kb.knows(k) for k in keys):
+        # A standard is named by its number ("ISO 27001"): that is the part the documents must hold.
+        numbered = [k for k in keys if k[:1].isdigit()] if " " in word or "-" in word else []
+        if keys and (not any(kb.knows(k) for k in keys) or any(not kb.knows(k) for k in numbered)):
             names.append(word)
     return names
 
 
-# Capitalized words and identifiers with digits ("Bedrock", "SageMaker", "H100").
-_NAME = re.compile(r"\b(?:[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
+# Capitalized words, standards with their number and identifiers with digits ("Bedrock", "ISO 27001", "H100").
+_NAME = re.compile(r"\b(?:[A-Z]{2,}[ -]\d[\d-]*|[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
 _NOT_NAMES = frozenset({"i", "i'm", "my", "our", "we", "hi", "hello", "thanks", "please", "ok", "okay"})
 
 
