@@ -163,7 +163,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
-    missing = ask.missing_from([h.chunk.text for h in result.all_hits]) or _missing_figure(ask, scored)
+    best = [e.sentence.text for e in scored[:FIGURE_SENTENCES]]
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, scored)
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
@@ -194,8 +195,8 @@ def _missing_figure(ask: Ask, scored: list[Evidence]) -> list[str]:
     return ["the figure asked for"]
 
 
-# How many of the best sentences may hold the figure a number question asks for.
-FIGURE_SENTENCES = 5
+# How many of the best sentences may hold the value (a figure, a price, a date…) a question asks for.
+FIGURE_SENTENCES = 8
 _FIGURE = re.compile(r"\d")
 
 

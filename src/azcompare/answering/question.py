@@ -60,7 +60,7 @@ class Want:
 
 
 # Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
-VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate"})
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size"})
 SUBJECT_KINDS = frozenset({"region", "name"})
 
 
@@ -77,23 +77,23 @@ class Ask:
     def english(self) -> bool:
         return self.language == "en"
 
-    def missing_from(self, passages: Sequence[str]) -> list[str]:
-        """What of the asked-for things the passages lack, as an answer would name it.
+    def missing_from(self, passages: Sequence[str], best: Sequence[str]) -> list[str]:
+        """What of the asked-for things the evidence lacks, as an answer would name it.
 
-        Each thing must be in some passage; a value asked for a named subject (a price for a region,
-        a rate for a model) must stand with that subject in one sentence or table row.
+        A named subject (a region, a model) must be in some retrieved passage; a value (a price, a
+        date, a rate…) in one of the `best` sentences for the question, with the subject when both are
+        asked for (a price for a region, a rate for a model): a figure elsewhere in a long passage is
+        about something else.
         """
-        missing = [w.label for w in self.wants if not any(w.found_in(p) for p in passages)]
-        if missing:
-            return missing
-        values = [w for w in self.wants if w.kind in VALUE_KINDS]
         subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
-        if not (values and subjects):
-            return []
+        values = [w for w in self.wants if w.kind in VALUE_KINDS]
+        missing = [w.label for w in subjects if not any(w.found_in(p) for p in passages)]
+        missing += [w.label for w in values if not any(w.found_in(s) for s in best)]
+        if missing or not (values and subjects):
+            return missing
         units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
         together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
-
 
 _PRICE_Q = re.compile(
     r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing|"
@@ -117,7 +117,9 @@ _DATE_Q = re.compile(
 )
 # "How many days / how long / how often": a duration or an interval.
 _DURATION_Q = re.compile(
-    r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b", re.IGNORECASE
+    r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b"
+    r"|\b(retention|retain|retained|kept|expiry|expiration|ttl|notice) (period|time|window)?\b",
+    re.IGNORECASE,
 )
 _DURATION = re.compile(
     r"\b\d+\s?(?:-\s?)?(?:days?|hours?|weeks?|months?|years?|minutes?|seconds?)\b"
@@ -125,9 +127,10 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 # "How many tokens per second / requests per minute": a rate, by its unit or its abbreviation.
-_RATE_Q = re.compile(
-    r"\bhow many (tokens|requests|calls|images|words)\s+(?:per|a|each)\s+(second|minute|hour|day)\b", re.IGNORECASE
-)
+_RATE_Q = re.compile(r"\b(tokens|requests|calls|images|words)\s+(?:per|a|each)\s+(second|minute|hour|day)\b", re.I)
+# "How much storage / what is the maximum file size": a size with its unit.
+_SIZE_Q = re.compile(r"\b(file size|size limit|storage|disk space|memory|how big|how large|maximum size)\b", re.I)
+_SIZE = re.compile(r"\d[\d,.]*\s?(?:[KMGT]i?B|bytes?|kilobytes?|megabytes?|gigabytes?)\b", re.IGNORECASE)
 _RATE_ABBREVIATION = {("tokens", "minute"): "TPM", ("requests", "minute"): "RPM", ("tokens", "second"): "TPS"}
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|\b20\d\d-\d\d(-\d\d)?\b|\b\d{{1,2}}/\d{{1,2}}/20\d\d\b", re.I)
@@ -227,7 +230,9 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want("a date", "date", _DATE))
     elif _DURATION_Q.search(question) and not _RATE_Q.search(question):
         wants.append(Want("a duration or interval", "duration", _DURATION))
-    rate = _RATE_Q.search(question)
+    if _SIZE_Q.search(question):
+        wants.append(Want("a size", "size", _SIZE))
+    rate = _RATE_Q.search(question) if re.search(r"\b(how many|what|which)\b", question, re.IGNORECASE) else None
     if rate:
         what, per = rate.group(1).lower(), rate.group(2).lower()
         short = _RATE_ABBREVIATION.get((what, per), "")
