@@ -38,6 +38,22 @@ HEADER = """# Quality gate thresholds: `make test` fails when the {provider} pro
 """
 
 
+def _history(path: Path) -> str:
+    """The "# History" comment block of the thresholds file being replaced: it outlives each regeneration."""
+    if not path.exists():
+        return ""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("# History")), None)
+    if start is None:
+        return ""
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line)
+    return "#\n" + "\n".join(block) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder of the dev split")
@@ -82,6 +98,7 @@ def main() -> int:
     )
     if args.note:
         header += "#\n" + "".join(f"# {line}\n" for line in textwrap.wrap(args.note, 110))
+    header += _history(args.out)
     args.out.write_text(to_toml(run.config["provider"], "heldout", thresholds, header), encoding="utf-8")
     for t in thresholds:
         sign = "≥" if t.direction == "min" else "≤"
