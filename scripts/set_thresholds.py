@@ -96,9 +96,12 @@ def main() -> int:
         commit=(run.config.get("git", {}).get("commit") or "unknown")[:12],
         command=run.config.get("command") or "azcompare eval",
     )
+    # The history outlives each regeneration; a note joins it.
+    history = _history(args.out)
     if args.note:
-        header += "#\n" + "".join(f"# {line}\n" for line in textwrap.wrap(args.note, 110))
-    header += _history(args.out)
+        text = args.note if history else f"History: {args.note}"
+        history = (history or "#\n") + "".join(f"# {line}\n" for line in textwrap.wrap(text, 110))
+    header += history
     args.out.write_text(to_toml(run.config["provider"], "heldout", thresholds, header), encoding="utf-8")
     for t in thresholds:
         sign = "≥" if t.direction == "min" else "≤"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,19 @@ def kb_settings(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path):
     settings = Settings(home=ROOT, mirror_dir=mirror_dir, cache_dir=work / "cache", index_dir=work / "index")
     build_index(settings)
     return settings
+
+
+@pytest.fixture
+def index_copy(kb_settings, tmp_path):
+    """Settings on a private copy of the session index (its active version only)."""
+    target = tmp_path / "index"
+    target.mkdir()
+    from azcompare.index import CURRENT, current_version  # after OFFLINE_ENV is set: it loads the model stack
+
+    version = current_version(kb_settings.index_dir)
+    shutil.copytree(version, target / version.name)
+    shutil.copy2(kb_settings.index_dir / CURRENT, target / CURRENT)
+    return kb_settings.with_overrides(index_dir=target)
 
 
 def write(path: Path, text: str) -> Path:

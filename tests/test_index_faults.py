@@ -26,17 +26,6 @@ QUESTION = "Does OpenAI support private endpoints?"
 FIX = "rebuild it with `azcompare index --rebuild`"
 
 
-@pytest.fixture
-def index_copy(kb_settings, tmp_path):
-    """Settings on a private copy of the session index (its active version only)."""
-    target = tmp_path / "index"
-    target.mkdir()
-    version = current_version(kb_settings.index_dir)
-    shutil.copytree(version, target / version.name)
-    shutil.copy2(kb_settings.index_dir / CURRENT, target / CURRENT)
-    return kb_settings.with_overrides(index_dir=target)
-
-
 def _version(settings) -> Path:
     return settings.index_dir / (settings.index_dir / CURRENT).read_text().strip()
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import pytest
 from markdown_it import MarkdownIt
 
 from azcompare import answer, build_index
-from azcompare.index import CURRENT, current_version, rebuild_reason
+from azcompare.index import current_version, rebuild_reason
 from azcompare.links import LINKS_FILE, older_documents, read_links
 from azcompare.retrieval import KnowledgeBase, open_knowledge_base
 from azcompare.types import Answer, Chunk, Link
@@ -27,17 +26,6 @@ OVERVIEW_2023 = "azure-openai-overview-2023-azure-docs"
 @pytest.fixture(scope="module")
 def kb(kb_settings) -> KnowledgeBase:
     return open_knowledge_base(kb_settings)
-
-
-@pytest.fixture
-def index_copy(kb_settings, tmp_path):
-    """Settings on a private copy of the session index (its active version only)."""
-    target = tmp_path / "index"
-    target.mkdir()
-    version = current_version(kb_settings.index_dir)
-    shutil.copytree(version, target / version.name)
-    shutil.copy2(kb_settings.index_dir / CURRENT, target / CURRENT)
-    return kb_settings.with_overrides(index_dir=target)
 
 
 def _all_links(kb: KnowledgeBase) -> list[Link]:
