@@ -61,7 +61,7 @@ def test_good_arguments_of_every_accepted_form_are_answered(kb_settings):
         result = answer("And OpenAI?", history=history, settings=kb_settings, top_k=5.0, provider=" Extractive ")
         assert result.status == "answered", result.text
         assert result.standalone_question == QUESTION
-        assert len(result.hits) == 5
+        assert len([h for h in result.hits if not h.via_link]) == 5  # then the newer passages linked to them
 
 
 @pytest.mark.parametrize("question", ["\ud800 private endpoints?", "Does OpenAI support private endpoints?\udcff"])

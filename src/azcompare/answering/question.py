@@ -33,8 +33,8 @@ _COMPARE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(
-    r"\bhow (many|much|long|large|big|often|fast)\b|\b(limit|maximum|max|minimum|quota|size|rate|"
-    r"number of|percentage|ttl|retention period|tokens per minute|tpm|rpm)\b",
+    r"\bhow (many|much|long|large|big|often|fast)\b|\b(what|which)('s| is| are)? (the )?(\w+ ){0,2}"
+    r"(limit|maximum|max|minimum|quota|size|rate|number of|percentage|ttl|retention period|tpm|rpm)\b",
     re.IGNORECASE,
 )
 _HOWTO = re.compile(
@@ -87,13 +87,17 @@ class Ask:
         """
         subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
         values = [w for w in self.wants if w.kind in VALUE_KINDS]
-        missing = [w.label for w in subjects if not any(w.found_in(p) for p in passages)]
-        missing += [w.label for w in values if not any(w.found_in(s) for s in best)]
+        missing = [
+            w.label
+            for w in self.wants
+            if not any(w.found_in(t) for t in (passages if w.kind in SUBJECT_KINDS else best))
+        ]
         if missing or not (values and subjects):
             return missing
         units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
         together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
+
 
 _PRICE_Q = re.compile(
     r"\b(cost|costs|price|prices|pricing|priced|cheaper|cheapest|expensive|billed|billing|"
@@ -118,7 +122,7 @@ _DATE_Q = re.compile(
 # "How many days / how long / how often": a duration or an interval.
 _DURATION_Q = re.compile(
     r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b"
-    r"|\b(retention|retain|retained|kept|expiry|expiration|ttl|notice) (period|time|window)?\b",
+    r"|\b(retention|expiry|expiration|notice) (period|time|window)\b|\bttl\b",
     re.IGNORECASE,
 )
 _DURATION = re.compile(

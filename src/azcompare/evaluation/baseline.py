@@ -15,6 +15,7 @@ uses (`idf`, `sentences`), over a Chroma collection in a temporary folder remove
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import shutil
 import tempfile
@@ -37,7 +38,7 @@ from azcompare.index import CHROMA_SETTINGS, COSINE
 from azcompare.retrieval import SearchResult, SentenceUnit
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.text import index_terms, match_key, quotable_sentences, terms
-from azcompare.types import Answer, Chunk, Hit
+from azcompare.types import Answer, Chunk, Hit, Link
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -130,6 +131,19 @@ class NaiveKnowledgeBase:
     def idf(self, term: str) -> float:
         """Inverse document frequency over the raw chunks (what the extractive answerer weighs terms by)."""
         return self._idf.get(match_key(term), self._max_idf)
+
+    def knows(self, term: str) -> bool:
+        """Whether any raw chunk holds the term."""
+        return match_key(term) in self._idf
+
+    @property
+    def newest_date(self) -> dt.date | None:
+        """The newest document's date (the answerer dates older sources against it)."""
+        return max((c.date for c in self.chunks if c.date), default=None)
+
+    def newer(self, chunk_id: str) -> list[Link]:
+        """The naive pipeline links nothing."""
+        return []
 
     def sentences(self, chunk: Chunk) -> list[SentenceUnit]:
         """A chunk's quotable sentences with embeddings, computed when the chunk is first retrieved.
