@@ -209,18 +209,24 @@ def with_counterparts(
     Only the first old statement gets one, so that the answer stays short.
     """
     by_sentence = {(e.hit.chunk.id, e.sentence.text): e for e in scored}
+    floor = RELATIVE_CUTOFF * scored[0].score if scored else 0.0
     out = list(chosen)
     for e in chosen:
         chunk = e.hit.chunk
         if not (chunk.date and newest and (newest - chunk.date).days >= settings.dated_span_days):
             continue
-        for link in kb.newer(chunk.id):
-            if link.same_text or not _same_sentence(link.old_sentence, e.sentence.text):
-                continue
-            newer = next((by_sentence.get((link.new_chunk_id, s)) for s in link.new_sentences), None)
-            if newer is not None and newer not in out:
-                out.insert(out.index(e), newer)
-                return out
+        counterparts = [
+            by_sentence[key]
+            for link in kb.newer(chunk.id)
+            if not link.same_text and _same_sentence(link.old_sentence, e.sentence.text)
+            for key in ((link.new_chunk_id, s) for s in link.new_sentences)
+            if key in by_sentence
+        ]
+        # The most relevant counterpart, if it is relevant enough to have been chosen on its own merit.
+        best = max(counterparts, key=lambda n: n.score, default=None)
+        if best is not None and best.score >= floor and best not in out:
+            out.insert(out.index(e), best)
+            return out
     return out
 
 
