@@ -48,6 +48,9 @@ def main() -> None:
             page.wait_for_selector("#az-sources details[data-turn='0']", timeout=120_000)
             page.locator("#az-chat a.az-cite").first.click()
             page.wait_for_timeout(800)
+            # The answer from its first line: the chat scrolls to its end as it streams.
+            page.locator("#az-chat [data-testid=bot]").last.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.out), full_page=True)
             browser.close()

@@ -239,7 +239,7 @@ def _short_points(points: Sequence[str]) -> list[str]:
 
 
 def _short_title(chunk: Chunk) -> str:
-    return chunk.title.replace(" (article)", " article")
+    return "The comparison article" if "(article)" in chunk.title else chunk.title
 
 
 def _cell(text: str) -> str:

@@ -88,11 +88,18 @@ def _cells(row: str) -> list[str]:
 
 def _table_html(header: str, rows: Sequence[str], turn: int) -> str:
     """A table the answer holds (escaped cells, clickable markers), on one line: Markdown leaves it alone."""
-    head = "".join(f"<th>{_cited_prose(c, turn, [])}</th>" for c in _cells(header))
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_cited_prose(c, turn, [])}</td>" for c in _cells(row)) + "</tr>" for row in rows
-    )
+    head = "".join(f"<th>{_cited_cell(c, turn)}</th>" for c in _cells(header))
+    body = "".join("<tr>" + "".join(f"<td>{_cited_cell(c, turn)}</td>" for c in _cells(row)) + "</tr>" for row in rows)
     return f'<table class="az-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cited_cell(text: str, turn: int) -> str:
+    """A table cell: HTML-escaped only (Markdown leaves an HTML block alone), its [n] a link."""
+    return re.sub(r"\[(\d+)\]", lambda m: _cite_link(turn, m.group(1)), esc(text))
+
+
+def _cite_link(turn: int, n: str) -> str:
+    return f'<a class="az-cite" href="#az-src-{turn}-{n}">[{n}]</a>'
 
 
 def _cited_prose(text: str, turn: int, unsupported: Sequence[str]) -> str:
@@ -106,11 +113,7 @@ def _cited_prose(text: str, turn: int, unsupported: Sequence[str]) -> str:
                 1,
             )
     # _plain escaped the brackets; turn "\[n\]" back into a link to the source.
-    return re.sub(
-        r"\\\[(\d+)\\\]",
-        lambda m: f'<a class="az-cite" href="#az-src-{turn}-{m.group(1)}">[{m.group(1)}]</a>',
-        escaped,
-    )
+    return re.sub(r"\\\[(\d+)\\\]", lambda m: _cite_link(turn, m.group(1)), escaped)
 
 
 def _plain(text: str) -> str:
