@@ -178,9 +178,10 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings)
-        composed = compose(ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames)
-        if ask.shape == "compare":
-            composed = comparison(chosen, settings.dated_span_days) or composed
+        table = comparison(chosen, settings.dated_span_days) if ask.shape == "compare" else None
+        composed = table or compose(
+            ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames
+        )
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
 

@@ -51,7 +51,7 @@ class Want:
     """One specific thing a question asks for, and what shows it in a passage."""
 
     label: str  # how an answer names it when absent: "a price", "an SLA figure", "the region West Europe"
-    kind: str  # price | sla | date | region | name
+    kind: str  # a value: price | sla | date | duration | rate | size; a subject: region | name
     pattern: re.Pattern[str]
 
     def found_in(self, text: str) -> bool:
