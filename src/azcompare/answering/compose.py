@@ -20,8 +20,6 @@ from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
-# Two statements this similar (cosine of their embeddings) speak to the same point.
-SAME_POINT = 0.65  # calibrated on dev: lead accuracy 0.525 at 0.5, 0.541 at 0.65 and 0.8
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
 AS_RELEVANT = 0.8
 # A comparison table shows at most this many points.
@@ -255,16 +253,15 @@ def _value_first(ask: Ask, chosen: list[Evidence]) -> list[Evidence]:
 
 
 def _supersedes(newer: Evidence, older: Evidence, span_days: int) -> bool:
-    """Whether `newer` is a later source's statement on the same point as `older`, and as relevant to
-    the question (a newer passage about something else must not push the answer back)."""
+    """Whether `newer` is a later source's statement that should be read before `older`: one linked to
+    it at build time, or any as relevant to the question (a newer passage about something else must
+    not push the answer back). Also requiring similar embeddings (cosine ≥ 0.65) kept an older
+    statement first where the two differ most: on dev, current-first 0.455 → 0.545 without it, lead
+    accuracy 0.541 → 0.525."""
     a, b = newer.hit.chunk, older.hit.chunk
-    if newer.score < AS_RELEVANT * older.score:
-        return False
     if a.doc_id == b.doc_id or not (a.date and b.date) or (a.date - b.date).days < span_days:
         return False
-    if newer.hit.via_link == b.id:  # brought in by the link made at index time from the older passage
-        return True
-    return newer.vector is not None and older.vector is not None and float(newer.vector @ older.vector) >= SAME_POINT
+    return newer.hit.via_link == b.id or newer.score >= AS_RELEVANT * older.score
 
 
 def _is_old(chunk: Chunk, newest: dt.date | None, span_days: int) -> bool:
