@@ -5,10 +5,16 @@ Layout of the index folder::
     index/CURRENT               name of the active version folder (replaced atomically)
     index/v-<time>-<id>/chroma  Chroma PersistentClient data
     index/v-<time>-<id>/links.json   older passages → newer passages on the same point (links.py)
+    index/v-<time>-<id>/reader/       what a reader needs besides Chroma, loaded without reading Chroma:
+        chunks.json                  every chunk record (id, text, metadata) in reading order
+        bm25/                        the BM25 keyword index (bm25s, memory-mapped when opened)
+        sentences.npy                one vector per quotable sentence, chunk by chunk (memory-mapped)
+        sentence_offsets.npy         where each chunk's sentences start in sentences.npy
+        idf.json                     inverse document frequencies of the chunks' terms
     index/v-<time>-<id>/manifest.json
 
 A build copies the active version into a new folder, re-embeds only documents whose hash changed,
-links the passages of older sources to the newer ones, writes the manifest and then points CURRENT
+links the passages of older sources to the newer ones, writes the reader files and the manifest and then points CURRENT
 at it. An interrupted or failed build leaves CURRENT
 (and so the previous index) untouched. A changed embedding model or chunker rebuilds everything.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -28,7 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bm25s
 import chromadb
+import numpy as np
 from chromadb.errors import ChromaError
 from filelock import FileLock, Timeout
 
@@ -37,11 +46,17 @@ from azcompare.corpus.loaders import load_documents
 from azcompare.corpus.sources import SourcesError, load_source_list, sync_sources
 from azcompare.embeddings import embedding_function, model_id
 from azcompare.index_state import (
+    BM25_DIR,
     CHROMA_DIR,
+    CHUNKS_FILE,
     CURRENT,
+    IDF_FILE,
     LOCK_FILE,
     MANIFEST,
+    OFFSETS_FILE,
     PROGRESS_FILE,
+    READER_DIR,
+    SENTENCES_FILE,
     BuildProgress,
     DiskFull,
     IndexBusy,
@@ -60,7 +75,7 @@ from azcompare.index_state import (
 )
 from azcompare.links import LinkCorpus, LinkRecipe, make_links, write_links
 from azcompare.settings import Settings
-from azcompare.text import quotable_sentences
+from azcompare.text import index_terms, quotable_sentences
 from azcompare.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -72,9 +87,13 @@ SENTENCES = "sentences"
 # processes: the approximate search, and so the answer, then differed from one process to the next.
 # Writing the graph after every batch leaves nothing to replay, so every reader loads the same graph.
 COSINE: dict[str, Any] = {"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}}
-SCHEMA_VERSION = 4  # 4: links.json in every version
+# 5: the reader files (BM25, sentence vectors, chunks) in every version. An index of an older format is
+# rebuilt (answer() does it on first use, as for a changed model): one reader, no second way to open.
+SCHEMA_VERSION = 5
 EMBED_BATCH = 64
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+# Records read from Chroma per request when a build reads a whole collection back.
+READ_BATCH = 2000
 # How often a waiting process looks at the lock, and a running build writes its progress (seconds).
 POLL_SECONDS = 0.5
 
@@ -168,6 +187,20 @@ def rebuild_reason(settings: Settings) -> str | None:
     if full:
         return reason
     return "link settings changed" if manifest.links != link_recipe(settings).to_dict() else None
+
+
+def build_needed(settings: Settings) -> str | None:
+    """Why a question must wait for an index build (none yet, or made by another recipe); None if not.
+
+    A damaged local index gives None: it is reported, never silently rebuilt inside a question.
+    """
+    assert settings.index_dir is not None
+    state = inspect_index(settings.index_dir)
+    if state.problem:
+        return None
+    if state.version is None:
+        return "there was none yet"
+    return rebuild_reason(settings)
 
 
 def link_recipe(settings: Settings) -> LinkRecipe:
@@ -311,16 +344,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     assert settings.index_dir is not None
     started = time.perf_counter()
     notices: list[str] = []
-    if settings.mirror_dir is not None:
-        # Copying from a local mirror needs no network, so every build refreshes from it.
-        try:
-            sync_sources(settings)
-        except SourcesError as exc:
-            notices.append(f"mirror not used: {exc}")
-    documents = load_documents(settings)
-    if not documents:
-        raise IndexUnavailable("no documents found: check AZCOMPARE_CORPUS_DIRS and corpus/sources.toml")
-
+    documents = _corpus(settings, notices)
     params = chunker_params(settings)
     model = model_id(settings)
     state = inspect_index(settings.index_dir)
@@ -359,6 +383,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
         _link(target, plan, recipe)
+        _write_reader(target)
         report.version = version
         IndexManifest(
             embedding_model=model,
@@ -377,6 +402,20 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     report.seconds = time.perf_counter() - started
     log.info("index %s: %s", version, report.summary())
     return report
+
+
+def _corpus(settings: Settings, notices: list[str]) -> list[Document]:
+    """The documents to index, refreshed from the mirror when there is one."""
+    if settings.mirror_dir is not None:
+        # Copying from a local mirror needs no network, so every build refreshes from it.
+        try:
+            sync_sources(settings)
+        except SourcesError as exc:
+            notices.append(f"mirror not used: {exc}")
+    documents = load_documents(settings)
+    if not documents:
+        raise IndexUnavailable("no documents found: check AZCOMPARE_CORPUS_DIRS and corpus/sources.toml")
+    return documents
 
 
 def _full_rebuild_reason(
@@ -440,38 +479,43 @@ def _apply(target: Path, plan: _Plan, settings: Settings, progress: Progress | N
         if stale:
             chunks.delete(where={"doc_id": {"$in": stale}})
             sentences.delete(where={"doc_id": {"$in": stale}})
-        units = [(chunks, c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed] + [
-            (
-                sentences,
-                f"{c.id}/{i}",
-                s.text + alias_note(s.text, plan.aliases),
-                s.text,
-                {"doc_id": c.doc_id, "chunk_id": c.id, "position": i},
-            )
-            for c in plan.to_embed
-            for i, s in enumerate(quotable_sentences(c.text))
-        ]
-        total = len(units)
-        if progress:
-            progress(0, total)
-        for start in range(0, total, EMBED_BATCH):
-            batch = units[start : start + EMBED_BATCH]
-            vectors = ef([u[2] for u in batch])
-            for collection in {id(u[0]): u[0] for u in batch}.values():
-                rows = [(u, v) for u, v in zip(batch, vectors, strict=True) if u[0] is collection]
-                collection.add(
-                    ids=[u[1] for u, _ in rows],
-                    embeddings=[v for _, v in rows],
-                    documents=[u[3] for u, _ in rows],
-                    metadatas=[u[4] for u, _ in rows],
-                )
-            if progress:
-                progress(min(start + EMBED_BATCH, total), total)
-        plan.report.embedded_chunks = len(plan.to_embed)
-        plan.report.embedded_sentences = total - len(plan.to_embed)
-        return chunks.count()
+        return _embed(chunks, sentences, plan, ef, progress)
     finally:
         client.close()
+
+
+def _embed(chunks: Any, sentences: Any, plan: _Plan, ef: Any, progress: Progress | None) -> int:
+    """Embed the plan's chunks and their quotable sentences into the two collections; return the chunk total."""
+    units = [(chunks, c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed] + [
+        (
+            sentences,
+            f"{c.id}/{i}",
+            s.text + alias_note(s.text, plan.aliases),
+            s.text,
+            {"doc_id": c.doc_id, "chunk_id": c.id, "position": i},
+        )
+        for c in plan.to_embed
+        for i, s in enumerate(quotable_sentences(c.text))
+    ]
+    total = len(units)
+    if progress:
+        progress(0, total)
+    for start in range(0, total, EMBED_BATCH):
+        batch = units[start : start + EMBED_BATCH]
+        vectors = ef([u[2] for u in batch])
+        for collection in {id(u[0]): u[0] for u in batch}.values():
+            rows = [(u, v) for u, v in zip(batch, vectors, strict=True) if u[0] is collection]
+            collection.add(
+                ids=[u[1] for u, _ in rows],
+                embeddings=[v for _, v in rows],
+                documents=[u[3] for u, _ in rows],
+                metadatas=[u[4] for u, _ in rows],
+            )
+        if progress:
+            progress(min(start + EMBED_BATCH, total), total)
+    plan.report.embedded_chunks = len(plan.to_embed)
+    plan.report.embedded_sentences = total - len(plan.to_embed)
+    return int(chunks.count())
 
 
 def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
@@ -479,16 +523,93 @@ def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
 
     Every build links the whole corpus again (seconds): a changed page can change any link.
     """
-    started = time.perf_counter()
     client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
     try:
-        corpus = LinkCorpus.from_collections(client.get_collection(COLLECTION), client.get_collection(SENTENCES))
+        _link_collections(target, client.get_collection(COLLECTION), client.get_collection(SENTENCES), plan, recipe)
     finally:
         client.close()
-    links = make_links(corpus, plan.aliases, recipe)
+
+
+def _link_collections(target: Path, chunks: Any, sentences: Any, plan: _Plan, recipe: LinkRecipe) -> None:
+    started = time.perf_counter()
+    links = make_links(LinkCorpus.from_collections(chunks, sentences), plan.aliases, recipe)
     write_links(target, links, recipe)
     plan.report.links = len(links)
     plan.report.link_seconds = time.perf_counter() - started
+
+
+def _write_reader(target: Path) -> None:
+    client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
+    try:
+        write_reader_files(target, client.get_collection(COLLECTION), client.get_collection(SENTENCES))
+    finally:
+        client.close()
+
+
+def read_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
+    """Every record of a collection (ids and `include`), read in batches (a server limits what one answer holds)."""
+    found: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+    total = collection.count()
+    for offset in range(0, total, READ_BATCH):
+        data = collection.get(include=include, limit=READ_BATCH, offset=offset)
+        for key in found:
+            found[key].extend(data[key] if data[key] is not None else [])
+    return found
+
+
+def write_reader_files(folder: Path, chunks_collection: Any, sentences_collection: Any) -> None:
+    """Write what a reader needs besides Chroma into `folder`/reader, from the two collections of a version.
+
+    The chunks in reading order (by document and position), their BM25 index, the idf table, and the
+    vector of every quotable sentence of every chunk in that order (zeros for one Chroma lacks), so
+    that opening an index loads files instead of reading every record out of Chroma.
+    """
+    reader = folder / READER_DIR
+    reader.mkdir(parents=True, exist_ok=True)
+    data = read_all(chunks_collection, ["documents", "metadatas"])
+    rows = list(zip(data["ids"], data["documents"], data["metadatas"], strict=True))
+    chunks = [chunk_from_record(i, d, m) for i, d, m in rows]
+    order = sorted(range(len(chunks)), key=lambda k: (chunks[k].doc_id, chunks[k].position))
+    records = {
+        "ids": [rows[k][0] for k in order],
+        "documents": [rows[k][1] or "" for k in order],
+        "metadatas": [rows[k][2] or {} for k in order],
+    }
+    _write_json(reader / CHUNKS_FILE, records)
+    chunks = [chunks[k] for k in order]
+
+    corpus_tokens = [index_terms(c.embed_text) or ["\u2205"] for c in chunks]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus_tokens or [["\u2205"]], show_progress=False)
+    bm25.save(str(reader / BM25_DIR), show_progress=False)
+    df: dict[str, int] = {}
+    for tokens in corpus_tokens:
+        for term in set(tokens):
+            df[term] = df.get(term, 0) + 1
+    n = max(len(chunks), 1)
+    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    _write_json(reader / IDF_FILE, {"idf": idf, "max_idf": math.log(1 + (n + 0.5) / 0.5)})
+
+    data = read_all(sentences_collection, ["metadatas", "embeddings"])
+    vectors: dict[tuple[str, int], np.ndarray] = {}
+    for meta, vector in zip(data["metadatas"], data["embeddings"], strict=True):
+        vectors[(str(meta["chunk_id"]), int(meta["position"]))] = np.asarray(vector, dtype=np.float32)
+    dim = len(next(iter(vectors.values()))) if vectors else 1
+    zero = np.zeros(dim, dtype=np.float32)
+    offsets = [0]
+    rows_out: list[np.ndarray] = []
+    for chunk in chunks:
+        found = quotable_sentences(chunk.text)
+        rows_out.extend(vectors.get((chunk.id, i), zero) for i in range(len(found)))
+        offsets.append(len(rows_out))
+    matrix = np.vstack(rows_out) if rows_out else np.zeros((0, dim), np.float32)
+    np.save(reader / SENTENCES_FILE, matrix.astype(np.float32, copy=False))
+    np.save(reader / OFFSETS_FILE, np.asarray(offsets, dtype=np.int64))
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, ensure_ascii=False)
 
 
 def _manifest_documents(documents: Iterable[Document], counts: dict[str, int]) -> dict[str, dict[str, Any]]:

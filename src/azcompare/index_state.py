@@ -24,6 +24,14 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHROMA_DIR = "chroma"
 CHROMA_FILE = "chroma.sqlite3"
+# What a reader loads besides Chroma, written by the build into the version folder (see index.py).
+READER_DIR = "reader"
+CHUNKS_FILE = "chunks.json"
+SENTENCES_FILE = "sentences.npy"
+OFFSETS_FILE = "sentence_offsets.npy"
+IDF_FILE = "idf.json"
+BM25_DIR = "bm25"
+READER_FILES = (CHUNKS_FILE, SENTENCES_FILE, OFFSETS_FILE, IDF_FILE, BM25_DIR)
 LOCK_FILE = ".build.lock"
 PROGRESS_FILE = ".build-progress.json"
 VERSION_PREFIX = "v-"
@@ -83,7 +91,18 @@ def inspect_index(index_dir: Path) -> IndexState:
         return IndexState(None, f"the manifest of {name} is missing or unreadable")
     if not (folder / CHROMA_DIR / CHROMA_FILE).is_file():
         return IndexState(None, f"the Chroma data of {name} is missing")
+    missing = missing_reader_files(folder)
+    if missing:
+        return IndexState(None, f"{READER_DIR}/{missing} of {name} is missing")
     return IndexState(folder)
+
+
+def missing_reader_files(folder: Path) -> str | None:
+    """The first of the reader files (BM25, sentence vectors, chunks) the version folder lacks, or None."""
+    for name in READER_FILES:
+        if not (folder / READER_DIR / name).exists():
+            return name
+    return None
 
 
 def _manifest_readable(path: Path) -> bool:
