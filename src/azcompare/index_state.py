@@ -62,6 +62,44 @@ class IndexReadOnly(IndexUnavailable):
     """The index folder cannot be written (a build is impossible; reading works from a copy)."""
 
 
+class ChromaServerError(IndexUnavailable):
+    """The Chroma server holding the index is down, slow, of another version, or refused the token."""
+
+
+SERVER_FIX = "start it with `chroma run --path DIR --port PORT` or check AZCOMPARE_CHROMA_URL"
+
+
+def server_error(exc: BaseException, url: str, timeout: float, secrets: tuple[str, ...] = ()) -> IndexUnavailable:
+    """One line naming the server URL for a failed request to a Chroma server (never its token)."""
+    if isinstance(exc, IndexUnavailable):
+        return exc
+    name = type(exc).__name__
+    text = _one_line(exc)
+    lowered = text.lower()
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if "timeout" in name.lower() or "timed out" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} did not answer within {timeout:g} s; {SERVER_FIX}")
+    if "connect" in name.lower() or isinstance(exc, ConnectionError) or "could not connect" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} is not reachable ({_gist(text)}); {SERVER_FIX}")
+    if "unauthorized" in lowered or "forbidden" in lowered or "authoriz" in name.lower():
+        return ChromaServerError(
+            f"the Chroma server at {url} refused the token; check AZCOMPARE_CHROMA_TOKEN (the server's token)"
+        )
+    if "protocol" in name.lower() or "disconnected" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} closed the connection ({_gist(text)}); {SERVER_FIX}")
+    if "notfound" in name.lower() or "does not exist" in lowered:
+        return ChromaServerError(
+            f"the Chroma server at {url} lacks part of the index ({_gist(text)}); build it with `azcompare index`"
+        )
+    return ChromaServerError(f"the Chroma server at {url} failed ({_gist(text)})")
+
+
+def _gist(text: str) -> str:
+    return text[:160] or "no details"
+
+
 @dataclass(frozen=True)
 class IndexState:
     """The active version folder, or why there is none (`problem` is None when no index was built)."""

@@ -29,8 +29,11 @@ from azcompare.embeddings import embedding_function
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
+    ServerIndex,
     chunk_from_record,
+    connect_server,
     remove_orphans,
+    server_version_folder,
 )
 from azcompare.index_state import (
     BM25_DIR,
@@ -98,14 +101,19 @@ class KnowledgeBase:
     wrote beside it (index.py), memory-mapped where they are arrays, so opening costs file loading.
     """
 
-    def __init__(self, settings: Settings, version_dir: Path) -> None:
-        """Open a version: `version_dir` holds its Chroma data and its reader files."""
+    def __init__(self, settings: Settings, version_dir: Path, server: ServerIndex | None = None) -> None:
+        """Open a version: `version_dir` holds its reader files; its Chroma data is there or on `server`."""
         self.version_dir = version_dir
+        self.server = server
         self._ef = embedding_function(settings)
         self._load()
         with self._storage():
-            self._client = _open_client(version_dir)
-            self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+            if server is not None:
+                self._client = server.client
+                self._collection = server.collection(version_dir.name, COLLECTION, self._ef)
+            else:
+                self._client = _open_client(version_dir)
+                self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
         # Links are an addition: a version without readable links still answers, and says why it has none.
         self._links, self.links_problem = read_links(version_dir)
         if self.links_problem:
@@ -120,6 +128,8 @@ class KnowledgeBase:
             raise
         except Exception as exc:
             log.debug("index %s failed", self.version_dir, exc_info=True)
+            if self.server is not None:
+                raise self.server.fail(exc) from exc
             raise storage_error(exc, self.version_dir.parent) from exc
 
     def _load(self) -> None:
@@ -359,7 +369,9 @@ class KnowledgeBase:
         return float(np.max(vectors @ embedding / np.where(norms == 0, 1.0, norms)))
 
     def close(self) -> None:
-        self._client.close()
+        """Close a local version's Chroma client (a server's client is shared by every version)."""
+        if self.server is None:
+            self._client.close()
 
 
 def _reader_problem(version: str, name: str, exc: BaseException) -> str:
@@ -414,7 +426,7 @@ def _open_client(version_dir: Path) -> chromadb.ClientAPI:
 
 
 _open_lock = threading.Lock()
-_open: dict[Path, KnowledgeBase] = {}
+_open: dict[Path | str, KnowledgeBase] = {}  # by index folder, or by server URL
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
@@ -423,6 +435,8 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     The first time a process opens an index it removes what interrupted builds left behind.
     """
     assert settings.index_dir is not None
+    if settings.chroma_url:
+        return _open_on_server(settings)
     state = inspect_index(settings.index_dir)
     if state.problem:
         raise damaged(settings.index_dir, state.problem)
@@ -437,4 +451,23 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
             # The replaced version is not closed here: a request may still be reading it.
             kb = KnowledgeBase(settings, state.version)
             _open[key] = kb
+        return kb
+
+
+def _open_on_server(settings: Settings) -> KnowledgeBase:
+    """The version the Chroma server's pointer names (looked at about once a second), opened once per version.
+
+    A failure (server down, slow, refusing the token) is raised, never remembered: the next request tries again.
+    """
+    server = connect_server(settings)
+    pointer = server.pointer()
+    if pointer is None:
+        raise IndexUnavailable(f"no index on the Chroma server at {server.url}; build it with `azcompare index`")
+    with _open_lock:
+        kb = _open.get(server.url)
+        if kb is None or kb.version_dir.name != pointer[0]:
+            # The replaced version is not closed here: a request may still be reading it.
+            folder = server_version_folder(settings, server, pointer[0])
+            kb = KnowledgeBase(settings, folder, server=server)
+            _open[server.url] = kb
         return kb
