@@ -777,7 +777,11 @@ class ServerIndex:
 
     def read_file(self, version: str, name: str) -> str:
         """A file of a version (manifest.json, links.json) as the build stored it."""
-        found = self.collection(version, "files").get(where={"file": name}, include=["documents", "metadatas"])
+        files = self.collection(version, "files")
+        try:
+            found = files.get(where={"file": name}, include=["documents", "metadatas"])
+        except Exception as exc:
+            raise self.fail(exc) from exc
         parts = sorted(zip(found["metadatas"], found["documents"], strict=True), key=lambda r: int(r[0]["part"]))
         if not parts:
             raise self.fail(NotFoundError(f"{name} of {version} does not exist"))
@@ -894,7 +898,9 @@ def server_version_folder(settings: Settings, server: ServerIndex, version: str)
             for name in SERVER_FILES:  # the manifest last: a folder with a manifest is complete
                 (staging / name).write_text(server.read_file(version, name), encoding="utf-8")
             os.replace(staging, folder)
-        except ChromaError as exc:
+        except OSError:
+            raise  # this machine's disk, not the server: storage_error names it
+        except Exception as exc:  # the server failed while the files were read from it
             raise server.fail(exc) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)

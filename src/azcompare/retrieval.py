@@ -33,6 +33,7 @@ from azcompare.index import (
     chunk_from_record,
     connect_server,
     remove_orphans,
+    server_cache,
     server_version_folder,
 )
 from azcompare.index_state import (
@@ -467,7 +468,10 @@ def _open_on_server(settings: Settings) -> KnowledgeBase:
         kb = _open.get(server.url)
         if kb is None or kb.version_dir.name != pointer[0]:
             # The replaced version is not closed here: a request may still be reading it.
-            folder = server_version_folder(settings, server, pointer[0])
+            try:
+                folder = server_version_folder(settings, server, pointer[0])
+            except OSError as exc:  # this machine's cache folder: full, read-only
+                raise storage_error(exc, server_cache(settings)) from exc
             kb = KnowledgeBase(settings, folder, server=server)
             _open[server.url] = kb
         return kb
