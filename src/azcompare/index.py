@@ -718,7 +718,7 @@ def _probe(version_dir: Path) -> str | None:
 #
 # A build fills a new collection set, then rewrites the pointer's metadata (one request: readers switch
 # at once, on every machine) and removes the sets older than the previous one. Each process keeps the
-# reader files of part of a version (reader/, links.json, manifest.json) in index_dir/server/<host>-<port>/
+# reader files of a version (reader/, links.json, manifest.json) in index_dir/server/<host>-<port>/
 # <version>: the build writes them as it goes; a process that lacks them recreates them once from the
 # server's collections, so every machine loads the same files as the build made.
 # ---------------------------------------------------------------------------------------------------------
