@@ -5,6 +5,7 @@ Layout of the index folder::
     index/CURRENT               name of the active version folder (replaced atomically)
     index/v-<time>-<id>/chroma  Chroma PersistentClient data
     index/v-<time>-<id>/links.json   older passages → newer passages on the same point (links.py)
+    index/v-<time>-<id>/onnx    the embedding model exported to ONNX, for embedding questions (embeddings.py)
     index/v-<time>-<id>/manifest.json
 
 A build copies the active version into a new folder, re-embeds only documents whose hash changed,
@@ -35,7 +36,7 @@ from filelock import FileLock, Timeout
 from azcompare.corpus.chunking import ChunkerParams, alias_note, chunk_document
 from azcompare.corpus.loaders import load_documents
 from azcompare.corpus.sources import SourcesError, load_source_list, sync_sources
-from azcompare.embeddings import embedding_function, model_id
+from azcompare.embeddings import embedding_function, export_query_encoder, model_id
 from azcompare.index_state import (
     CHROMA_DIR,
     CURRENT,
@@ -129,6 +130,7 @@ class IndexManifest:
     chunk_count: int
     schema: int = SCHEMA_VERSION
     links: dict[str, Any] = field(default_factory=dict)  # the LinkRecipe links.json was made with
+    query_encoder: str = ""  # folder of the ONNX export that embeds questions ("": none, use torch)
 
     @classmethod
     def read(cls, path: Path) -> IndexManifest | None:
@@ -334,6 +336,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     full, reason = _full_rebuild_reason(previous, model, params, rebuild)
     # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
     relink = not full and previous is not None and previous.links != recipe.to_dict()
+    # An index from before the ONNX export gets one the same way, without embedding anything again.
+    export = not full and previous is not None and not previous.query_encoder
     if problem:
         reason = "the index was damaged"
     if full and previous is not None and not rebuild:
@@ -343,7 +347,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     report.full, report.reason, report.notices = full, reason, notices
     if relink and not report.changed:
         report.reason = "link settings changed"
-    if previous_dir is not None and not report.changed and not relink:
+    elif export and not report.changed:
+        report.reason = "adding the ONNX query encoder"
+    if previous_dir is not None and not report.changed and not relink and not export:
         report.version, report.reason = previous_dir.name, "up to date"
         report.total_chunks = previous.chunk_count if previous else 0
         report.seconds = time.perf_counter() - started
@@ -359,6 +365,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
         _link(target, plan, recipe)
+        encoder, notice = export_query_encoder(settings, target, previous_dir)
+        notices.extend([notice] if notice else [])
         report.version = version
         IndexManifest(
             embedding_model=model,
@@ -367,6 +375,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             chunk_count=report.total_chunks,
             links=recipe.to_dict(),
+            query_encoder=encoder,
         ).write(target / MANIFEST)
         _point_current(settings.index_dir, version)
     except BaseException:

@@ -25,11 +25,19 @@ import bm25s
 import chromadb
 import numpy as np
 
-from azcompare.embeddings import embedding_function
-from azcompare.index import CHROMA_SETTINGS, COLLECTION, SENTENCES, chunk_from_record, remove_orphans
+from azcompare.embeddings import query_embedder
+from azcompare.index import (
+    CHROMA_SETTINGS,
+    COLLECTION,
+    SENTENCES,
+    IndexManifest,
+    chunk_from_record,
+    remove_orphans,
+)
 from azcompare.index_state import (
     CHROMA_DIR,
     CHROMA_FILE,
+    MANIFEST,
     DiskFull,
     IndexReadOnly,
     IndexUnavailable,
@@ -84,10 +92,12 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, version_dir: Path) -> None:
         self.version_dir = version_dir
-        self._ef = embedding_function(settings)
+        manifest = IndexManifest.read(version_dir / MANIFEST)
+        self._embed = query_embedder(settings, version_dir, manifest.query_encoder if manifest else "")
         with self._storage():
             self._client = _open_client(version_dir)
-            self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+            # Queried by vector only: no embedding function, so Chroma never loads the one it recorded.
+            self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
             self._load()
         # Links are an addition: a version without readable links still answers, and says why it has none.
         self._links, self.links_problem = read_links(version_dir)
@@ -147,7 +157,7 @@ class KnowledgeBase:
         return self._sentences.get(chunk.id, [])
 
     def _load_sentences(self) -> dict[str, list[SentenceUnit]]:
-        collection = self._client.get_collection(SENTENCES, embedding_function=self._ef)
+        collection = self._client.get_collection(SENTENCES, embedding_function=None)
         data = collection.get(include=["embeddings", "metadatas"])
         vectors: dict[tuple[str, int], np.ndarray] = {}
         for meta, vector in zip(data["metadatas"], data["embeddings"], strict=True):
@@ -197,8 +207,12 @@ class KnowledgeBase:
                 )
         return linked, used
 
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Normalized vectors of texts, as the index's were made (its ONNX export, else sentence-transformers)."""
+        return self._embed(texts) if texts else []
+
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._ef([text])[0], dtype=np.float32)
+        return self.embed([text])[0]
 
     def dense_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(chunk index, cosine similarity) of the nearest chunks."""
