@@ -93,6 +93,10 @@ def test_a_new_version_shares_the_previous_export(index_copy, tmp_path):
     shared = (tmp_path / "v-next" / ONNX_DIR / ONNX_MODEL).stat()
     assert shared.st_ino == (previous / ONNX_DIR / ONNX_MODEL).stat().st_ino  # a hard link, not a copy
     assert query_embedder(index_copy, tmp_path / "v-next", folder) is query_embedder(index_copy, previous, ONNX_DIR)
+    # A new index on the machine takes the export kept in the user's cache: no torch export again.
+    assert export_query_encoder(index_copy, tmp_path / "v-other-index", None) == (ONNX_DIR, None)
+    cached = [f / ONNX_MODEL for f in (index_copy.models_dir / "onnx").iterdir() if (f / ONNX_MODEL).is_file()]
+    assert (tmp_path / "v-other-index" / ONNX_DIR / ONNX_MODEL).stat().st_ino in {f.stat().st_ino for f in cached}
 
 
 def test_a_broken_export_falls_back_to_torch(index_copy, caplog):

@@ -12,6 +12,7 @@ are embedded with sentence-transformers, as the log says.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -174,21 +175,44 @@ def export_query_encoder(settings: Settings, target: Path, previous: Path | None
     """Put the ONNX export of the embedding model into the version folder `target` (at index build).
 
     Returns the folder's name relative to `target` (for the manifest), or "" and a notice saying why
-    there is none; the build goes on either way. The previous version's export of the same model is
-    reused through hard links; otherwise the model is exported with torch and checked against it.
+    there is none; the build goes on either way. An export of the same model, in the previous version
+    or in the user's cache (`models_dir`), is reused through hard links (copies across file systems);
+    otherwise the model is exported with torch, checked against it, and kept in the cache.
     """
     folder = target / ONNX_DIR
     model = model_id(settings)
+    cached = _cache_folder(settings, model)
     try:
-        if previous is not None and _reusable(previous / ONNX_DIR, model):
-            _link_files(previous / ONNX_DIR, folder)
+        sources = [previous / ONNX_DIR] if previous is not None else []
+        source = next((f for f in [*sources, cached] if _reusable(f, model)), None)
+        if source is not None:
+            _link_files(source, folder)
         else:
             _export(settings, folder, model)
+            _keep(folder, cached)
         return ONNX_DIR, None
     except Exception as exc:
         log.warning("ONNX export failed", exc_info=True)
         shutil.rmtree(folder, ignore_errors=True)
         return "", f"no ONNX query encoder ({str(exc).strip().splitlines()[0][:200]}): questions load torch"
+
+
+def _cache_folder(settings: Settings, model: str) -> Path:
+    """Where this model's export is kept for every index on the machine (it is the same for all)."""
+    assert settings.models_dir is not None
+    return settings.models_dir / "onnx" / hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
+
+
+def _keep(folder: Path, cached: Path) -> None:
+    """Copy a fresh export into the cache, whole or not at all (best effort: the index has its own)."""
+    staging = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        _link_files(folder, staging)
+        staging.rename(cached)
+    except OSError as exc:  # read-only cache, or another build kept the same export first
+        shutil.rmtree(staging, ignore_errors=True)
+        log.debug("ONNX export not cached in %s: %s", cached, exc)
 
 
 def _reusable(folder: Path, model: str) -> bool:
