@@ -191,6 +191,9 @@ def export_query_encoder(settings: Settings, target: Path, previous: Path | None
             _export(settings, folder, model)
             _keep(folder, cached)
         return ONNX_DIR, None
+    except OSError:  # a full disk or read-only storage stops the build, as any other write would
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     except Exception as exc:
         log.warning("ONNX export failed", exc_info=True)
         shutil.rmtree(folder, ignore_errors=True)
