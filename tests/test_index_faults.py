@@ -226,7 +226,7 @@ def test_an_index_on_read_only_storage_answers_and_says_why_it_cannot_be_built(i
     result = _own_mount(
         index_copy,
         f"""
-        mkdir -p {mount}; mount -t tmpfs -o size=64M tmpfs {mount}; cp -a "$SRC" {mount}/index
+        mkdir -p {mount}; mount -t tmpfs -o size=256M tmpfs {mount}; cp -a "$SRC" {mount}/index
         mount -o remount,ro {mount}
         export AZCOMPARE_INDEX_DIR={mount}/index
         echo "== ask"; $AZ ask "{QUESTION}" || echo "exit $?"
@@ -247,8 +247,8 @@ def test_a_full_disk_says_disk_full_and_keeps_the_index_serving(index_copy, tmp_
     result = _own_mount(
         index_copy,
         f"""
-        mkdir -p {mount}; mount -t tmpfs -o size=40M tmpfs {mount}; cp -a "$SRC" {mount}/index
-        dd if=/dev/zero of={mount}/filler bs=1M count=100 2>/dev/null || true
+        mkdir -p {mount}; mount -t tmpfs -o size=160M tmpfs {mount}; cp -a "$SRC" {mount}/index
+        dd if=/dev/zero of={mount}/filler bs=1M count=200 2>/dev/null || true
         export AZCOMPARE_INDEX_DIR={mount}/index
         echo "== index"; $AZ index --rebuild 2>&1 | tail -1
         echo "== versions"; ls {mount}/index | grep '^v-' | wc -l

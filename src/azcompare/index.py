@@ -11,6 +11,7 @@ Layout of the index folder::
         sentences.npy                one vector per quotable sentence, chunk by chunk (memory-mapped)
         sentence_offsets.npy         where each chunk's sentences start in sentences.npy
         idf.json                     inverse document frequencies of the chunks' terms
+    index/v-<time>-<id>/onnx    the embedding model exported to ONNX, for embedding questions (embeddings.py)
     index/v-<time>-<id>/manifest.json
 
 A build copies the active version into a new folder, re-embeds only documents whose hash changed,
@@ -47,7 +48,7 @@ from filelock import FileLock, Timeout
 from azcompare.corpus.chunking import ChunkerParams, alias_note, chunk_document
 from azcompare.corpus.loaders import load_documents
 from azcompare.corpus.sources import SourcesError, load_source_list, sync_sources
-from azcompare.embeddings import embedding_function, model_id
+from azcompare.embeddings import embedding_function, export_query_encoder, model_id
 from azcompare.index_state import (
     BM25_DIR,
     CHROMA_DIR,
@@ -155,6 +156,7 @@ class IndexManifest:
     chunk_count: int
     schema: int = SCHEMA_VERSION
     links: dict[str, Any] = field(default_factory=dict)  # the LinkRecipe links.json was made with
+    query_encoder: str = ""  # folder of the ONNX export that embeds questions ("": none, use torch)
 
     @classmethod
     def read(cls, path: Path) -> IndexManifest | None:
@@ -376,6 +378,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     full, reason = _full_rebuild_reason(previous, model, params, rebuild)
     # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
     relink = not full and previous is not None and previous.links != recipe.to_dict()
+    # An index from before the ONNX export gets one the same way, without embedding anything again.
+    export = not full and previous is not None and not previous.query_encoder
     if problem:
         reason = "the index was damaged"
     if full and previous is not None and not rebuild:
@@ -385,7 +389,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     report.full, report.reason, report.notices = full, reason, notices
     if relink and not report.changed:
         report.reason = "link settings changed"
-    if previous_dir is not None and not report.changed and not relink:
+    elif export and not report.changed:
+        report.reason = "adding the ONNX query encoder"
+    if previous_dir is not None and not report.changed and not relink and not export:
         report.version, report.reason = previous_dir.name, "up to date"
         report.total_chunks = previous.chunk_count if previous else 0
         report.seconds = time.perf_counter() - started
@@ -402,6 +408,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         report.total_chunks = _apply(target, plan, settings, progress)
         _link(target, plan, recipe)
         _write_reader(target)
+        encoder, notice = export_query_encoder(settings, target, previous_dir)
+        notices.extend([notice] if notice else [])
         report.version = version
         IndexManifest(
             embedding_model=model,
@@ -410,6 +418,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             chunk_count=report.total_chunks,
             links=recipe.to_dict(),
+            query_encoder=encoder,
         ).write(target / MANIFEST)
         _point_current(settings.index_dir, version)
     except BaseException:
@@ -965,6 +974,10 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
         report.total_chunks = _embed(chunks, sentences, plan, ef, progress)
         _link_collections(staging, chunks, sentences, plan, recipe)
         write_reader_files(staging, chunks, sentences)
+        # The export stays on this machine (the server keeps only the manifest and links): readers elsewhere
+        # use their own machine's export, or torch (embeddings.query_embedder).
+        encoder, notice = export_query_encoder(settings, staging, cache / previous_version if previous_version else None)
+        notices.extend([notice] if notice else [])
         report.version = version
         manifest = IndexManifest(
             embedding_model=model,
@@ -973,6 +986,7 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
             built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             chunk_count=report.total_chunks,
             links=recipe.to_dict(),
+            query_encoder=encoder,
         )
         manifest.write(staging / MANIFEST)
         files = client.create_collection(collection_name(version, "files"))

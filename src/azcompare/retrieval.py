@@ -25,10 +25,11 @@ import bm25s
 import chromadb
 import numpy as np
 
-from azcompare.embeddings import embedding_function
+from azcompare.embeddings import query_embedder
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
+    IndexManifest,
     ServerIndex,
     chunk_from_record,
     connect_server,
@@ -45,6 +46,7 @@ from azcompare.index_state import (
     OFFSETS_FILE,
     READER_DIR,
     SENTENCES_FILE,
+    MANIFEST,
     DiskFull,
     IndexDamaged,
     IndexReadOnly,
@@ -106,15 +108,17 @@ class KnowledgeBase:
         """Open a version: `version_dir` holds its reader files; its Chroma data is there or on `server`."""
         self.version_dir = version_dir
         self.server = server
-        self._ef = embedding_function(settings)
         self._load()
+        manifest = IndexManifest.read(version_dir / MANIFEST)
+        self._embed = query_embedder(settings, version_dir, manifest.query_encoder if manifest else "")
         with self._storage():
+            # Queried by vector only: no embedding function, so Chroma never loads the one it recorded.
             if server is not None:
                 self._client = server.client
-                self._collection = server.collection(version_dir.name, COLLECTION, self._ef)
+                self._collection = server.collection(version_dir.name, COLLECTION)
             else:
                 self._client = _open_client(version_dir)
-                self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+                self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
         # Links are an addition: a version without readable links still answers, and says why it has none.
         self._links, self.links_problem = read_links(version_dir)
         if self.links_problem:
@@ -236,8 +240,12 @@ class KnowledgeBase:
                 )
         return linked, used
 
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Normalized vectors of texts, as the index's were made (its ONNX export, else sentence-transformers)."""
+        return self._embed(texts) if texts else []
+
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._ef([text])[0], dtype=np.float32)
+        return self.embed([text])[0]
 
     def dense_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(chunk index, cosine similarity) of the nearest chunks."""

@@ -17,11 +17,9 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
 
 from azcompare import models
 from azcompare.settings import Settings
@@ -31,7 +29,12 @@ AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 # How long the Ollama reachability check may take: it runs whenever the provider list is shown.
 OLLAMA_PROBE_SECONDS = 1.5
 
-ChatRunnable = BaseChatModel | Runnable[Any, Any]
+# For type checking only: importing LangChain takes a third of a second that extractive answers do not need.
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+    ChatRunnable = BaseChatModel | Runnable[Any, Any]
 
 
 class Backend(Protocol):

@@ -23,7 +23,6 @@ import numpy as np
 
 from azcompare.answering.citations import Evidence, cite
 from azcompare.answering.prompt import ABSTAIN_PHRASE
-from azcompare.embeddings import embedding_function
 from azcompare.retrieval import KnowledgeBase
 from azcompare.settings import Settings
 from azcompare.text import Sentence, match_key, terms
@@ -167,7 +166,7 @@ def verify(raw: str, hits: Sequence[Hit], kb: KnowledgeBase, settings: Settings)
     passage_of = renumbering.passage_of
     sentences = answer_sentences(text)
     bodies = [_MARKER.sub("", s).strip() for s in sentences]
-    vectors = _embed(bodies, settings)
+    vectors = kb.embed(bodies)
     checks: list[SentenceCheck] = []
     best: dict[int, tuple[float, Evidence]] = {}  # citation number → best supporting passage sentence
     for sentence, body, vector in zip(sentences, bodies, vectors, strict=True):
@@ -190,13 +189,6 @@ def verify(raw: str, hits: Sequence[Hit], kb: KnowledgeBase, settings: Settings)
     unsupported = [c.text for c in checks if not c.supported]
     abstained = not any(c.supported and c.cited for c in checks) and bool(_ABSTAIN.search(text))
     return Verification(text, citations, unsupported, renumbering.dropped, abstained, checks)
-
-
-def _embed(texts: list[str], settings: Settings) -> list[np.ndarray]:
-    if not texts:
-        return []
-    vectors = embedding_function(settings)(texts)
-    return [np.asarray(v, dtype=np.float32) for v in vectors]
 
 
 def _support(

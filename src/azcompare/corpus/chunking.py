@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from azcompare.corpus.clean import inline_to_text
 from azcompare.types import Chunk, Document
 
@@ -56,6 +54,9 @@ class _Section:
 
 def chunk_document(doc: Document, params: ChunkerParams) -> list[Chunk]:
     """Split one document into section chunks and table-row chunks, in document order."""
+    # Imported here: only index builds chunk, and LangChain is slow to import for every question.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=params.chunk_size,
         chunk_overlap=params.chunk_overlap,
