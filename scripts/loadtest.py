@@ -292,6 +292,7 @@ def _run_level(
     threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
     for thread in threads:
         thread.start()
+    print(f"  level {users}: {users} users asking…", flush=True)
     cpu0, client0 = _cpu_seconds(pid), time.process_time()
     deadline[0] = time.monotonic() + args.level_seconds
     t0 = time.perf_counter()
