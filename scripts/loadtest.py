@@ -62,6 +62,7 @@ class LevelResult:
 
     users: int
     latencies_ms: list[float] = field(default_factory=list)
+    by_turn: dict[int, list[float]] = field(default_factory=dict)  # latencies of each turn of a conversation
     errors: list[str] = field(default_factory=list)
     same: int = 0
     different: list[str] = field(default_factory=list)
@@ -284,6 +285,7 @@ def _run_level(
             expected = ref.texts[turn] if path == "ask" else ref.markup[turn]
             with lock:
                 result.latencies_ms.append(elapsed)
+                result.by_turn.setdefault(turn + 1, []).append(elapsed)
                 if shown == expected:
                     result.same += 1
                 else:
@@ -348,6 +350,9 @@ def _report(
             f"{r.users:>5} | {n:>7} | {len(r.errors):>6} | {f'{r.same}/{n}':>14} | {p50:>6} | {p95:>6} | "
             f"{rate:>9.2f} | {in_process[r.users]:>18.2f} | {ratio:>20} | {cpu:>20}"
         )
+    print("p50 ms by turn of the conversation (does a session slow down as its chat grows?):")
+    for r in results:
+        print(f"  {r.users:>2} users: " + ", ".join(f"Q{t} {_median(ms):.0f}" for t, ms in sorted(r.by_turn.items())))
     for r in results:
         for line in r.errors[:5] + r.different[:5]:
             print(f"  {r.users} users: {line}")

@@ -38,12 +38,16 @@ def _asset(name: str) -> str:
     return resources.files("azcompare.ui").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-# Measured with scripts/loadtest.py on 2 cores (README, "Many users"): answering is CPU-bound, so more
-# answers at once only share the same cores; two keep both busy while the page stays responsive.
-ANSWERS_AT_ONCE = 2
+# Measured with scripts/loadtest.py on 2 shared cores (README, "Many users at once"): answering is
+# CPU-bound, so beyond a few answers at once more only share the same cores (1 left a core idle at 4
+# users; 8 gave less at 16 users than 2 or 4, which measured alike). The rest wait in the queue.
+ANSWERS_AT_ONCE = 4
 # Questions waiting beyond those being answered; a fuller queue tells the user to retry, instead of
-# letting waits grow without bound (at ~0.1 s of CPU per answer, 64 waiting is a few seconds).
+# letting waits grow without bound (at ~10 answers/s on 2 cores, 64 waiting is about 6 seconds).
 QUEUE_SIZE = 64
+# Queue positions are sent to waiting users once a second, not to every waiting user on every finished
+# answer (16 users: ~12 messages per answer otherwise).
+QUEUE_STATUS_EVERY_S = 1.0
 # While an answer streams, the chat is sent at most this often: the extractive answer arrives whole, so
 # its sentences go out in one update, while a model's tokens (tens of ms apart) still stream one by one.
 STREAM_INTERVAL_S = 0.04
@@ -363,7 +367,8 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
     if missing:
         print(f"note: {missing}", flush=True)
     demo = build_app(settings)
-    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, max_size=QUEUE_SIZE).launch(
+    queue = {"max_size": QUEUE_SIZE, "status_update_rate": QUEUE_STATUS_EVERY_S}
+    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, **queue).launch(
         server_name=host,
         server_port=port or settings.port,
         share=False,
