@@ -112,3 +112,15 @@ def test_a_comparison_table_in_an_answer_becomes_an_escaped_html_table_with_live
     assert '<table class="az-compare"><thead><tr><th>Point</th>' in html_out
     assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in html_out and "<img" not in html_out
     assert '<td><a class="az-cite" href="#az-src-2-1">[1]</a> article, 2024-06-01</td>' in html_out
+
+
+def test_the_sources_panel_assembled_from_kept_groups_equals_a_full_render():
+    refused = Answer(question="x" * 3000, text="Too long.", status="rejected")
+    turns = [_answer(), refused, _answer("Other [1].")]
+    groups = [render.source_group(i, t) for i, t in enumerate(turns)]
+    assert groups[1] == ""  # a refused question has no sources group
+    panel = render.sources_panel(groups)
+    assert panel == render.sources_html(turns)
+    assert panel.index('data-turn="2"') < panel.index('data-turn="0"')  # latest first
+    assert 'id="az-turn-2" open>' in panel and 'id="az-turn-0">' in panel
+    assert render.sources_panel([]) == render.sources_html([])

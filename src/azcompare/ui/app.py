@@ -8,12 +8,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import gradio as gr
 
+from azcompare.answering.condense import CONTEXT_TURNS
 from azcompare.answering.pipeline import stream_answer
 from azcompare.answering.providers import provider_status
 from azcompare.answering.redact import protect_logs
@@ -35,9 +38,51 @@ def _asset(name: str) -> str:
     return resources.files("azcompare.ui").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+# Measured with scripts/loadtest.py on 2 shared cores (README, "Many users at once"): answering is
+# CPU-bound, so beyond a few answers at once more only share the same cores (1 left a core idle at 4
+# users; 8 gave less at 16 users than 2 or 4, which measured alike). The rest wait in the queue.
+ANSWERS_AT_ONCE = 4
+# Questions waiting beyond those being answered; a fuller queue tells the user to retry, instead of
+# letting waits grow without bound (at ~10 answers/s on 2 cores, 64 waiting is about 6 seconds).
+QUEUE_SIZE = 64
+# Queue positions are sent to waiting users once a second, not to every waiting user on every finished
+# answer (16 users: ~12 messages per answer otherwise).
+QUEUE_STATUS_EVERY_S = 1.0
+# While an answer streams, the chat is sent at most this often: the extractive answer arrives whole, so
+# its sentences go out in one update, while a model's tokens (tens of ms apart) still stream one by one.
+STREAM_INTERVAL_S = 0.04
+
+
+@dataclass
+class Conversation:
+    """One browser session's conversation, kept on the server (the browser never sends it back).
+
+    What the page shows is kept as rendered, so that an answer renders only itself: the chat messages,
+    each answer's part of the sources panel, the panels and the suggestions currently shown.
+    """
+
+    turns: list[Answer] = field(default_factory=list)
+    chat: list[dict[str, str]] = field(default_factory=list)
+    source_groups: list[str] = field(default_factory=list)
+    sources: str = field(default_factory=lambda: render.sources_panel([]))
+    how: str = field(default_factory=lambda: render.how_markdown(None))
+    suggestions: list[str] = field(default_factory=lambda: [""] * SUGGESTIONS)
+    suggestions_shown: bool = False
+
+
 def _history(turns: list[Answer]) -> list[tuple[str, str]]:
-    """Earlier turns for follow-up condensation (refused questions carry no context)."""
-    return [(t.question, t.text) for t in turns if t.status != "rejected"]
+    """Earlier turns for follow-up condensation (refused questions carry no context).
+
+    Only the last CONTEXT_TURNS count for a follow-up, so only those are passed: a long conversation costs
+    no more per question than a short one.
+    """
+    recent: list[tuple[str, str]] = []
+    for t in reversed(turns):
+        if len(recent) == CONTEXT_TURNS:
+            break
+        if t.status != "rejected":
+            recent.append((t.question, t.text))
+    return recent[::-1]
 
 
 # The export is made when asked for and handed to the browser as text, which saves it as a file: the
@@ -66,7 +111,7 @@ def build_app(settings: Settings) -> gr.Blocks:
     usable, provider_note = _provider_choices(settings)
 
     with gr.Blocks(title="azcompare: OpenAI vs Azure OpenAI", analytics_enabled=False) as demo:
-        turns_state = gr.State([])  # list[Answer], one per question in this browser session
+        conversation_state = gr.State(Conversation())  # deep-copied per browser session
         gr.Markdown("# azcompare — OpenAI vs Azure OpenAI, with sources you can check")
         knowledge = gr.Markdown(render.knowledge_markdown(knowledge_overview(settings)), elem_id="az-knowledge")
         with gr.Row(equal_height=False):
@@ -92,7 +137,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="az-send")
                 with gr.Row(elem_id="az-suggestions"):
                     suggestion_buttons = [
-                        gr.Button(visible=False, size="sm", elem_classes=["az-suggestion"]) for _ in range(SUGGESTIONS)
+                        gr.Button("", visible=False, size="sm", elem_classes=["az-suggestion"])
+                        for _ in range(SUGGESTIONS)
                     ]
                 with gr.Row():
                     export = gr.Button("Export conversation (Markdown)", size="sm", elem_id="az-export")
@@ -122,53 +168,82 @@ def build_app(settings: Settings) -> gr.Blocks:
                         rebuild_status = gr.Markdown("", elem_id="az-rebuild-status")
 
         def respond(
-            message: str, chat: list[dict[str, Any]], turns: list[Answer], provider_name: str, k: float
+            message: str, conversation: Conversation, provider_name: str, k: float
         ) -> Iterator[tuple[Any, ...]]:
-            """Stream one answer into the chat, then fill the sources, the how panel and suggestions."""
-            hidden = [gr.update(visible=False)] * SUGGESTIONS
+            """Stream one answer into the chat, then fill the sources, the how panel and suggestions.
+
+            Every update carries all outputs; those that do not change get the value they already show
+            (cheaper for Gradio than an empty gr.update(), which builds a new component, and sent as an
+            empty diff). Only the final update renders this answer's sources and panels.
+            """
+            c = conversation
+            labels = list(c.suggestions)
             if not (message or "").strip():
                 gr.Warning("Please type a question about OpenAI or Azure OpenAI.")
-                yield (chat, turns, gr.update(), gr.update(), message, *[gr.update()] * SUGGESTIONS)
+                yield (c.chat, c, c.sources, c.how, message, *labels)
                 return
-            turn = len(turns)
+            hide = [gr.update(visible=False)] * SUGGESTIONS if c.suggestions_shown else labels
+            turn = len(c.turns)
             user_message = {"role": "user", "content": render.user_markup(encodable(message))}
-            chat = [*chat, user_message, {"role": "assistant", "content": ""}]
-            text = ""
+            chat = [*c.chat, user_message, {"role": "assistant", "content": ""}]
+            text, shown, sent = "", "", 0.0
             final: Answer | None = None
-            for event in stream_answer(message, _history(turns), provider_name or None, settings=settings, top_k=k):
+            for event in stream_answer(message, _history(c.turns), provider_name or None, settings=settings, top_k=k):
                 if event.kind == "status":
-                    chat[-1] = {"role": "assistant", "content": render.status_markup(event.text)}
+                    shown = render.status_markup(event.text)
                 elif event.kind == "delta":
                     text += event.text
-                    chat[-1] = {"role": "assistant", "content": render.streaming_markup(text, turn)}
+                    shown = ""  # rendered only when sent
                 else:
                     final = event.answer
                     break
-                yield (chat, turns, gr.update(), gr.update(), "", *hidden)
+                if sent and time.monotonic() - sent < STREAM_INTERVAL_S:
+                    continue  # a later update (or the final answer) carries this one too
+                sent = time.monotonic()
+                chat[-1] = {"role": "assistant", "content": shown or render.streaming_markup(text, turn)}
+                yield (chat, c, c.sources, c.how, "", *hide)
+                hide = labels
             assert final is not None
-            turns = [*turns, final]
             chat[-1] = {"role": "assistant", "content": render.answer_markup(final, turn)}
+            groups = [*c.source_groups, render.source_group(turn, final)]
             ideas = follow_up_suggestions(final, SUGGESTIONS)
+            done = Conversation(
+                turns=[*c.turns, final],
+                chat=chat,
+                source_groups=groups,
+                sources=render.sources_panel(groups),
+                how=render.how_markdown(final),
+                suggestions=ideas + labels[len(ideas) :],
+                suggestions_shown=bool(ideas),
+            )
             buttons = [gr.update(value=q, visible=True) for q in ideas]
             buttons += [gr.update(visible=False)] * (SUGGESTIONS - len(ideas))
-            yield (chat, turns, render.sources_html(turns), render.how_markdown(final), "", *buttons)
+            yield (done.chat, done, done.sources, done.how, "", *buttons)
 
-        outputs = [chatbot, turns_state, sources, how, question, *suggestion_buttons]
-        inputs = [question, chatbot, turns_state, provider, top_k]
+        outputs = [chatbot, conversation_state, sources, how, question, *suggestion_buttons]
+        inputs = [question, conversation_state, provider, top_k]
         # The page's own events are private: the documented API is /ask, /ask_stream and /search below.
         page = {"api_visibility": "private"}
-        question.submit(respond, inputs, outputs, concurrency_limit=4, **page)
-        send.click(respond, inputs, outputs, concurrency_limit=4, **page)
+        # Every way of asking shares one limit with /ask and /ask_stream ("answer"): see ANSWERS_AT_ONCE.
+        answering = {"concurrency_limit": ANSWERS_AT_ONCE, "concurrency_id": "answer"}
+        # Enter and Ask are one event, callable (undocumented) as /chat: a load test takes the browser's path.
+        gr.on([question.submit, send.click], respond, inputs, outputs, api_name="chat",
+              api_visibility="undocumented", **answering)  # fmt: skip
         for button in suggestion_buttons:
-            button.click(lambda q: q, button, question, queue=False, **page).then(respond, inputs, outputs, **page)
+            button.click(lambda q: q, button, question, queue=False, **page).then(
+                respond, inputs, outputs, **answering, **page
+            )
 
         def pick_example(event: gr.SelectData) -> str:
             return event.value["text"]
 
-        chatbot.example_select(pick_example, None, question, queue=False, **page).then(respond, inputs, outputs, **page)
+        chatbot.example_select(pick_example, None, question, queue=False, **page).then(
+            respond, inputs, outputs, **answering, **page
+        )
 
-        def on_like(event: gr.LikeData, turns: list[Answer]) -> None:
+        def on_like(event: gr.LikeData, conversation: Conversation) -> None:
             """Append the rating of one of this session's answers to the configured feedback file."""
+            turns = conversation.turns
             turn = event.index[0] if isinstance(event.index, list | tuple) else event.index
             answer_index = turn // 2 if isinstance(turn, int) and not isinstance(turn, bool) else -1
             if not 0 <= answer_index < len(turns):
@@ -180,23 +255,24 @@ def build_app(settings: Settings) -> gr.Blocks:
             except feedback.FeedbackError as exc:
                 gr.Warning(str(exc))
 
-        chatbot.like(on_like, turns_state, None, **page)
+        chatbot.like(on_like, conversation_state, None, **page)
 
-        def on_export(turns: list[Answer]) -> str:
-            return render.conversation_markdown(turns) if turns else ""
+        def on_export(conversation: Conversation) -> str:
+            return render.conversation_markdown(conversation.turns) if conversation.turns else ""
 
-        export.click(on_export, turns_state, export_text, **page).then(None, export_text, None, js=_DOWNLOAD_JS)
+        export.click(on_export, conversation_state, export_text, **page).then(None, export_text, None, js=_DOWNLOAD_JS)
 
-        def on_clear() -> tuple[Any, ...]:
-            return (
-                [],
-                [],
-                render.sources_html([]),
-                render.how_markdown(None),
-                *[gr.update(visible=False)] * SUGGESTIONS,
-            )
+        def on_clear(conversation: Conversation) -> tuple[Any, ...]:
+            # Hidden suggestion buttons keep their last labels, so the new conversation starts from those.
+            fresh = Conversation(suggestions=list(conversation.suggestions))
+            shown = conversation.suggestions_shown
+            hidden = [gr.update(visible=False)] * SUGGESTIONS if shown else fresh.suggestions
+            return ([], fresh, fresh.sources, fresh.how, *hidden)
 
-        clear.click(on_clear, None, [chatbot, turns_state, sources, how, *suggestion_buttons], queue=False, **page)
+        clear.click(
+            on_clear, conversation_state, [chatbot, conversation_state, sources, how, *suggestion_buttons],
+            queue=False, **page,
+        )  # fmt: skip
 
         def on_rebuild(scratch: bool, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
             def report(done: int, total: int) -> None:
@@ -245,8 +321,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             """The k (1-50; 0: the default) passages best matching the query: title, url, heading, date, text."""
             return search(query, k or None, settings=settings).to_dict()
 
-        gr.api(api_ask, api_name="ask")
-        gr.api(api_ask_stream, api_name="ask_stream")
+        gr.api(api_ask, api_name="ask", **answering)
+        gr.api(api_ask_stream, api_name="ask_stream", **answering)
         gr.api(api_search, api_name="search")
     return demo
 
@@ -291,7 +367,8 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
     if missing:
         print(f"note: {missing}", flush=True)
     demo = build_app(settings)
-    demo.queue(default_concurrency_limit=4).launch(
+    queue = {"max_size": QUEUE_SIZE, "status_update_rate": QUEUE_STATUS_EVERY_S}
+    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, **queue).launch(
         server_name=host,
         server_port=port or settings.port,
         share=False,

@@ -123,23 +123,34 @@ def _plain(text: str) -> str:
 
 def sources_html(turns: Sequence[Answer]) -> str:
     """The sources panel: every answer's citations, latest open; each passage with its snippet marked."""
-    if not turns:
+    return sources_panel([source_group(turn, result) for turn, result in enumerate(turns)])
+
+
+def source_group(turn: int, result: Answer) -> str:
+    """One answer's part of the sources panel without its <details> wrapper ("" for a refused question).
+
+    The page renders it once per answer and keeps it: later answers re-assemble the panel, never re-render it.
+    """
+    if result.status == "rejected":
+        return ""
+    items = "".join(_source_item(turn, c) for c in result.citations) or (
+        '<p class="az-empty">No sources: the knowledge base does not cover this question.</p>'
+    )
+    return f"<summary>Q{turn + 1}: {esc(_short(result.question or result.standalone_question))}</summary>{items}"
+
+
+def sources_panel(groups: Sequence[str]) -> str:
+    """The sources panel from each turn's source_group(), latest first and open (the others closed)."""
+    if not groups:
         return '<div id="az-sources" class="az-empty">Sources of each answer appear here.</div>'
-    groups = []
-    for turn in range(len(turns) - 1, -1, -1):
-        result = turns[turn]
-        if result.status == "rejected":
-            continue
-        items = "".join(_source_item(turn, c) for c in result.citations) or (
-            '<p class="az-empty">No sources: the knowledge base does not cover this question.</p>'
-        )
-        latest = turn == len(turns) - 1
-        groups.append(
-            f'<details class="az-turn" data-turn="{turn}" id="az-turn-{turn}"{" open" if latest else ""}>'
-            f"<summary>Q{turn + 1}: {esc(_short(result.question or result.standalone_question))}</summary>"
-            f"{items}</details>"
-        )
-    return f'<div id="az-sources">{"".join(groups)}</div>'
+    latest = len(groups) - 1
+    parts = [
+        f'<details class="az-turn" data-turn="{turn}" id="az-turn-{turn}"{" open" if turn == latest else ""}>'
+        f"{groups[turn]}</details>"
+        for turn in range(latest, -1, -1)
+        if groups[turn]
+    ]
+    return f'<div id="az-sources">{"".join(parts)}</div>'
 
 
 def _source_item(turn: int, c: Citation) -> str:
