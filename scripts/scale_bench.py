@@ -15,12 +15,15 @@ Per size it builds a fresh index with `build_index` and prints, as Markdown tabl
 - the index size on disk;
 - open: fresh processes (median of --open-runs) timing `open_knowledge_base`, the first `answer()`,
   the whole process, and its resident memory after opening and answering;
-- warm `answer()` p50/p95, dev hit@5 and fact recall over the dev split of evals/questions.yaml,
-  answered and scored with the evaluation's own functions, the distractors present.
+- dev hit@5 and fact recall over the dev split of evals/questions.yaml, the distractors present,
+  answered and scored with the evaluation's own functions (`azcompare eval … --split dev`);
+- warm `answer()` p50/p95 over --rounds passes of the dev questions.
+Fresh processes and answer() rounds take the sizes in turn, so the machine's load weighs on each alike.
 Then each target of issue 11 with the figure measured against it.
 
 --mode server starts a real `chroma run` per size on a free loopback port (data in the temporary
-folder) and sets AZCOMPARE_CHROMA_URL for the builds, the fresh processes and the answers.
+folder) and points the chroma_url setting (AZCOMPARE_CHROMA_URL) at it for the builds, the fresh
+processes and the answers; the index size then counts the server's folder and the local reader files.
 --quick is a tiny run for CI: the start of the article alone (no mirror) at 1× and 2×, a few dev
 questions, one fresh process per size. Timings on a shared machine are only comparable within one run.
 """
@@ -276,6 +279,7 @@ class Plan:
     mode: str
     mirror: Path | None
     open_runs: int
+    rounds: int  # warm answer() passes over the dev questions
     questions: int | None  # None: every dev question
     raw_sample: int
     work: Path
@@ -293,18 +297,19 @@ def settings_for(plan: Plan, size: int) -> dict[str, Any]:
     }
 
 
-def measure(plan: Plan, size: int, real_docs: Sequence[Any], items: Sequence[Any], model: Any) -> SizeResult:
-    """Build, open, answer and score one corpus size."""
+def measure(
+    plan: Plan, size: int, real_docs: Sequence[Any], items: Sequence[Any], model: Any, url: str | None
+) -> tuple[SizeResult, dict[str, Any]]:
+    """Build one corpus size, encode its texts raw, answer and score the dev questions; return its settings."""
     from azcompare import Settings, answer, build_index
     from azcompare.corpus.chunking import chunk_document
     from azcompare.corpus.loaders import load_documents
-    from azcompare.evaluation.metrics import percentile
     from azcompare.evaluation.runner import run_items
     from azcompare.index import chunker_params
     from azcompare.text import quotable_sentences
 
     result = SizeResult(size)
-    fields = settings_for(plan, size)
+    fields = settings_for(plan, size) | ({"chroma_url": url} if url else {})
     if size > 1:
         write_distractors(real_docs, size - 1, plan.work / f"distractors-{size}")
     settings = Settings(**fields)
@@ -334,15 +339,9 @@ def measure(plan: Plan, size: int, real_docs: Sequence[Any], items: Sequence[Any
     model.encode(sample, batch_size=ENCODE_BATCH, normalize_embeddings=True)
     result.raw_s, result.raw_texts = time.perf_counter() - started, len(sample)
 
-    for run in range(plan.open_runs):
-        progress(f"{size}×: fresh process {run + 1}/{plan.open_runs}")
-        result.opens.append(fresh_process(fields, items[0].question))
-
     progress(f"{size}×: {len(items)} dev questions")
     answer(items[0].question, settings=settings)  # the process's first answer is timed by the fresh processes
     run = run_items(items, settings)
-    latencies = [r.seconds * 1000 for r in run.results]
-    result.p50_ms, result.p95_ms = percentile(latencies, 50) or 0.0, percentile(latencies, 95) or 0.0
     result.questions = len(items)
     result.hit_at_5, result.fact_recall = run.summary.get("hit@5"), run.summary.get("fact_recall")
     rejected = [r for r in run.results if r.answer.status == "rejected"]
@@ -350,7 +349,34 @@ def measure(plan: Plan, size: int, real_docs: Sequence[Any], items: Sequence[Any
         result.notes.append(
             f"{len(rejected)} answer(s) rejected, e.g. {rejected[0].item.id}: {rejected[0].answer.text}"
         )
-    return result
+    return result, fields
+
+
+def interleaved(plan: Plan, sized: Sequence[tuple[SizeResult, dict[str, Any]]], items: Sequence[Any]) -> None:
+    """Fresh processes, then warm answer() latency, each round over every size in turn.
+
+    The machine's load changes by the minute; taking the sizes in turn within each round lets it weigh on
+    every size alike, so their ratios hold even when the absolute figures do not.
+    """
+    from azcompare import Settings, answer
+    from azcompare.evaluation.metrics import percentile
+
+    for run in range(plan.open_runs):
+        for result, fields in sized:
+            progress(f"{result.size}×: fresh process {run + 1}/{plan.open_runs}")
+            result.opens.append(fresh_process(fields, items[0].question))
+    latencies: dict[int, list[float]] = {result.size: [] for result, _ in sized}
+    for round_ in range(plan.rounds):
+        for result, fields in sized:
+            progress(f"{result.size}×: answer() round {round_ + 1}/{plan.rounds}")
+            settings = Settings(**fields)
+            for item in items:
+                started = time.perf_counter()
+                answer(item.question, history=list(item.history) or None, settings=settings)
+                latencies[result.size].append((time.perf_counter() - started) * 1000)
+    for result, _ in sized:
+        result.p50_ms = percentile(latencies[result.size], 50) or 0.0
+        result.p95_ms = percentile(latencies[result.size], 95) or 0.0
 
 
 def fresh_process(fields: dict[str, Any], question: str) -> OpenRun:
@@ -516,7 +542,8 @@ def render(results: Sequence[SizeResult], plan: Plan, seconds: float) -> str:
         "",
         f"1× = {base.documents} documents ({base.corpus_kb:.0f} k characters cleaned); N× adds N−1 generated copies "
         f"of each. Dev questions: {base.questions} ({QUESTIONS.relative_to(ROOT)} --split {SPLIT}). "
-        f"Fresh processes per size: {plan.open_runs} (medians). Raw encode: one `encode` call, batch "
+        f"Fresh processes per size: {plan.open_runs} (medians); warm answer() passes: {plan.rounds}; both taken "
+        f"size after size within each round. Raw encode: one `encode` call, batch "
         f"{ENCODE_BATCH}, on up to {plan.raw_sample} of the build's texts.",
         "",
         "### Build",
@@ -643,15 +670,17 @@ def run(plan: Plan) -> str:
     build_index(Settings(home=ROOT, corpus_dirs=[warm / "corpus"], mirror_dir=None, cache_dir=warm / "cache",
                          index_dir=warm / "index"))  # fmt: skip
 
-    results = []
-    for size in plan.sizes:
-        with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as servers:  # every size's server serves until the interleaved rounds end
+        sized = []
+        for size in plan.sizes:
+            url = None
             if plan.mode == "server":
-                url = stack.enter_context(chroma_server(plan.work / f"chroma-{size}", plan.work / f"chroma-{size}.log"))
-                stack.enter_context(environ("AZCOMPARE_CHROMA_URL", url))
-            results.append(measure(plan, size, real_docs, items, model))
-        progress(f"{size}×: done")
-    return render(results, plan, time.perf_counter() - clock)
+                url = servers.enter_context(
+                    chroma_server(plan.work / f"chroma-{size}", plan.work / f"chroma-{size}.log")
+                )
+            sized.append(measure(plan, size, real_docs, items, model, url))
+        interleaved(plan, sized, items)
+    return render([result for result, _ in sized], plan, time.perf_counter() - clock)
 
 
 def quick_corpus(work: Path) -> Path:
@@ -665,25 +694,12 @@ def quick_corpus(work: Path) -> Path:
     return folder
 
 
-@contextlib.contextmanager
-def environ(name: str, value: str) -> Iterator[None]:
-    """An environment variable set for this process and the processes it starts, then restored."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1,5,20", help="corpus sizes as multiples of today's (default 1,5,20)")
     parser.add_argument("--mode", choices=("local", "server"), default="local", help="embedded Chroma or `chroma run`")
     parser.add_argument("--open-runs", type=int, default=3, help="fresh processes per size (median)")
+    parser.add_argument("--rounds", type=int, default=2, help="warm answer() passes over the dev questions")
     parser.add_argument("--raw-sample", type=int, default=4000, help="most texts the raw encode figure uses")
     parser.add_argument("--questions", type=int, default=0, help="only the first N dev questions (0: all)")
     parser.add_argument("--mirror", help="offline mirror folder (default: AZCOMPARE_MIRROR_DIR)")
@@ -699,8 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_offline_env()  # also for the fresh processes, which inherit the environment
     work = Path(tempfile.mkdtemp(prefix="azcompare-scale-"))
     try:
-        if args.open_runs < 1 or args.raw_sample < 1 or args.questions < 0:
-            raise BenchError("--open-runs and --raw-sample must be at least 1, --questions at least 0")
+        if min(args.open_runs, args.rounds, args.raw_sample) < 1 or args.questions < 0:
+            raise BenchError("--open-runs, --rounds and --raw-sample must be at least 1, --questions at least 0")
         quick = args.quick
         plan = Plan(
             sizes=list(QUICK_SIZES) if quick else parse_sizes(args.sizes),
@@ -708,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mode=args.mode,
             mirror=None if quick else find_mirror(args.mirror),
             open_runs=1 if quick else args.open_runs,
+            rounds=1 if quick else args.rounds,
             questions=QUICK_QUESTIONS if quick else args.questions or None,
             raw_sample=QUICK_RAW_SAMPLE if quick else args.raw_sample,
             work=work,
