@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
@@ -74,6 +75,18 @@ def _point_at_unfinished(settings) -> None:
     (settings.index_dir / CURRENT).write_text(unfinished.name + "\n")
 
 
+def _reader(settings, name: str) -> Path:
+    return _version(settings) / "reader" / name
+
+
+def _truncate_file(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _too_few_vectors(settings) -> None:
+    np.save(_reader(settings, "sentences.npy"), np.zeros((3, 384), np.float32))
+
+
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
@@ -84,8 +97,32 @@ def _point_at_unfinished(settings) -> None:
         (_garble_manifest, "is missing or unreadable"),
         (_point_outside, "which is not a version of this index"),
         (_point_at_unfinished, "the manifest of v-20990101T000000-abcdef is missing or unreadable"),
+        (lambda s: _reader(s, "sentences.npy").unlink(), "reader/sentences.npy of v-"),
+        (lambda s: _truncate_file(_reader(s, "sentences.npy")), "reader/sentences.npy of v-"),
+        (_too_few_vectors, "reader/sentences.npy of v-"),
+        (lambda s: _reader(s, "chunks.json").write_text("{not json"), "reader/chunks.json of v-"),
+        (lambda s: shutil.rmtree(_reader(s, "bm25")), "reader/bm25 of v-"),
+        (lambda s: _reader(s, "bm25/params.index.json").unlink(), "reader/bm25/params.index.json of v-"),
+        (lambda s: _truncate_file(_reader(s, "sentence_offsets.npy")), "reader/sentence_offsets.npy of v-"),
+        (lambda s: _reader(s, "idf.json").write_text("[]"), "reader/idf.json of v-"),
     ],
-    ids=["truncated", "overwritten", "segment-deleted", "points-nowhere", "bad-manifest", "outside", "unfinished"],
+    ids=[
+        "truncated",
+        "overwritten",
+        "segment-deleted",
+        "points-nowhere",
+        "bad-manifest",
+        "outside",
+        "unfinished",
+        "vectors-missing",
+        "vectors-truncated",
+        "vectors-too-few",
+        "chunks-garbled",
+        "bm25-missing",
+        "bm25-file-missing",
+        "offsets-truncated",
+        "idf-wrong",
+    ],
 )
 def test_a_damaged_index_gives_one_line_with_the_fix(index_copy, damage, problem):
     damage(index_copy)

@@ -5,10 +5,16 @@ Layout of the index folder::
     index/CURRENT               name of the active version folder (replaced atomically)
     index/v-<time>-<id>/chroma  Chroma PersistentClient data
     index/v-<time>-<id>/links.json   older passages → newer passages on the same point (links.py)
+    index/v-<time>-<id>/reader/       what a reader needs besides Chroma, loaded without reading Chroma:
+        chunks.json                  every chunk record (id, text, metadata) in reading order
+        bm25/                        the BM25 keyword index (bm25s, memory-mapped when opened)
+        sentences.npy                one vector per quotable sentence, chunk by chunk (memory-mapped)
+        sentence_offsets.npy         where each chunk's sentences start in sentences.npy
+        idf.json                     inverse document frequencies of the chunks' terms
     index/v-<time>-<id>/manifest.json
 
 A build copies the active version into a new folder, re-embeds only documents whose hash changed,
-links the passages of older sources to the newer ones, writes the manifest and then points CURRENT
+links the passages of older sources to the newer ones, writes the reader files and the manifest and then points CURRENT
 at it. An interrupted or failed build leaves CURRENT
 (and so the previous index) untouched. A changed embedding model or chunker rebuilds everything.
 """
@@ -18,18 +24,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import bm25s
 import chromadb
-from chromadb.errors import ChromaError
+import httpx
+import numpy as np
+from chromadb.errors import ChromaError, NotFoundError
 from filelock import FileLock, Timeout
 
 from azcompare.corpus.chunking import ChunkerParams, alias_note, chunk_document
@@ -37,12 +49,20 @@ from azcompare.corpus.loaders import load_documents
 from azcompare.corpus.sources import SourcesError, load_source_list, sync_sources
 from azcompare.embeddings import embedding_function, model_id
 from azcompare.index_state import (
+    BM25_DIR,
     CHROMA_DIR,
+    CHUNKS_FILE,
     CURRENT,
+    IDF_FILE,
     LOCK_FILE,
     MANIFEST,
+    OFFSETS_FILE,
     PROGRESS_FILE,
+    READER_DIR,
+    SENTENCES_FILE,
+    VERSION_PREFIX,
     BuildProgress,
+    ChromaServerError,
     DiskFull,
     IndexBusy,
     IndexDamaged,
@@ -51,16 +71,18 @@ from azcompare.index_state import (
     clear_progress,
     failure_reason,
     inspect_index,
+    is_version_name,
     now_iso,
     orphans,
     read_progress,
     remove_leftovers,
+    server_error,
     storage_error,
     write_progress,
 )
-from azcompare.links import LinkCorpus, LinkRecipe, make_links, write_links
+from azcompare.links import LINKS_FILE, LinkCorpus, LinkRecipe, make_links, write_links
 from azcompare.settings import Settings
-from azcompare.text import quotable_sentences
+from azcompare.text import index_terms, quotable_sentences
 from azcompare.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -72,9 +94,13 @@ SENTENCES = "sentences"
 # processes: the approximate search, and so the answer, then differed from one process to the next.
 # Writing the graph after every batch leaves nothing to replay, so every reader loads the same graph.
 COSINE: dict[str, Any] = {"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}}
-SCHEMA_VERSION = 4  # 4: links.json in every version
+# 5: the reader files (BM25, sentence vectors, chunks) in every version. An index of an older format is
+# rebuilt (answer() does it on first use, as for a changed model): one reader, no second way to open.
+SCHEMA_VERSION = 5
 EMBED_BATCH = 64
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+# Records read from Chroma per request when a build reads a whole collection back.
+READ_BATCH = 2000
 # How often a waiting process looks at the lock, and a running build writes its progress (seconds).
 POLL_SECONDS = 0.5
 
@@ -148,8 +174,10 @@ def current_version(index_dir: Path) -> Path | None:
 
 
 def read_manifest(settings: Settings) -> IndexManifest | None:
-    """The manifest of the active index version."""
+    """The manifest of the active index version (on the Chroma server when settings.chroma_url is set)."""
     assert settings.index_dir is not None
+    if settings.chroma_url:
+        return server_manifest(settings)
     folder = current_version(settings.index_dir)
     return IndexManifest.read(folder / MANIFEST) if folder else None
 
@@ -168,6 +196,22 @@ def rebuild_reason(settings: Settings) -> str | None:
     if full:
         return reason
     return "link settings changed" if manifest.links != link_recipe(settings).to_dict() else None
+
+
+def build_needed(settings: Settings) -> str | None:
+    """Why a question must wait for an index build (none yet, or made by another recipe); None if not.
+
+    A damaged local index gives None: it is reported, never silently rebuilt inside a question.
+    """
+    assert settings.index_dir is not None
+    if settings.chroma_url:
+        return "there was none yet" if server_manifest(settings) is None else rebuild_reason(settings)
+    state = inspect_index(settings.index_dir)
+    if state.problem:
+        return None
+    if state.version is None:
+        return "there was none yet"
+    return rebuild_reason(settings)
 
 
 def link_recipe(settings: Settings) -> LinkRecipe:
@@ -202,7 +246,14 @@ def build_index(
     index_dir = settings.index_dir
     lock = _acquire(index_dir, wait, on_wait)
     try:
+        if settings.chroma_url:
+            return _build_on_server(settings, rebuild=rebuild, progress=_reporting(index_dir, progress))
         return _build_locked(settings, rebuild=rebuild, progress=_reporting(index_dir, progress))
+    except ChromaServerError:
+        raise
+    except httpx.HTTPError as exc:
+        assert settings.chroma_url is not None
+        raise server_error(exc, settings.chroma_url, settings.chroma_timeout, tuple(settings.secrets())) from exc
     except (OSError, ChromaError) as exc:
         error = storage_error(exc, index_dir)
         if isinstance(error, DiskFull | IndexReadOnly):  # other failures keep their own message
@@ -311,16 +362,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     assert settings.index_dir is not None
     started = time.perf_counter()
     notices: list[str] = []
-    if settings.mirror_dir is not None:
-        # Copying from a local mirror needs no network, so every build refreshes from it.
-        try:
-            sync_sources(settings)
-        except SourcesError as exc:
-            notices.append(f"mirror not used: {exc}")
-    documents = load_documents(settings)
-    if not documents:
-        raise IndexUnavailable("no documents found: check AZCOMPARE_CORPUS_DIRS and corpus/sources.toml")
-
+    documents = _corpus(settings, notices)
     params = chunker_params(settings)
     model = model_id(settings)
     state = inspect_index(settings.index_dir)
@@ -359,6 +401,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
             (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
         _link(target, plan, recipe)
+        _write_reader(target)
         report.version = version
         IndexManifest(
             embedding_model=model,
@@ -377,6 +420,20 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     report.seconds = time.perf_counter() - started
     log.info("index %s: %s", version, report.summary())
     return report
+
+
+def _corpus(settings: Settings, notices: list[str]) -> list[Document]:
+    """The documents to index, refreshed from the mirror when there is one."""
+    if settings.mirror_dir is not None:
+        # Copying from a local mirror needs no network, so every build refreshes from it.
+        try:
+            sync_sources(settings)
+        except SourcesError as exc:
+            notices.append(f"mirror not used: {exc}")
+    documents = load_documents(settings)
+    if not documents:
+        raise IndexUnavailable("no documents found: check AZCOMPARE_CORPUS_DIRS and corpus/sources.toml")
+    return documents
 
 
 def _full_rebuild_reason(
@@ -440,38 +497,43 @@ def _apply(target: Path, plan: _Plan, settings: Settings, progress: Progress | N
         if stale:
             chunks.delete(where={"doc_id": {"$in": stale}})
             sentences.delete(where={"doc_id": {"$in": stale}})
-        units = [(chunks, c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed] + [
-            (
-                sentences,
-                f"{c.id}/{i}",
-                s.text + alias_note(s.text, plan.aliases),
-                s.text,
-                {"doc_id": c.doc_id, "chunk_id": c.id, "position": i},
-            )
-            for c in plan.to_embed
-            for i, s in enumerate(quotable_sentences(c.text))
-        ]
-        total = len(units)
-        if progress:
-            progress(0, total)
-        for start in range(0, total, EMBED_BATCH):
-            batch = units[start : start + EMBED_BATCH]
-            vectors = ef([u[2] for u in batch])
-            for collection in {id(u[0]): u[0] for u in batch}.values():
-                rows = [(u, v) for u, v in zip(batch, vectors, strict=True) if u[0] is collection]
-                collection.add(
-                    ids=[u[1] for u, _ in rows],
-                    embeddings=[v for _, v in rows],
-                    documents=[u[3] for u, _ in rows],
-                    metadatas=[u[4] for u, _ in rows],
-                )
-            if progress:
-                progress(min(start + EMBED_BATCH, total), total)
-        plan.report.embedded_chunks = len(plan.to_embed)
-        plan.report.embedded_sentences = total - len(plan.to_embed)
-        return chunks.count()
+        return _embed(chunks, sentences, plan, ef, progress)
     finally:
         client.close()
+
+
+def _embed(chunks: Any, sentences: Any, plan: _Plan, ef: Any, progress: Progress | None) -> int:
+    """Embed the plan's chunks and their quotable sentences into the two collections; return the chunk total."""
+    units = [(chunks, c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed] + [
+        (
+            sentences,
+            f"{c.id}/{i}",
+            s.text + alias_note(s.text, plan.aliases),
+            s.text,
+            {"doc_id": c.doc_id, "chunk_id": c.id, "position": i},
+        )
+        for c in plan.to_embed
+        for i, s in enumerate(quotable_sentences(c.text))
+    ]
+    total = len(units)
+    if progress:
+        progress(0, total)
+    for start in range(0, total, EMBED_BATCH):
+        batch = units[start : start + EMBED_BATCH]
+        vectors = ef([u[2] for u in batch])
+        for collection in {id(u[0]): u[0] for u in batch}.values():
+            rows = [(u, v) for u, v in zip(batch, vectors, strict=True) if u[0] is collection]
+            collection.add(
+                ids=[u[1] for u, _ in rows],
+                embeddings=[v for _, v in rows],
+                documents=[u[3] for u, _ in rows],
+                metadatas=[u[4] for u, _ in rows],
+            )
+        if progress:
+            progress(min(start + EMBED_BATCH, total), total)
+    plan.report.embedded_chunks = len(plan.to_embed)
+    plan.report.embedded_sentences = total - len(plan.to_embed)
+    return int(chunks.count())
 
 
 def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
@@ -479,16 +541,93 @@ def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
 
     Every build links the whole corpus again (seconds): a changed page can change any link.
     """
-    started = time.perf_counter()
     client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
     try:
-        corpus = LinkCorpus.from_collections(client.get_collection(COLLECTION), client.get_collection(SENTENCES))
+        _link_collections(target, client.get_collection(COLLECTION), client.get_collection(SENTENCES), plan, recipe)
     finally:
         client.close()
-    links = make_links(corpus, plan.aliases, recipe)
+
+
+def _link_collections(target: Path, chunks: Any, sentences: Any, plan: _Plan, recipe: LinkRecipe) -> None:
+    started = time.perf_counter()
+    links = make_links(LinkCorpus.from_collections(chunks, sentences), plan.aliases, recipe)
     write_links(target, links, recipe)
     plan.report.links = len(links)
     plan.report.link_seconds = time.perf_counter() - started
+
+
+def _write_reader(target: Path) -> None:
+    client = chromadb.PersistentClient(path=str(target / CHROMA_DIR), settings=CHROMA_SETTINGS)
+    try:
+        write_reader_files(target, client.get_collection(COLLECTION), client.get_collection(SENTENCES))
+    finally:
+        client.close()
+
+
+def read_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
+    """Every record of a collection (ids and `include`), read in batches (a server limits what one answer holds)."""
+    found: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+    total = collection.count()
+    for offset in range(0, total, READ_BATCH):
+        data = collection.get(include=include, limit=READ_BATCH, offset=offset)
+        for key in found:
+            found[key].extend(data[key] if data[key] is not None else [])
+    return found
+
+
+def write_reader_files(folder: Path, chunks_collection: Any, sentences_collection: Any) -> None:
+    """Write what a reader needs besides Chroma into `folder`/reader, from the two collections of a version.
+
+    The chunks in reading order (by document and position), their BM25 index, the idf table, and the
+    vector of every quotable sentence of every chunk in that order (zeros for one Chroma lacks), so
+    that opening an index loads files instead of reading every record out of Chroma.
+    """
+    reader = folder / READER_DIR
+    reader.mkdir(parents=True, exist_ok=True)
+    data = read_all(chunks_collection, ["documents", "metadatas"])
+    rows = list(zip(data["ids"], data["documents"], data["metadatas"], strict=True))
+    chunks = [chunk_from_record(i, d, m) for i, d, m in rows]
+    order = sorted(range(len(chunks)), key=lambda k: (chunks[k].doc_id, chunks[k].position))
+    records = {
+        "ids": [rows[k][0] for k in order],
+        "documents": [rows[k][1] or "" for k in order],
+        "metadatas": [rows[k][2] or {} for k in order],
+    }
+    _write_json(reader / CHUNKS_FILE, records)
+    chunks = [chunks[k] for k in order]
+
+    corpus_tokens = [index_terms(c.embed_text) or ["\u2205"] for c in chunks]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus_tokens or [["\u2205"]], show_progress=False)
+    bm25.save(str(reader / BM25_DIR), show_progress=False)
+    df: dict[str, int] = {}
+    for tokens in corpus_tokens:
+        for term in set(tokens):
+            df[term] = df.get(term, 0) + 1
+    n = max(len(chunks), 1)
+    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    _write_json(reader / IDF_FILE, {"idf": idf, "max_idf": math.log(1 + (n + 0.5) / 0.5)})
+
+    data = read_all(sentences_collection, ["metadatas", "embeddings"])
+    vectors: dict[tuple[str, int], np.ndarray] = {}
+    for meta, vector in zip(data["metadatas"], data["embeddings"], strict=True):
+        vectors[(str(meta["chunk_id"]), int(meta["position"]))] = np.asarray(vector, dtype=np.float32)
+    dim = len(next(iter(vectors.values()))) if vectors else 1
+    zero = np.zeros(dim, dtype=np.float32)
+    offsets = [0]
+    rows_out: list[np.ndarray] = []
+    for chunk in chunks:
+        found = quotable_sentences(chunk.text)
+        rows_out.extend(vectors.get((chunk.id, i), zero) for i in range(len(found)))
+        offsets.append(len(rows_out))
+    matrix = np.vstack(rows_out) if rows_out else np.zeros((0, dim), np.float32)
+    np.save(reader / SENTENCES_FILE, matrix.astype(np.float32, copy=False))
+    np.save(reader / OFFSETS_FILE, np.asarray(offsets, dtype=np.int64))
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, ensure_ascii=False)
 
 
 def _manifest_documents(documents: Iterable[Document], counts: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -568,3 +707,339 @@ def _probe(version_dir: Path) -> str | None:
     finally:
         if client is not None:
             client.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Chroma server mode (settings.chroma_url): the same versions, kept as collection sets on a `chroma run` server.
+#
+#   azc-current                      pointer: its metadata names the serving version and the one before it
+#   azc-<version>-chunks / -sentences  what retrieval searches, as in a local version's Chroma folder
+#   azc-<version>-files              the version's manifest.json and links.json, as documents
+#
+# A build fills a new collection set, then rewrites the pointer's metadata (one request: readers switch
+# at once, on every machine) and removes the sets older than the previous one. Each process keeps the
+# reader files of a version (reader/, links.json, manifest.json) in index_dir/server/<host>-<port>/
+# <version>: the build writes them as it goes; a process that lacks them recreates them once from the
+# server's collections, so every machine loads the same files as the build made.
+# ---------------------------------------------------------------------------------------------------------
+
+POINTER = "azc-current"
+SERVER_PREFIX = "azc-"
+# Readers look at the pointer at most this often (seconds): a new version is served within a second.
+POINTER_TTL = 1.0
+# Characters per record when a version's files are stored as documents.
+FILE_PART = 200_000
+SERVER_FILES = (MANIFEST, LINKS_FILE)
+
+
+def collection_name(version: str, part: str) -> str:
+    """The name of one collection of a version on the server ("azc-v-20261202T050320-866c8c-chunks")."""
+    return f"{SERVER_PREFIX}{version}-{part}"
+
+
+@dataclass
+class ServerIndex:
+    """A connection to the Chroma server holding the index, and the version its pointer names."""
+
+    url: str
+    client: Any = field(repr=False)
+    timeout: float
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    _pointer: tuple[str, str] | None = field(default=None, repr=False)
+    _read_at: float = field(default=-1e9, repr=False)
+
+    def fail(self, exc: BaseException) -> IndexUnavailable:
+        """The one-line error for a failed request to this server."""
+        return server_error(exc, self.url, self.timeout, self.secrets)
+
+    def pointer(self, fresh: bool = False) -> tuple[str, str] | None:
+        """(serving version, previous version or "") as the pointer says; None before the first build."""
+        now = time.monotonic()
+        if not fresh and now - self._read_at < POINTER_TTL:
+            return self._pointer
+        try:
+            meta = self.client.get_collection(POINTER).metadata or {}
+        except NotFoundError:
+            meta = {}
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        version = str(meta.get("version") or "")
+        self._pointer = (version, str(meta.get("previous") or "")) if is_version_name(version) else None
+        self._read_at = now
+        return self._pointer
+
+    def collection(self, version: str, part: str, ef: Any = None) -> Any:
+        """One collection of a version (with the embedding function, for the chunks and sentences)."""
+        try:
+            return self.client.get_collection(collection_name(version, part), embedding_function=ef)
+        except Exception as exc:
+            raise self.fail(exc) from exc
+
+    def read_file(self, version: str, name: str) -> str:
+        """A file of a version (manifest.json, links.json) as the build stored it."""
+        files = self.collection(version, "files")
+        try:
+            found = files.get(where={"file": name}, include=["documents", "metadatas"])
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        parts = sorted(zip(found["metadatas"], found["documents"], strict=True), key=lambda r: int(r[0]["part"]))
+        if not parts:
+            raise self.fail(NotFoundError(f"{name} of {version} does not exist"))
+        return "".join(text or "" for _, text in parts)
+
+
+_servers_lock = threading.Lock()
+_servers: dict[tuple[str, str], ServerIndex] = {}
+
+
+def connect_server(settings: Settings) -> ServerIndex:
+    """The Chroma server of settings.chroma_url, checked once per process (ChromaServerError when it fails).
+
+    A failed connection is not remembered: the next call tries again, so a server that comes back is used.
+    """
+    assert settings.chroma_url is not None
+    url = settings.chroma_url
+    token = settings.chroma_token.get_secret_value() if settings.chroma_token else ""
+    with _servers_lock:
+        found = _servers.get((url, token))
+        if found is not None:
+            return found
+        _check_server(url, token, settings.chroma_timeout)
+        parsed = urlsplit(url)
+        options: dict[str, Any] = {"anonymized_telemetry": False}
+        if token:
+            options |= {
+                "chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+                "chroma_client_auth_credentials": token,
+            }
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname or "",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                settings=chromadb.Settings(**options),
+            )
+        except Exception as exc:
+            raise server_error(exc, url, settings.chroma_timeout, (token,)) from exc
+        # chromadb's HTTP client waits forever for an answer: a hung server would hang every question.
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = httpx.Timeout(settings.chroma_timeout)
+        found = ServerIndex(url=url, client=client, timeout=settings.chroma_timeout, secrets=(token,))
+        _servers[(url, token)] = found
+        return found
+
+
+def _check_server(url: str, token: str, timeout: float) -> None:
+    """Is a Chroma server of this API version there, answering, and taking the token? One line if not."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    major = chromadb.__version__.split(".")[0]
+    try:
+        with httpx.Client(timeout=timeout, headers=headers) as http:
+            beat = http.get(f"{url}/api/v2/heartbeat")
+            if beat.status_code in (401, 403):
+                raise ChromaServerError(_refused(url, token))
+            if beat.status_code != 200 or "nanosecond heartbeat" not in beat.text:
+                raise ChromaServerError(
+                    f"the Chroma server at {url} is not a Chroma {major}.x server (GET /api/v2/heartbeat answered "
+                    f"{beat.status_code}); run `chroma run` of chromadb {chromadb.__version__} there"
+                )
+            who = http.get(f"{url}/api/v2/auth/identity")
+            if who.status_code in (401, 403):
+                raise ChromaServerError(_refused(url, token))
+    except httpx.HTTPError as exc:
+        raise server_error(exc, url, timeout, (token,)) from exc
+
+
+def _refused(url: str, token: str) -> str:
+    if not token:
+        return f"the Chroma server at {url} requires a token; set AZCOMPARE_CHROMA_TOKEN"
+    return f"the Chroma server at {url} refused the token; check AZCOMPARE_CHROMA_TOKEN"
+
+
+def server_cache(settings: Settings) -> Path:
+    """Where this machine keeps the reader files of the server's versions."""
+    assert settings.index_dir is not None and settings.chroma_url is not None
+    parsed = urlsplit(settings.chroma_url)
+    return settings.index_dir / "server" / f"{parsed.hostname}-{parsed.port}"
+
+
+def server_manifest(settings: Settings) -> IndexManifest | None:
+    """The manifest of the version the server serves (None before the first build)."""
+    server = connect_server(settings)
+    pointer = server.pointer()
+    if pointer is None:
+        return None
+    version = pointer[0]
+    cached = server_cache(settings) / version / MANIFEST
+    if cached.is_file():
+        found = IndexManifest.read(cached)
+        if found is not None:
+            return found
+    try:
+        return IndexManifest(**json.loads(server.read_file(version, MANIFEST)))
+    except (ValueError, TypeError) as exc:
+        raise ChromaServerError(f"the manifest of {version} on the Chroma server at {server.url} is damaged") from exc
+
+
+def server_version_folder(settings: Settings, server: ServerIndex, version: str) -> Path:
+    """The local folder of a server version's reader files, recreated from the server when missing."""
+    cache = server_cache(settings)
+    folder = cache / version
+    if (folder / MANIFEST).is_file():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache / ".fetch.lock")):
+        if (folder / MANIFEST).is_file():  # another process of this machine fetched it meanwhile
+            return folder
+        staging = Path(tempfile.mkdtemp(dir=cache, prefix=f".fetch-{version}-"))
+        try:
+            write_reader_files(staging, server.collection(version, COLLECTION), server.collection(version, SENTENCES))
+            for name in SERVER_FILES:  # the manifest last: a folder with a manifest is complete
+                (staging / name).write_text(server.read_file(version, name), encoding="utf-8")
+            os.replace(staging, folder)
+        except OSError:
+            raise  # this machine's disk, not the server: storage_error names it
+        except Exception as exc:  # the server failed while the files were read from it
+            raise server.fail(exc) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("fetched the reader files of %s from the Chroma server at %s", version, server.url)
+    _prune_cache(cache, keep={version, *(server.pointer() or ())})
+    return folder
+
+
+def _prune_cache(cache: Path, keep: set[str]) -> None:
+    """Remove cached versions the server no longer serves (open files stay readable until closed)."""
+    for child in cache.iterdir():
+        if child.is_dir() and is_version_name(child.name) and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | None) -> BuildReport:
+    """Build a new version on the Chroma server and switch its pointer to it (see above)."""
+    started = time.perf_counter()
+    notices: list[str] = []
+    documents = _corpus(settings, notices)
+    server = connect_server(settings)
+    params = chunker_params(settings)
+    model = model_id(settings)
+    pointer = server.pointer(fresh=True)
+    previous_version = pointer[0] if pointer else None
+    previous = server_manifest(settings) if previous_version else None
+    recipe = link_recipe(settings)
+    full, reason = _full_rebuild_reason(previous, model, params, rebuild)
+    relink = not full and previous is not None and previous.links != recipe.to_dict()
+    if full and previous is not None and not rebuild:
+        notices.append(f"{reason}: rebuilding the whole index")
+    plan = _plan(documents, None if full else previous, params)
+    report = plan.report
+    report.full, report.reason, report.notices = full, reason, notices
+    if relink and not report.changed:
+        report.reason = "link settings changed"
+    if previous_version is not None and not report.changed and not relink:
+        report.version, report.reason = previous_version, "up to date"
+        report.total_chunks = previous.chunk_count if previous else 0
+        report.seconds = time.perf_counter() - started
+        return report
+
+    version = f"v-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    keep = {previous_version} if previous_version else set()
+    cache = server_cache(settings)
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache, prefix=f".build-{version}-"))
+    try:
+        _drop_versions(server, keep)  # what interrupted builds left
+        ef = embedding_function(settings)
+        client = server.client
+        chunks = client.create_collection(
+            collection_name(version, COLLECTION), embedding_function=ef, configuration=COSINE
+        )
+        sentences = client.create_collection(
+            collection_name(version, SENTENCES), embedding_function=ef, configuration=COSINE
+        )
+        if not full and previous_version is not None:
+            stale = plan.report.updated + plan.report.removed
+            for part, target in ((COLLECTION, chunks), (SENTENCES, sentences)):
+                _copy_collection(server.collection(previous_version, part), target, stale)
+        report.total_chunks = _embed(chunks, sentences, plan, ef, progress)
+        _link_collections(staging, chunks, sentences, plan, recipe)
+        write_reader_files(staging, chunks, sentences)
+        report.version = version
+        manifest = IndexManifest(
+            embedding_model=model,
+            chunker=_recipe(params),
+            documents=_manifest_documents(documents, plan.counts),
+            built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            chunk_count=report.total_chunks,
+            links=recipe.to_dict(),
+        )
+        manifest.write(staging / MANIFEST)
+        files = client.create_collection(collection_name(version, "files"))
+        _store_files(files, staging)
+        _switch(server, version, previous_version or "")
+    except ChromaError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise server.fail(exc) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    os.replace(staging, cache / version)
+    # Keep the version just replaced: a reader that opened it a moment ago can finish its query.
+    _drop_versions(server, {version, *keep})
+    _prune_cache(cache, {version, *keep})
+    report.seconds = time.perf_counter() - started
+    log.info("index %s on %s: %s", version, server.url, report.summary())
+    return report
+
+
+def _copy_collection(source: Any, target: Any, stale: list[str]) -> None:
+    """Copy the records (vectors included) of documents that did not change: nothing is embedded again."""
+    total = source.count()
+    for offset in range(0, total, READ_BATCH):
+        data = source.get(include=["documents", "metadatas", "embeddings"], limit=READ_BATCH, offset=offset)
+        rows = [r for r in zip(data["ids"], data["documents"], data["metadatas"], data["embeddings"], strict=True)]
+        rows = [r for r in rows if (r[2] or {}).get("doc_id") not in stale]
+        for start in range(0, len(rows), EMBED_BATCH):
+            batch = rows[start : start + EMBED_BATCH]
+            target.add(
+                ids=[r[0] for r in batch],
+                documents=[r[1] for r in batch],
+                metadatas=[r[2] for r in batch],
+                embeddings=[r[3] for r in batch],
+            )
+
+
+def _store_files(files: Any, folder: Path) -> None:
+    """Store manifest.json and links.json as documents (split in parts), so other machines can read them."""
+    for name in SERVER_FILES:
+        text = (folder / name).read_text(encoding="utf-8")
+        parts = [text[i : i + FILE_PART] for i in range(0, len(text), FILE_PART)] or [""]
+        files.add(
+            ids=[f"{name}/{i}" for i in range(len(parts))],
+            documents=parts,
+            metadatas=[{"file": name, "part": i} for i in range(len(parts))],
+            embeddings=[[1.0] for _ in parts],  # a collection needs vectors; these are never searched
+        )
+
+
+def _switch(server: ServerIndex, version: str, previous: str) -> None:
+    """Point readers at the new version: one metadata write, seen by every process at its next look."""
+    meta = {"version": version, "previous": previous, "switched_at": now_iso()}
+    pointer = server.client.get_or_create_collection(POINTER, metadata=meta)
+    pointer.modify(metadata=meta)
+    server.pointer(fresh=True)
+
+
+def _drop_versions(server: ServerIndex, keep: set[str]) -> list[str]:
+    """Delete the collection sets of versions not in `keep` (older versions, unfinished builds)."""
+    dropped: list[str] = []
+    for collection in server.client.list_collections():
+        name = collection.name if hasattr(collection, "name") else str(collection)
+        if not name.startswith(SERVER_PREFIX + VERSION_PREFIX):
+            continue
+        version = name[len(SERVER_PREFIX) :].rsplit("-", 1)[0]
+        if version not in keep:
+            server.client.delete_collection(name)
+            dropped.append(name)
+    return dropped

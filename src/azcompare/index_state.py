@@ -24,6 +24,14 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHROMA_DIR = "chroma"
 CHROMA_FILE = "chroma.sqlite3"
+# What a reader loads besides Chroma, written by the build into the version folder (see index.py).
+READER_DIR = "reader"
+CHUNKS_FILE = "chunks.json"
+SENTENCES_FILE = "sentences.npy"
+OFFSETS_FILE = "sentence_offsets.npy"
+IDF_FILE = "idf.json"
+BM25_DIR = "bm25"
+READER_FILES = (CHUNKS_FILE, SENTENCES_FILE, OFFSETS_FILE, IDF_FILE, BM25_DIR)
 LOCK_FILE = ".build.lock"
 PROGRESS_FILE = ".build-progress.json"
 VERSION_PREFIX = "v-"
@@ -52,6 +60,44 @@ class DiskFull(IndexUnavailable):
 
 class IndexReadOnly(IndexUnavailable):
     """The index folder cannot be written (a build is impossible; reading works from a copy)."""
+
+
+class ChromaServerError(IndexUnavailable):
+    """The Chroma server holding the index is down, slow, of another version, or refused the token."""
+
+
+SERVER_FIX = "start it with `chroma run --path DIR --port PORT` or check AZCOMPARE_CHROMA_URL"
+
+
+def server_error(exc: BaseException, url: str, timeout: float, secrets: tuple[str, ...] = ()) -> IndexUnavailable:
+    """One line naming the server URL for a failed request to a Chroma server (never its token)."""
+    if isinstance(exc, IndexUnavailable):
+        return exc
+    name = type(exc).__name__
+    text = _one_line(exc)
+    lowered = text.lower()
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if "timeout" in name.lower() or "timed out" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} did not answer within {timeout:g} s; {SERVER_FIX}")
+    if "connect" in name.lower() or isinstance(exc, ConnectionError) or "could not connect" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} is not reachable ({_gist(text)}); {SERVER_FIX}")
+    if "unauthorized" in lowered or "forbidden" in lowered or "authoriz" in name.lower():
+        return ChromaServerError(
+            f"the Chroma server at {url} refused the token; check AZCOMPARE_CHROMA_TOKEN (the server's token)"
+        )
+    if "protocol" in name.lower() or "disconnected" in lowered:
+        return ChromaServerError(f"the Chroma server at {url} closed the connection ({_gist(text)}); {SERVER_FIX}")
+    if "notfound" in name.lower() or "does not exist" in lowered:
+        return ChromaServerError(
+            f"the Chroma server at {url} lacks part of the index ({_gist(text)}); build it with `azcompare index`"
+        )
+    return ChromaServerError(f"the Chroma server at {url} failed ({_gist(text)})")
+
+
+def _gist(text: str) -> str:
+    return text[:160] or "no details"
 
 
 @dataclass(frozen=True)
@@ -83,7 +129,18 @@ def inspect_index(index_dir: Path) -> IndexState:
         return IndexState(None, f"the manifest of {name} is missing or unreadable")
     if not (folder / CHROMA_DIR / CHROMA_FILE).is_file():
         return IndexState(None, f"the Chroma data of {name} is missing")
+    missing = missing_reader_files(folder)
+    if missing:
+        return IndexState(None, f"{READER_DIR}/{missing} of {name} is missing")
     return IndexState(folder)
+
+
+def missing_reader_files(folder: Path) -> str | None:
+    """The first of the reader files (BM25, sentence vectors, chunks) the version folder lacks, or None."""
+    for name in READER_FILES:
+        if not (folder / READER_DIR / name).exists():
+            return name
+    return None
 
 
 def _manifest_readable(path: Path) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from azcompare.corpus.sources import source_status
 from azcompare.index import read_manifest
+from azcompare.index_state import IndexUnavailable
 from azcompare.settings import Settings
 
 
@@ -32,7 +33,10 @@ class KnowledgeOverview:
 
 def knowledge_overview(settings: Settings) -> KnowledgeOverview:
     """Describe the active index; empty when none is built yet."""
-    manifest = read_manifest(settings)
+    try:
+        manifest = read_manifest(settings)
+    except IndexUnavailable:  # a Chroma server that is down: the page starts, and questions say why
+        manifest = None
     documents: list[KnownDocument] = []
     if manifest is not None:
         for doc_id, meta in manifest.documents.items():

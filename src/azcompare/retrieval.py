@@ -7,8 +7,8 @@ bare documents; we need each hit's dense similarity and keyword score for absten
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-import math
 import re
 import shutil
 import tempfile
@@ -26,11 +26,27 @@ import chromadb
 import numpy as np
 
 from azcompare.embeddings import embedding_function
-from azcompare.index import CHROMA_SETTINGS, COLLECTION, SENTENCES, chunk_from_record, remove_orphans
+from azcompare.index import (
+    CHROMA_SETTINGS,
+    COLLECTION,
+    ServerIndex,
+    chunk_from_record,
+    connect_server,
+    remove_orphans,
+    server_cache,
+    server_version_folder,
+)
 from azcompare.index_state import (
+    BM25_DIR,
     CHROMA_DIR,
     CHROMA_FILE,
+    CHUNKS_FILE,
+    IDF_FILE,
+    OFFSETS_FILE,
+    READER_DIR,
+    SENTENCES_FILE,
     DiskFull,
+    IndexDamaged,
     IndexReadOnly,
     IndexUnavailable,
     damaged,
@@ -80,15 +96,25 @@ class SentenceUnit:
 
 
 class KnowledgeBase:
-    """An opened index version: the Chroma collection, the chunks and a BM25 index over them."""
+    """An opened index version: the Chroma collection, and the chunks, BM25 index and sentence vectors.
 
-    def __init__(self, settings: Settings, version_dir: Path) -> None:
+    Only the Chroma client is opened on Chroma: everything else comes from the reader files the build
+    wrote beside it (index.py), memory-mapped where they are arrays, so opening costs file loading.
+    """
+
+    def __init__(self, settings: Settings, version_dir: Path, server: ServerIndex | None = None) -> None:
+        """Open a version: `version_dir` holds its reader files; its Chroma data is there or on `server`."""
         self.version_dir = version_dir
+        self.server = server
         self._ef = embedding_function(settings)
+        self._load()
         with self._storage():
-            self._client = _open_client(version_dir)
-            self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
-            self._load()
+            if server is not None:
+                self._client = server.client
+                self._collection = server.collection(version_dir.name, COLLECTION, self._ef)
+            else:
+                self._client = _open_client(version_dir)
+                self._collection = self._client.get_collection(COLLECTION, embedding_function=self._ef)
         # Links are an addition: a version without readable links still answers, and says why it has none.
         self._links, self.links_problem = read_links(version_dir)
         if self.links_problem:
@@ -103,31 +129,48 @@ class KnowledgeBase:
             raise
         except Exception as exc:
             log.debug("index %s failed", self.version_dir, exc_info=True)
+            if self.server is not None:
+                raise self.server.fail(exc) from exc
             raise storage_error(exc, self.version_dir.parent) from exc
 
     def _load(self) -> None:
-        """Read every chunk and sentence vector, and index the chunks' words for keyword search."""
-        data = self._collection.get(include=["documents", "metadatas"])
-        records = zip(data["ids"], data["documents"], data["metadatas"], strict=True)
-        chunks = [chunk_from_record(i, d, m) for i, d, m in records]
-        self.chunks: list[Chunk] = sorted(chunks, key=lambda c: (c.doc_id, c.position))
+        """Load the chunks, the BM25 index, the idf table and the sentence vectors from the reader files."""
+        reader = self.version_dir / READER_DIR
+        self._file = CHUNKS_FILE  # the file being read, named when it fails
+        try:
+            self._read_files(reader)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                error = storage_error(exc, self.version_dir.parent)
+                if not isinstance(error, IndexDamaged):
+                    raise error from exc
+            problem = _reader_problem(self.version_dir.name, self._file, exc)
+            raise damaged(self.version_dir.parent, problem) from exc
+
+    def _read_files(self, reader: Path) -> None:
+        records = json.loads((reader / CHUNKS_FILE).read_text(encoding="utf-8"))
+        rows = zip(records["ids"], records["documents"], records["metadatas"], strict=True)
+        self.chunks: list[Chunk] = [chunk_from_record(i, d, m) for i, d, m in rows]
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
-        corpus_tokens = [index_terms(c.embed_text) or ["\u2205"] for c in self.chunks]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus_tokens, show_progress=False)
-        df: dict[str, int] = {}
-        for tokens in corpus_tokens:
-            for term in set(tokens):
-                df[term] = df.get(term, 0) + 1
-        n = max(len(self.chunks), 1)
-        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
-        self._sentences = self._load_sentences()
+        self._file = IDF_FILE
+        table = json.loads((reader / IDF_FILE).read_text(encoding="utf-8"))
+        self._idf: dict[str, float] = table["idf"]
+        self._max_idf = float(table["max_idf"])
+        self._file = BM25_DIR
+        self._bm25 = bm25s.BM25.load(str(reader / BM25_DIR), mmap=True, load_corpus=False)
+        if int(self._bm25.scores["num_docs"]) != max(len(self.chunks), 1):
+            raise ValueError(f"it indexes {self._bm25.scores['num_docs']} passages, not {len(self.chunks)}")
+        self._file = OFFSETS_FILE
+        self._offsets = np.load(reader / OFFSETS_FILE, mmap_mode="r", allow_pickle=False)
+        if self._offsets.shape != (len(self.chunks) + 1,):
+            raise ValueError(f"it has {len(self._offsets)} entries for {len(self.chunks)} passages")
+        self._file = SENTENCES_FILE
         # All sentence vectors in one matrix: one product scores every sentence against a question.
-        owners = [(i, u.vector) for i, c in enumerate(self.chunks) for u in self._sentences[c.id]]
-        self._sentence_owner = np.array([i for i, _ in owners], dtype=np.int64)
-        dim = len(owners[0][1]) if owners else 1
-        self._sentence_matrix = np.vstack([v for _, v in owners]) if owners else np.zeros((0, dim), np.float32)
+        self._sentence_matrix = np.load(reader / SENTENCES_FILE, mmap_mode="r", allow_pickle=False)
+        if self._sentence_matrix.ndim != 2 or len(self._sentence_matrix) != int(self._offsets[-1]):
+            raise ValueError(f"it holds {len(self._sentence_matrix)} vectors, not {int(self._offsets[-1])}")
+        self._sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), np.diff(self._offsets))
+        self._units: dict[str, list[SentenceUnit]] = {}
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
@@ -143,22 +186,18 @@ class KnowledgeBase:
         return max((c.date for c in self.chunks if c.date), default=None)
 
     def sentences(self, chunk: Chunk) -> list[SentenceUnit]:
-        """A chunk's quotable sentences with their terms and embeddings."""
-        return self._sentences.get(chunk.id, [])
-
-    def _load_sentences(self) -> dict[str, list[SentenceUnit]]:
-        collection = self._client.get_collection(SENTENCES, embedding_function=self._ef)
-        data = collection.get(include=["embeddings", "metadatas"])
-        vectors: dict[tuple[str, int], np.ndarray] = {}
-        for meta, vector in zip(data["metadatas"], data["embeddings"], strict=True):
-            vectors[(str(meta["chunk_id"]), int(meta["position"]))] = np.asarray(vector, dtype=np.float32)
-        units: dict[str, list[SentenceUnit]] = {}
-        zero = np.zeros(len(next(iter(vectors.values()))) if vectors else 1, dtype=np.float32)
-        for chunk in self.chunks:
-            units[chunk.id] = [
-                SentenceUnit(s, terms(s.text), vectors.get((chunk.id, i), zero))
-                for i, s in enumerate(quotable_sentences(chunk.text))
+        """A chunk's quotable sentences with their terms and embeddings (split when first asked for)."""
+        units = self._units.get(chunk.id)
+        if units is None:
+            index = self._by_id.get(chunk.id)
+            if index is None:
+                return []
+            start = int(self._offsets[index])
+            units = [
+                SentenceUnit(s, terms(s.text), np.array(self._sentence_matrix[start + i], dtype=np.float32))
+                for i, s in enumerate(quotable_sentences(self.chunks[index].text))
             ]
+            self._units[chunk.id] = units  # the same list for every caller: threads may race to make it
         return units
 
     def newer(self, chunk_id: str) -> list[Link]:
@@ -217,7 +256,7 @@ class KnowledgeBase:
         """(chunk index, best sentence similarity) for the chunks holding the nearest sentences."""
         if not len(self._sentence_owner):
             return []
-        sims = self._sentence_matrix @ embedding
+        sims = np.asarray(self._sentence_matrix @ embedding)
         best: dict[int, float] = {}
         for j in np.argsort(-sims)[: n * 3]:
             owner = int(self._sentence_owner[j])
@@ -331,7 +370,18 @@ class KnowledgeBase:
         return float(np.max(vectors @ embedding / np.where(norms == 0, 1.0, norms)))
 
     def close(self) -> None:
-        self._client.close()
+        """Close a local version's Chroma client (a server's client is shared by every version)."""
+        if self.server is None:
+            self._client.close()
+
+
+def _reader_problem(version: str, name: str, exc: BaseException) -> str:
+    """ "reader/chunks.json of v-… cannot be read (…)": which file failed and the gist of why."""
+    if isinstance(exc, FileNotFoundError):
+        missing = f"{name}/{Path(exc.filename).name}" if name == BM25_DIR and exc.filename else name
+        return f"{READER_DIR}/{missing} of {version} is missing"
+    reason = type(exc).__name__ if isinstance(exc, KeyError) else (str(exc).strip().splitlines() or [""])[0][:120]
+    return f"{READER_DIR}/{name} of {version} cannot be read ({reason or type(exc).__name__})"
 
 
 def _diverse(order: list[int], doc_of: list[str], top_k: int, max_per_doc: int) -> list[int]:
@@ -377,7 +427,7 @@ def _open_client(version_dir: Path) -> chromadb.ClientAPI:
 
 
 _open_lock = threading.Lock()
-_open: dict[Path, KnowledgeBase] = {}
+_open: dict[Path | str, KnowledgeBase] = {}  # by index folder, or by server URL
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
@@ -386,6 +436,8 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     The first time a process opens an index it removes what interrupted builds left behind.
     """
     assert settings.index_dir is not None
+    if settings.chroma_url:
+        return _open_on_server(settings)
     state = inspect_index(settings.index_dir)
     if state.problem:
         raise damaged(settings.index_dir, state.problem)
@@ -400,4 +452,26 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
             # The replaced version is not closed here: a request may still be reading it.
             kb = KnowledgeBase(settings, state.version)
             _open[key] = kb
+        return kb
+
+
+def _open_on_server(settings: Settings) -> KnowledgeBase:
+    """The version the Chroma server's pointer names (looked at about once a second), opened once per version.
+
+    A failure (server down, slow, refusing the token) is raised, never remembered: the next request tries again.
+    """
+    server = connect_server(settings)
+    pointer = server.pointer()
+    if pointer is None:
+        raise IndexUnavailable(f"no index on the Chroma server at {server.url}; build it with `azcompare index`")
+    with _open_lock:
+        kb = _open.get(server.url)
+        if kb is None or kb.version_dir.name != pointer[0]:
+            # The replaced version is not closed here: a request may still be reading it.
+            try:
+                folder = server_version_folder(settings, server, pointer[0])
+            except OSError as exc:  # this machine's cache folder: full, read-only
+                raise storage_error(exc, server_cache(settings)) from exc
+            kb = KnowledgeBase(settings, folder, server=server)
+            _open[server.url] = kb
         return kb

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(None, description="Git-ignored folder for synced pages.")
     index_dir: Path | None = Field(None, description="Folder of the persistent Chroma index.")
     embedding_model: str = Field("", description="Sentence-transformers model path; default: packaged MiniLM.")
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (`chroma run`) holding the index, http://host:port; unset: index_dir only."
+    )
+    chroma_token: SecretStr | None = Field(
+        None, description="Token the Chroma server requires (sent as Authorization: Bearer); never logged."
+    )
+    chroma_timeout: float = Field(10.0, gt=0, le=600, description="Seconds one request to the Chroma server may take.")
     provider: str = Field("extractive", description="Answer provider.")
     top_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question.")
     candidates: int = Field(30, ge=5, le=500, description="Candidates each retriever returns before fusion.")
@@ -149,6 +157,8 @@ class Settings(BaseSettings):
         "sources_file",
         "cache_dir",
         "index_dir",
+        "chroma_url",
+        "chroma_token",
         "models_dir",
         "feedback_path",
         "openai_base_url",
@@ -190,7 +200,8 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         data = self.model_dump()
-        for name in ("openai_api_key", "azure_api_key", "auth"):  # model_dump keeps SecretStr objects; unwrap them
+        # model_dump keeps SecretStr objects; unwrap them
+        for name in ("openai_api_key", "azure_api_key", "auth", "chroma_token"):
             if isinstance(data.get(name), SecretStr):
                 data[name] = data[name].get_secret_value()
         data.update({k: v for k, v in changes.items() if v is not None})
@@ -198,7 +209,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """The secret values set here, for scrubbing them from messages."""
-        keys = (self.openai_api_key, self.azure_api_key)
+        keys = (self.openai_api_key, self.azure_api_key, self.chroma_token)
         values = [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
         return values + [password for _user, password in self.auth_pairs()]
 
@@ -208,6 +219,22 @@ class Settings(BaseSettings):
             return []
         pairs = [entry.strip().partition(":") for entry in self.auth.get_secret_value().split(",") if entry.strip()]
         return [(user, password) for user, _sep, password in pairs]
+
+    @field_validator("chroma_url", mode="after")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value.strip())
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or port is None or parsed.path.strip("/"):
+            raise ValueError("expected http://host:port (or https://host:port) of a Chroma server")
+        if parsed.username or parsed.password or parsed.query:
+            raise ValueError("expected http://host:port without user, password or query (the token: chroma_token)")
+        return f"{parsed.scheme}://{parsed.netloc}"
 
     @field_validator("auth", mode="after")
     @classmethod

@@ -22,8 +22,9 @@ from azcompare.answering.inputs import (
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
 from azcompare.answering.question import search_query
 from azcompare.answering.redact import protect_logs, scrub
-from azcompare.index import build_in_progress, build_index, rebuild_reason
-from azcompare.index_state import IndexUnavailable, inspect_index
+from azcompare.index import build_in_progress, build_index
+from azcompare.index import build_needed as index_build_needed
+from azcompare.index_state import IndexUnavailable
 from azcompare.retrieval import KnowledgeBase, SearchResult, open_knowledge_base
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer
@@ -263,10 +264,4 @@ def _rejected(question: str, message: str, provider: str, standalone: str = "") 
 
 def build_needed(settings: Settings) -> str | None:
     """Why a question must wait for an index build (none yet, or made by another recipe); None if not."""
-    assert settings.index_dir is not None
-    state = inspect_index(settings.index_dir)
-    if state.problem:
-        return None  # damaged: reported, never silently rebuilt inside a question
-    if state.version is None:
-        return "there was none yet"
-    return rebuild_reason(settings)
+    return index_build_needed(settings)
