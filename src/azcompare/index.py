@@ -976,7 +976,9 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
         write_reader_files(staging, chunks, sentences)
         # The export stays on this machine (the server keeps only the manifest and links): readers elsewhere
         # use their own machine's export, or torch (embeddings.query_embedder).
-        encoder, notice = export_query_encoder(settings, staging, cache / previous_version if previous_version else None)
+        encoder, notice = export_query_encoder(
+            settings, staging, cache / previous_version if previous_version else None
+        )
         notices.extend([notice] if notice else [])
         report.version = version
         manifest = IndexManifest(
