@@ -52,8 +52,8 @@ def test_onnx_vectors_equal_torch_on_every_dev_question(kb_settings):
     assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
 
 
-def test_an_index_without_the_export_answers_the_same(index_copy, tmp_path, caplog):
-    """Readers fall back to sentence-transformers (with a log line) and give the same answers."""
+def _without_export(index_copy, tmp_path):
+    """A copy of the index whose version has no ONNX export and whose manifest names none."""
     plain = tmp_path / "plain"
     shutil.copytree(index_copy.index_dir, plain)
     version = current_version(plain)
@@ -61,7 +61,13 @@ def test_an_index_without_the_export_answers_the_same(index_copy, tmp_path, capl
     manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     manifest["query_encoder"] = ""
     (version / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-    without = index_copy.with_overrides(index_dir=plain)
+    return plain
+
+
+def test_an_index_without_the_export_answers_the_same(index_copy, tmp_path, caplog):
+    """Readers fall back to sentence-transformers (with a log line) and give the same answers."""
+    # No export on this machine either (an empty model cache): only torch is left.
+    without = index_copy.with_overrides(index_dir=_without_export(index_copy, tmp_path), models_dir=tmp_path / "none")
     questions = dev_questions()[:30]
     with caplog.at_level(logging.WARNING, logger="azcompare.embeddings"):
         fallback = [answer(q, settings=without) for q in questions]
@@ -69,6 +75,17 @@ def test_an_index_without_the_export_answers_the_same(index_copy, tmp_path, capl
     for q, slow in zip(questions, fallback, strict=True):
         fast = answer(q, settings=index_copy)
         assert (fast.status, fast.text, fast.citations) == (slow.status, slow.text, slow.citations), q
+
+
+def test_a_version_without_its_own_export_uses_this_machines(index_copy, tmp_path, caplog):
+    """As a version fetched from a Chroma server: the export kept in the model cache embeds its questions."""
+    fetched = index_copy.with_overrides(index_dir=_without_export(index_copy, tmp_path))
+    question = "Does OpenAI support private endpoints?"
+    with caplog.at_level(logging.WARNING, logger="azcompare.embeddings"):
+        got = answer(question, settings=fetched)
+    assert "ONNX" not in caplog.text
+    expected = answer(question, settings=index_copy)
+    assert (got.status, got.text, got.citations) == (expected.status, expected.text, expected.citations)
 
 
 def test_a_build_adds_the_export_to_an_older_index_without_embedding_again(index_copy):
