@@ -11,7 +11,8 @@ wording, and a few lines dropped. They are written to a temporary folder, never 
 
 Per size it builds a fresh index with `build_index` and prints, as Markdown tables:
 - build throughput (passages + sentences embedded per second of the whole build) against raw
-  `SentenceTransformer.encode` of the same model on (a sample of) the same texts, in the same run;
+  `SentenceTransformer.encode` of the same model on (a sample of) the same texts, half of it just
+  before the build and half just after;
 - the index size on disk;
 - open: fresh processes (median of --open-runs) timing `open_knowledge_base`, the first `answer()`,
   the whole process, and its resident memory after opening and answering;
@@ -313,6 +314,19 @@ def measure(
     if size > 1:
         write_distractors(real_docs, size - 1, plan.work / f"distractors-{size}")
     settings = Settings(**fields)
+    # The texts the build embeds, from the same corpus code (the pages were synced into the cache already).
+    documents = load_documents(settings)
+    result.documents = len(documents)
+    result.corpus_kb = sum(len(d.text) for d in documents) / 1000
+    params = chunker_params(settings)
+    chunks = [c for d in documents for c in chunk_document(d, params)]
+    texts = [c.embed_text for c in chunks] + [s.text for c in chunks for s in quotable_sentences(c.text)]
+    sample = random.Random(size).sample(texts, min(plan.raw_sample, len(texts)))
+    # Half of the raw encoding before the build and half after: a change of the machine's load during the
+    # build then weighs on both figures.
+    halves = (sample[: len(sample) // 2], sample[len(sample) // 2 :])
+    result.raw_s += raw_encode(model, halves[0], size)
+
     progress(f"{size}×: building")
     started = time.perf_counter()
     report = build_index(settings, rebuild=True)
@@ -323,21 +337,12 @@ def measure(
     result.index_mb = folder_bytes(Path(fields["index_dir"])) / 1e6
     if plan.mode == "server":
         result.index_mb += folder_bytes(plan.work / f"chroma-{size}") / 1e6
-
-    documents = load_documents(settings)
-    result.documents = len(documents)
-    result.corpus_kb = sum(len(d.text) for d in documents) / 1000
-    params = chunker_params(settings)
-    chunks = [c for d in documents for c in chunk_document(d, params)]
-    texts = [c.embed_text for c in chunks] + [s.text for c in chunks for s in quotable_sentences(c.text)]
     if len(texts) != result.passages + result.sentences:
         result.notes.append(f"raw encode texts ({len(texts)}) differ from the build's ({report.embedded_chunks}+"
                             f"{report.embedded_sentences})")  # fmt: skip
-    sample = random.Random(size).sample(texts, min(plan.raw_sample, len(texts)))
-    progress(f"{size}×: raw encode of {len(sample)} texts")
-    started = time.perf_counter()
-    model.encode(sample, batch_size=ENCODE_BATCH, normalize_embeddings=True)
-    result.raw_s, result.raw_texts = time.perf_counter() - started, len(sample)
+
+    result.raw_s += raw_encode(model, halves[1], size)
+    result.raw_texts = len(sample)
 
     progress(f"{size}×: {len(items)} dev questions")
     answer(items[0].question, settings=settings)  # the process's first answer is timed by the fresh processes
@@ -377,6 +382,14 @@ def interleaved(plan: Plan, sized: Sequence[tuple[SizeResult, dict[str, Any]]], 
     for result, _ in sized:
         result.p50_ms = percentile(latencies[result.size], 50) or 0.0
         result.p95_ms = percentile(latencies[result.size], 95) or 0.0
+
+
+def raw_encode(model: Any, texts: Sequence[str], size: int) -> float:
+    """Seconds `SentenceTransformer.encode` takes for the texts, in the build's batch size."""
+    progress(f"{size}×: raw encode of {len(texts)} texts")
+    started = time.perf_counter()
+    model.encode(list(texts), batch_size=ENCODE_BATCH, normalize_embeddings=True)
+    return time.perf_counter() - started
 
 
 def fresh_process(fields: dict[str, Any], question: str) -> OpenRun:
@@ -543,8 +556,8 @@ def render(results: Sequence[SizeResult], plan: Plan, seconds: float) -> str:
         f"1× = {base.documents} documents ({base.corpus_kb:.0f} k characters cleaned); N× adds N−1 generated copies "
         f"of each. Dev questions: {base.questions} ({QUESTIONS.relative_to(ROOT)} --split {SPLIT}). "
         f"Fresh processes per size: {plan.open_runs} (medians); warm answer() passes: {plan.rounds}; both taken "
-        f"size after size within each round. Raw encode: one `encode` call, batch "
-        f"{ENCODE_BATCH}, on up to {plan.raw_sample} of the build's texts.",
+        f"size after size within each round. Raw encode: `encode` in batches of "
+        f"{ENCODE_BATCH} on up to {plan.raw_sample} of the build's texts, half just before the build, half just after.",
         "",
         "### Build",
         "",
