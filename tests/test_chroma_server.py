@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from azcompare import answer, build_index
-from azcompare.index import POINTER, collection_name
+from azcompare.chroma_server import POINTER, collection_name
 from azcompare.index_state import read_progress
 from conftest import cli_env, write
 

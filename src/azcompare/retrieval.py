@@ -25,16 +25,14 @@ import bm25s
 import chromadb
 import numpy as np
 
+from azcompare.chroma_server import ServerIndex, connect_server, server_cache
 from azcompare.embeddings import query_embedder
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
     IndexManifest,
-    ServerIndex,
     chunk_from_record,
-    connect_server,
     remove_orphans,
-    server_cache,
     server_version_folder,
 )
 from azcompare.index_state import (
