@@ -113,6 +113,11 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(folder / ONNX_TOKENIZER))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # no warnings about unused initializers on every start
+        # A question is a few dozen tokens: one thread embeds it at once, and threads that spin between
+        # questions only take CPU from the answers being made beside it.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(folder / ONNX_MODEL), sess_options=options, providers=["CPUExecutionProvider"]
         )

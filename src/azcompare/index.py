@@ -23,6 +23,7 @@ at it. An interrupted or failed build leaves CURRENT
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import math
@@ -327,20 +328,27 @@ class _Plan:
 
 
 def build_in_progress(settings: Settings) -> bool:
-    """True while some process holds the build lock (a rebuild is under way)."""
+    """True while some process holds the build lock (a rebuild is under way).
+
+    The probe takes a shared lock, which the builder's exclusive one excludes but other probes do not:
+    taking the build lock itself for a moment made two questions answered at once see each other as a build.
+    """
     assert settings.index_dir is not None
-    lock_file = settings.index_dir / LOCK_FILE
-    if not lock_file.exists():
-        return False
-    lock = FileLock(str(lock_file))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    except OSError:  # read-only storage: nobody can be building there
+        fd = os.open(settings.index_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:  # no lock file: no build ever ran here
         return False
-    lock.release()
-    return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system without locks: nobody can be building there
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def remove_orphans(settings: Settings) -> list[str]:
