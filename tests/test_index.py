@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 import pytest
+from filelock import FileLock
 
 from azcompare import answer, build_index
 from azcompare.embeddings import model_path
-from azcompare.index import current_version, read_manifest
+from azcompare.index import build_in_progress, current_version, read_manifest
+from azcompare.index_state import LOCK_FILE
 from azcompare.retrieval import open_knowledge_base
 from conftest import write
 
@@ -106,3 +109,15 @@ def test_answer_builds_the_index_on_first_call(small_corpus):
     assert result.citations[0].source == "beta"
     (notice,) = result.notices
     assert notice.startswith("The index was built first (there was none yet; ")
+
+
+def test_questions_asked_at_once_do_not_see_each_other_as_a_build(small_corpus):
+    """The build probe of one question must not look like a build to the question beside it."""
+    build_index(small_corpus)
+    lock = small_corpus.index_dir / LOCK_FILE
+    with open(lock) as other_probe:
+        fcntl.flock(other_probe, fcntl.LOCK_SH)  # another question probing at this very moment
+        assert not build_in_progress(small_corpus)
+    with FileLock(str(lock)):  # what a build holds
+        assert build_in_progress(small_corpus)
+    assert not build_in_progress(small_corpus)
