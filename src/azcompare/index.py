@@ -381,8 +381,6 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
     started = time.perf_counter()
     notices: list[str] = []
     documents = _corpus(settings, notices)
-    params = chunker_params(settings)
-    model = model_id(settings)
     state = inspect_index(settings.index_dir)
     previous_dir = state.version
     problem = state.problem or (_probe(previous_dir) if previous_dir and not rebuild else None)
@@ -390,52 +388,26 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: Progress | Non
         notices.append(f"the index was damaged ({problem}): building it again from scratch")
         previous_dir = None
     previous = IndexManifest.read(previous_dir / MANIFEST) if previous_dir else None
-    recipe = link_recipe(settings)
-    full, reason = _full_rebuild_reason(previous, model, params, rebuild)
-    # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
-    relink = not full and previous is not None and previous.links != recipe.to_dict()
-    # An index from before the ONNX export gets one the same way, without embedding anything again.
-    export = not full and previous is not None and not previous.query_encoder
-    if problem:
-        reason = "the index was damaged"
-    if full and previous is not None and not rebuild:
-        notices.append(f"{reason}: rebuilding the whole index")
-    plan = _plan(documents, None if full else previous, params)
-    report = plan.report
-    report.full, report.reason, report.notices = full, reason, notices
-    if relink and not report.changed:
-        report.reason = "link settings changed"
-    elif export and not report.changed:
-        report.reason = "adding the ONNX query encoder"
-    if previous_dir is not None and not report.changed and not relink and not export:
-        report.version, report.reason = previous_dir.name, "up to date"
-        report.total_chunks = previous.chunk_count if previous else 0
-        report.seconds = time.perf_counter() - started
-        return report
+    work = _decide(settings, documents, previous, rebuild=rebuild, notices=notices, damaged=bool(problem))
+    plan, report = work.plan, work.plan.report
+    if previous_dir is not None and not work.needed:
+        return _up_to_date(report, previous_dir.name, previous, started)
 
-    version = f"v-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    version = _version_name()
     target = settings.index_dir / version
     remove_leftovers(settings.index_dir, keep={previous_dir.name} if previous_dir else set())
     try:
-        if not full and previous_dir is not None:
+        if not work.full and previous_dir is not None:
             shutil.copytree(previous_dir / CHROMA_DIR, target / CHROMA_DIR)
         else:
             (target / CHROMA_DIR).mkdir(parents=True)
         report.total_chunks = _apply(target, plan, settings, progress)
-        _link(target, plan, recipe)
+        _link(target, plan, work.recipe)
         _write_reader(target)
         encoder, notice = export_query_encoder(settings, target, previous_dir)
         notices.extend([notice] if notice else [])
         report.version = version
-        IndexManifest(
-            embedding_model=model,
-            chunker=_recipe(params),
-            documents=_manifest_documents(documents, plan.counts),
-            built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            chunk_count=report.total_chunks,
-            links=recipe.to_dict(),
-            query_encoder=encoder,
-        ).write(target / MANIFEST)
+        work.manifest(report.total_chunks, encoder).write(target / MANIFEST)
         _point_current(settings.index_dir, version)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
@@ -459,6 +431,73 @@ def _corpus(settings: Settings, notices: list[str]) -> list[Document]:
     if not documents:
         raise IndexUnavailable("no documents found: check AZCOMPARE_CORPUS_DIRS and corpus/sources.toml")
     return documents
+
+
+@dataclass
+class _Work:
+    """What a build is to do, decided from the documents and the previous version's manifest."""
+
+    plan: _Plan
+    full: bool
+    needed: bool  # False: the previous version is up to date
+    model: str
+    params: ChunkerParams
+    recipe: LinkRecipe
+    documents: list[Document]
+
+    def manifest(self, chunk_count: int, query_encoder: str) -> IndexManifest:
+        """The manifest of the version this build makes."""
+        return IndexManifest(
+            embedding_model=self.model,
+            chunker=_recipe(self.params),
+            documents=_manifest_documents(self.documents, self.plan.counts),
+            built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            chunk_count=chunk_count,
+            links=self.recipe.to_dict(),
+            query_encoder=query_encoder,
+        )
+
+
+def _decide(
+    settings: Settings,
+    documents: list[Document],
+    previous: IndexManifest | None,
+    *,
+    rebuild: bool,
+    notices: list[str],
+    damaged: bool = False,
+) -> _Work:
+    """Full or incremental, what to embed, and whether anything is to be done at all (local and server)."""
+    params, model, recipe = chunker_params(settings), model_id(settings), link_recipe(settings)
+    full, reason = _full_rebuild_reason(previous, model, params, rebuild)
+    # Links follow from the stored vectors: a new link recipe relinks without embedding anything again.
+    relink = not full and previous is not None and previous.links != recipe.to_dict()
+    # An index from before the ONNX export gets one the same way, without embedding anything again.
+    export = not full and previous is not None and not previous.query_encoder
+    if damaged:
+        reason = "the index was damaged"
+    if full and previous is not None and not rebuild:
+        notices.append(f"{reason}: rebuilding the whole index")
+    plan = _plan(documents, None if full else previous, params)
+    report = plan.report
+    report.full, report.reason, report.notices = full, reason, notices
+    if relink and not report.changed:
+        report.reason = "link settings changed"
+    elif export and not report.changed:
+        report.reason = "adding the ONNX query encoder"
+    needed = report.changed or relink or export
+    return _Work(plan, full, needed, model, params, recipe, documents)
+
+
+def _up_to_date(report: BuildReport, version: str, previous: IndexManifest | None, started: float) -> BuildReport:
+    report.version, report.reason = version, "up to date"
+    report.total_chunks = previous.chunk_count if previous else 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _version_name() -> str:
+    return f"v-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def _full_rebuild_reason(
@@ -792,28 +831,15 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
     notices: list[str] = []
     documents = _corpus(settings, notices)
     server = connect_server(settings)
-    params = chunker_params(settings)
-    model = model_id(settings)
     pointer = server.pointer(fresh=True)
     previous_version = pointer[0] if pointer else None
     previous = server_manifest(settings) if previous_version else None
-    recipe = link_recipe(settings)
-    full, reason = _full_rebuild_reason(previous, model, params, rebuild)
-    relink = not full and previous is not None and previous.links != recipe.to_dict()
-    if full and previous is not None and not rebuild:
-        notices.append(f"{reason}: rebuilding the whole index")
-    plan = _plan(documents, None if full else previous, params)
-    report = plan.report
-    report.full, report.reason, report.notices = full, reason, notices
-    if relink and not report.changed:
-        report.reason = "link settings changed"
-    if previous_version is not None and not report.changed and not relink:
-        report.version, report.reason = previous_version, "up to date"
-        report.total_chunks = previous.chunk_count if previous else 0
-        report.seconds = time.perf_counter() - started
-        return report
+    work = _decide(settings, documents, previous, rebuild=rebuild, notices=notices)
+    plan, report = work.plan, work.plan.report
+    if previous_version is not None and not work.needed:
+        return _up_to_date(report, previous_version, previous, started)
 
-    version = f"v-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    version = _version_name()
     keep = {previous_version} if previous_version else set()
     cache = server_cache(settings)
     cache.mkdir(parents=True, exist_ok=True)
@@ -828,12 +854,12 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
         sentences = client.create_collection(
             collection_name(version, SENTENCES), embedding_function=ef, configuration=COSINE
         )
-        if not full and previous_version is not None:
+        if not work.full and previous_version is not None:
             stale = plan.report.updated + plan.report.removed
             for part, target in ((COLLECTION, chunks), (SENTENCES, sentences)):
                 _copy_collection(server.collection(previous_version, part), target, stale)
         report.total_chunks = _embed(chunks, sentences, plan, ef, progress)
-        _link_collections(staging, chunks, sentences, plan, recipe)
+        _link_collections(staging, chunks, sentences, plan, work.recipe)
         write_reader_files(staging, chunks, sentences)
         # The export stays on this machine (the server keeps only the manifest and links): readers elsewhere
         # use their own machine's export, or torch (embeddings.query_embedder).
@@ -842,16 +868,7 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
         )
         notices.extend([notice] if notice else [])
         report.version = version
-        manifest = IndexManifest(
-            embedding_model=model,
-            chunker=_recipe(params),
-            documents=_manifest_documents(documents, plan.counts),
-            built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            chunk_count=report.total_chunks,
-            links=recipe.to_dict(),
-            query_encoder=encoder,
-        )
-        manifest.write(staging / MANIFEST)
+        work.manifest(report.total_chunks, encoder).write(staging / MANIFEST)
         files = client.create_collection(collection_name(version, "files"))
         _store_files(files, staging)
         _switch(server, version, previous_version or "")
