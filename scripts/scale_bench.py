@@ -628,6 +628,10 @@ class BenchError(RuntimeError):
     """Something the benchmark needs is missing or failed; the message says what."""
 
 
+class SizeFailed(RuntimeError):
+    """Some sizes could not be measured; the message is the report of the others, failures listed."""
+
+
 def progress(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
@@ -685,15 +689,26 @@ def run(plan: Plan) -> str:
 
     with contextlib.ExitStack() as servers:  # every size's server serves until the interleaved rounds end
         sized = []
+        failed: dict[int, str] = {}
         for size in plan.sizes:
             url = None
             if plan.mode == "server":
                 url = servers.enter_context(
                     chroma_server(plan.work / f"chroma-{size}", plan.work / f"chroma-{size}.log")
                 )
-            sized.append(measure(plan, size, real_docs, items, model, url))
+            try:
+                sized.append(measure(plan, size, real_docs, items, model, url))
+            except Exception as exc:  # a size that breaks the pipeline is a finding: report it, measure the rest
+                failed[size] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+                progress(f"{size}×: failed: {failed[size]}")
+        if not sized:
+            raise BenchError("every size failed: " + "; ".join(f"{k}×: {v}" for k, v in failed.items()))
         interleaved(plan, sized, items)
-    return render([result for result, _ in sized], plan, time.perf_counter() - clock)
+    report = render([result for result, _ in sized], plan, time.perf_counter() - clock)
+    if failed:
+        report += "\nFailed sizes (not in the tables above):\n" + "".join(f"- {k}×: {v}\n" for k, v in failed.items())
+        raise SizeFailed(report)
+    return report
 
 
 def quick_corpus(work: Path) -> Path:
@@ -746,6 +761,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BenchError("today's corpus needs the mirrored pages: set AZCOMPARE_MIRROR_DIR or --mirror")
         print(run(plan), end="")
         return 0
+    except SizeFailed as exc:
+        print(exc, end="")
+        return 1
     except BenchError as exc:
         print(f"scale_bench: {exc}", file=sys.stderr)
         return 2
