@@ -121,3 +121,23 @@ def test_questions_asked_at_once_do_not_see_each_other_as_a_build(small_corpus):
     with FileLock(str(lock)):  # what a build holds
         assert build_in_progress(small_corpus)
     assert not build_in_progress(small_corpus)
+
+
+def test_whole_collections_are_read_in_pages(tmp_path):
+    """A 20x corpus once failed in one get() ("too many SQL variables"): every record comes back, in order."""
+    import chromadb
+
+    from azcompare.index import CHROMA_SETTINGS
+    from azcompare.records import READ_BATCH, read_all
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=CHROMA_SETTINGS)
+    collection = client.create_collection("many", embedding_function=None)
+    total = 2 * READ_BATCH + 7
+    ids = [f"r{i:05d}" for i in range(total)]
+    for start in range(0, total, 1000):
+        part = ids[start : start + 1000]
+        collection.add(ids=part, documents=part, embeddings=[[1.0, float(i), 0.0] for i in range(len(part))])
+    got = read_all(collection, ["documents"])
+    assert sorted(got["ids"]) == ids
+    assert got["documents"] == got["ids"]
+    client.close()

@@ -91,6 +91,7 @@ from azcompare.index_state import (
     write_progress,
 )
 from azcompare.links import LinkCorpus, LinkRecipe, make_links, write_links
+from azcompare.records import chunk_from_record, chunk_metadata, read_all, read_pages
 from azcompare.settings import Settings
 from azcompare.text import index_terms, quotable_sentences
 from azcompare.types import Chunk, Document
@@ -110,7 +111,6 @@ SCHEMA_VERSION = 5
 EMBED_BATCH = 64
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
 # Records read from Chroma per request when a build reads a whole collection back.
-READ_BATCH = 2000
 # How often a waiting process looks at the lock, and a running build writes its progress (seconds).
 POLL_SECONDS = 0.5
 
@@ -628,17 +628,6 @@ def _write_reader(target: Path) -> None:
         client.close()
 
 
-def read_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
-    """Every record of a collection (ids and `include`), read in batches (a server limits what one answer holds)."""
-    found: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
-    total = collection.count()
-    for offset in range(0, total, READ_BATCH):
-        data = collection.get(include=include, limit=READ_BATCH, offset=offset)
-        for key in found:
-            found[key].extend(data[key] if data[key] is not None else [])
-    return found
-
-
 def write_reader_files(folder: Path, chunks_collection: Any, sentences_collection: Any) -> None:
     """Write what a reader needs besides Chroma into `folder`/reader, from the two collections of a version.
 
@@ -706,38 +695,6 @@ def _manifest_documents(documents: Iterable[Document], counts: dict[str, int]) -
         }
         for d in documents
     }
-
-
-def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    """Chroma metadata for a chunk (flat scalar values only)."""
-    return {
-        "doc_id": chunk.doc_id,
-        "title": chunk.title,
-        "heading_path": json.dumps(list(chunk.heading_path), ensure_ascii=False),
-        "kind": chunk.kind,
-        "url": chunk.url,
-        "date": chunk.date.isoformat() if chunk.date else "",
-        "position": chunk.position,
-        "note": chunk.note,
-    }
-
-
-def chunk_from_record(chunk_id: str, text: str | None, meta: dict[str, Any] | None) -> Chunk:
-    """Rebuild a Chunk from what Chroma stored."""
-    meta = meta or {}
-    date = meta.get("date") or ""
-    return Chunk(
-        id=chunk_id,
-        doc_id=str(meta.get("doc_id", "")),
-        title=str(meta.get("title", "")),
-        text=text or "",
-        heading_path=tuple(json.loads(meta.get("heading_path") or "[]")),
-        kind=meta.get("kind", "section"),
-        url=str(meta.get("url", "")),
-        date=dt.date.fromisoformat(date) if date else None,
-        position=int(meta.get("position", 0)),
-        note=str(meta.get("note", "")),
-    )
 
 
 def _point_current(index_dir: Path, version: str) -> None:
@@ -889,9 +846,7 @@ def _build_on_server(settings: Settings, *, rebuild: bool, progress: Progress | 
 
 def _copy_collection(source: Any, target: Any, stale: list[str]) -> None:
     """Copy the records (vectors included) of documents that did not change: nothing is embedded again."""
-    total = source.count()
-    for offset in range(0, total, READ_BATCH):
-        data = source.get(include=["documents", "metadatas", "embeddings"], limit=READ_BATCH, offset=offset)
+    for data in read_pages(source, ["documents", "metadatas", "embeddings"]):
         rows = [r for r in zip(data["ids"], data["documents"], data["metadatas"], data["embeddings"], strict=True)]
         rows = [r for r in rows if (r[2] or {}).get("doc_id") not in stale]
         for start in range(0, len(rows), EMBED_BATCH):

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from azcompare.index_state import REBUILD
+from azcompare.records import chunk_from_record, read_all
 from azcompare.text import index_terms, terms
 from azcompare.types import Chunk, Link
 
@@ -88,9 +89,7 @@ class LinkCorpus:
     @classmethod
     def from_collections(cls, chunks_collection: Any, sentences_collection: Any) -> LinkCorpus:
         """Read the chunks and sentences (text, metadata, vector) back from the two Chroma collections."""
-        from azcompare.index import chunk_from_record  # index imports this module to build links
-
-        data = chunks_collection.get(include=["documents", "metadatas", "embeddings"])
+        data = read_all(chunks_collection, ["documents", "metadatas", "embeddings"])
         rows = sorted(
             zip(data["ids"], data["documents"], data["metadatas"], data["embeddings"], strict=True),
             key=lambda r: (str((r[2] or {}).get("doc_id", "")), int((r[2] or {}).get("position", 0))),
@@ -98,7 +97,7 @@ class LinkCorpus:
         chunks = [chunk_from_record(i, d, m) for i, d, m, _ in rows]
         vectors = _rows([v for *_, v in rows])
         by_id = {c.id: c for c in chunks}
-        data = sentences_collection.get(include=["documents", "metadatas", "embeddings"])
+        data = read_all(sentences_collection, ["documents", "metadatas", "embeddings"])
         found: list[tuple[str, int, str, np.ndarray]] = []
         for text, meta, vector in zip(data["documents"], data["metadatas"], data["embeddings"], strict=True):
             chunk_id = str(meta["chunk_id"])

@@ -31,7 +31,6 @@ from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
     IndexManifest,
-    chunk_from_record,
     remove_orphans,
     server_version_folder,
 )
@@ -55,6 +54,7 @@ from azcompare.index_state import (
     storage_error,
 )
 from azcompare.links import read_links
+from azcompare.records import chunk_from_record
 from azcompare.settings import Settings
 from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
 from azcompare.types import Chunk, Hit, Link
