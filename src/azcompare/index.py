@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,8 @@ COSINE: dict[str, Any] = {"hnsw": {"space": "cosine", "batch_size": 2, "sync_thr
 # rebuilt (answer() does it on first use, as for a changed model): one reader, no second way to open.
 SCHEMA_VERSION = 5
 EMBED_BATCH = 64
+# Records per add request; Chroma's own limit (max_batch_size) is above 5000 here.
+ADD_BATCH = 4000
 CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
 # Records read from Chroma per request when a build reads a whole collection back.
 # How often a waiting process looks at the lock, and a running build writes its progress (seconds).
@@ -568,9 +570,8 @@ def _apply(target: Path, plan: _Plan, settings: Settings, progress: Progress | N
 
 def _embed(chunks: Any, sentences: Any, plan: _Plan, ef: Any, progress: Progress | None) -> int:
     """Embed the plan's chunks and their quotable sentences into the two collections; return the chunk total."""
-    units = [(chunks, c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed] + [
+    sentence_rows = [
         (
-            sentences,
             f"{c.id}/{i}",
             s.text + alias_note(s.text, plan.aliases),
             s.text,
@@ -579,25 +580,51 @@ def _embed(chunks: Any, sentences: Any, plan: _Plan, ef: Any, progress: Progress
         for c in plan.to_embed
         for i, s in enumerate(quotable_sentences(c.text))
     ]
-    total = len(units)
-    if progress:
-        progress(0, total)
-    for start in range(0, total, EMBED_BATCH):
-        batch = units[start : start + EMBED_BATCH]
-        vectors = ef([u[2] for u in batch])
-        for collection in {id(u[0]): u[0] for u in batch}.values():
-            rows = [(u, v) for u, v in zip(batch, vectors, strict=True) if u[0] is collection]
-            collection.add(
-                ids=[u[1] for u, _ in rows],
-                embeddings=[v for _, v in rows],
-                documents=[u[3] for u, _ in rows],
-                metadatas=[u[4] for u, _ in rows],
-            )
-        if progress:
-            progress(min(start + EMBED_BATCH, total), total)
-    plan.report.embedded_chunks = len(plan.to_embed)
-    plan.report.embedded_sentences = total - len(plan.to_embed)
+    chunk_rows = [(c.id, c.embed_text, c.text, chunk_metadata(c)) for c in plan.to_embed]
+    vectors = _encode([r[1] for r in chunk_rows + sentence_rows], ef, progress)
+    for collection, rows, offset in ((chunks, chunk_rows, 0), (sentences, sentence_rows, len(chunk_rows))):
+        _add_rows(
+            collection,
+            [(r[0], r[2], r[3], vectors[offset + i]) for i, r in enumerate(rows)],
+        )
+    plan.report.embedded_chunks = len(chunk_rows)
+    plan.report.embedded_sentences = len(sentence_rows)
     return int(chunks.count())
+
+
+def _encode(texts: list[str], ef: Any, progress: Progress | None) -> list[Any]:
+    """Vectors of the texts, in their order, embedded longest first in batches of EMBED_BATCH.
+
+    Texts of like length share a batch, so little of it is padding (sentence-transformers sorts the same
+    way within one `encode` call; the build calls it batch by batch to report progress).
+    """
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vectors: list[Any] = [None] * len(texts)
+    if progress:
+        progress(0, len(texts))
+    for start in range(0, len(order), EMBED_BATCH):
+        batch = order[start : start + EMBED_BATCH]
+        for i, vector in zip(batch, ef([texts[i] for i in batch]), strict=True):
+            vectors[i] = vector
+        if progress:
+            progress(min(start + EMBED_BATCH, len(texts)), len(texts))
+    return vectors
+
+
+def _add_rows(collection: Any, rows: Sequence[tuple[str, str, Any, Any]]) -> None:
+    """Add (id, document, metadata, vector) rows in large requests.
+
+    Chroma writes the collection's HNSW files after every request (COSINE's sync_threshold), a cost that
+    grows with the collection, so a few large requests build it in a fraction of the time of many small.
+    """
+    for start in range(0, len(rows), ADD_BATCH):
+        batch = rows[start : start + ADD_BATCH]
+        collection.add(
+            ids=[r[0] for r in batch],
+            documents=[r[1] for r in batch],
+            metadatas=[r[2] for r in batch],
+            embeddings=[r[3] for r in batch],
+        )
 
 
 def _link(target: Path, plan: _Plan, recipe: LinkRecipe) -> None:
@@ -848,15 +875,7 @@ def _copy_collection(source: Any, target: Any, stale: list[str]) -> None:
     """Copy the records (vectors included) of documents that did not change: nothing is embedded again."""
     for data in read_pages(source, ["documents", "metadatas", "embeddings"]):
         rows = [r for r in zip(data["ids"], data["documents"], data["metadatas"], data["embeddings"], strict=True)]
-        rows = [r for r in rows if (r[2] or {}).get("doc_id") not in stale]
-        for start in range(0, len(rows), EMBED_BATCH):
-            batch = rows[start : start + EMBED_BATCH]
-            target.add(
-                ids=[r[0] for r in batch],
-                documents=[r[1] for r in batch],
-                metadatas=[r[2] for r in batch],
-                embeddings=[r[3] for r in batch],
-            )
+        _add_rows(target, [r for r in rows if (r[2] or {}).get("doc_id") not in stale])
 
 
 def _store_files(files: Any, folder: Path) -> None:
