@@ -1,6 +1,6 @@
 """Benchmark: how long a new process takes to give its first answer, with an index already built.
 
-    python scripts/cold_start.py [--runs 5] [--src DIR] [--index DIR]
+    python scripts/cold_start.py [--runs 5] [--src DIR] [--index DIR] [--only ask,api,app]
 
 Starts whole processes (never imports azcompare itself) and prints a Markdown table of the median,
 min and max wall time of each, against its target:
@@ -105,7 +105,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="processes started per measurement")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the azcompare code to run (a src folder)")
     parser.add_argument("--index", type=Path, default=ROOT / "index", help="a built index folder")
+    parser.add_argument("--only", default="ask,api,app", help="which processes, comma-separated (ask, api, app)")
     args = parser.parse_args()
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
+    if not only or only - set(TARGETS):
+        sys.exit(f"error: --only takes a comma-separated choice of {', '.join(TARGETS)}")
     if not (args.index / "CURRENT").is_file():
         sys.exit(f"error: no index in {args.index}; build it first with `azcompare index`")
     env = environment(args.src.resolve(), args.index.resolve())
@@ -124,7 +128,7 @@ def main() -> None:
     print(f"code: {args.src}; index: {args.index}; {args.runs} runs each; wall seconds\n")
     print("| process | median | min | max | target | met |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for key, label, measure in measures:
+    for key, label, measure in (m for m in measures if m[0] in only):
         times = [measure() for _ in range(args.runs)]
         median = statistics.median(times)
         met = "yes" if median <= TARGETS[key] else "no"

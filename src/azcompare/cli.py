@@ -210,9 +210,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 7860).")] = None,
 ) -> None:
     """Start the chat UI."""
+    from azcompare.answering.pipeline import prepare_in_background
+
+    settings = load_settings()
+    prepare_in_background(settings)  # an existing index loads while Gradio is imported (seconds)
     from azcompare.ui import launch
 
-    launch(load_settings(), host=host, port=port)
+    launch(settings, host=host, port=port)
 
 
 @app.command()

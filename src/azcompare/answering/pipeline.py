@@ -40,6 +40,8 @@ __all__ = [
     "build_needed",
     "clean_question",
     "ensure_index",
+    "prepare",
+    "prepare_in_background",
     "retrieve",
     "stream_answer",
     "unavailable_message",
@@ -75,6 +77,27 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         boost=service_boost(text),
         required=query.required,
     )
+
+
+def prepare(settings: Settings) -> None:
+    """Open the index and run one search, so that the first question does not wait for the loading.
+
+    The question encoder, the Chroma collections and the reader files load on first use. It never builds
+    (a missing or outdated index is left to the build or the first question) and never raises: the
+    first question reports any problem.
+    """
+    try:
+        if build_needed(settings) is None:
+            retrieve(open_knowledge_base(settings), "Azure OpenAI", 1, settings)
+    except Exception as exc:  # reported again, properly, by the first question
+        log.debug("preparing the index failed: %s", exc)
+
+
+def prepare_in_background(settings: Settings) -> threading.Thread:
+    """Run `prepare()` in a daemon thread (servers call it as they start) and return the thread."""
+    thread = threading.Thread(target=prepare, args=(settings,), name="azcompare-prepare", daemon=True)
+    thread.start()
+    return thread
 
 
 def unavailable_message(exc: IndexUnavailable) -> str:

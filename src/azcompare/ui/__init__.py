@@ -1,5 +1,9 @@
 """The Gradio chat UI: `launch()` serves it, `build_app()` returns the Blocks app."""
 
-from azcompare.ui.app import build_app, launch
+from azcompare.ui.gradio_import import skip_stub_generation
+
+skip_stub_generation()  # before app.py imports gradio
+
+from azcompare.ui.app import build_app, launch  # noqa: E402
 
 __all__ = ["build_app", "launch"]

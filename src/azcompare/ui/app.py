@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from azcompare.answering.condense import CONTEXT_TURNS
-from azcompare.answering.pipeline import stream_answer
+from azcompare.answering.pipeline import prepare_in_background, stream_answer
 from azcompare.answering.providers import provider_status
 from azcompare.answering.redact import protect_logs
 from azcompare.answering.search import search
@@ -363,6 +363,8 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
         for notice in report.notices:
             print(f"note: {notice}", flush=True)
         print(report.summary(), flush=True)
+    # The index and the question encoder load while the page is built and the server starts.
+    prepare_in_background(settings)
     missing = knowledge_overview(settings).missing_notice
     if missing:
         print(f"note: {missing}", flush=True)

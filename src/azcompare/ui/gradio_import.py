@@ -1,0 +1,53 @@
+"""Import Gradio without its type-stub step, which is most of the app's start-up time here.
+
+Every `import gradio` regenerates the `.pyi` stubs of each component class in its own site-packages
+folder (`gradio.component_meta.create_or_modify_pyi`: it parses the class's source, renders a template and
+compares it with the file). The stubs only serve editors, the wheel already ships them, and on two
+shared cores the step costs 1.5–2.5 s of a ~4 s import. Nothing else about Gradio changes.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+TARGET = "gradio.component_meta"
+
+
+def _no_stub(*_args: Any, **_kwargs: Any) -> None:
+    """Stands in for `create_or_modify_pyi`: the shipped stubs stay as they are."""
+
+
+class _SkipStubs(importlib.abc.MetaPathFinder):
+    """Finds `gradio.component_meta` as usual and swaps its stub writer out right after it runs."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != TARGET:
+            return None
+        sys.meta_path.remove(self)  # once is enough
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        loader = spec.loader if spec else None
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            if hasattr(module, "create_or_modify_pyi"):
+                module.create_or_modify_pyi = _no_stub  # type: ignore[attr-defined]
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def skip_stub_generation() -> None:
+    """Make the coming `import gradio` skip its stub step (no effect once Gradio is imported)."""
+    if TARGET in sys.modules or any(isinstance(f, _SkipStubs) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _SkipStubs())
