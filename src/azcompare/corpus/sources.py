@@ -9,6 +9,7 @@ converts HTML to Markdown. Either way they land in a git-ignored cache that the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -138,9 +139,20 @@ def normalize_url(url: str) -> str:
 
 
 def load_source_list(path: Path) -> SourceList:
-    """Parse sources.toml; a missing file means no extra metadata and no referenced pages."""
-    if not path.exists():
+    """Parse sources.toml; a missing file means no extra metadata and no referenced pages.
+
+    Every question checks the index recipe, which names the aliases: the parsed file is kept until the
+    file changes (its size or modification time).
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return SourceList((), ())
+    return _parse_source_list(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_source_list(path: Path, _mtime_ns: int, _size: int) -> SourceList:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -1,8 +1,8 @@
 """The Gradio chat UI: `launch()` serves it, `build_app()` returns the Blocks app."""
 
-from azcompare.ui.gradio_import import skip_stub_generation
+from azcompare.ui.gradio_tuning import tune_gradio
 
-skip_stub_generation()  # before app.py imports gradio
+tune_gradio()  # before app.py imports gradio
 
 from azcompare.ui.app import build_app, launch  # noqa: E402
 

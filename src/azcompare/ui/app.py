@@ -18,7 +18,7 @@ import gradio as gr
 
 from azcompare.answering.condense import CONTEXT_TURNS
 from azcompare.answering.pipeline import prepare_in_background, stream_answer
-from azcompare.answering.providers import provider_status
+from azcompare.answering.providers import EXTRACTIVE, provider_status
 from azcompare.answering.redact import protect_logs
 from azcompare.answering.search import search
 from azcompare.answering.suggest import EXAMPLES, follow_up_suggestions
@@ -67,7 +67,16 @@ class Conversation:
     sources: str = field(default_factory=lambda: render.sources_panel([]))
     how: str = field(default_factory=lambda: render.how_markdown(None))
     suggestions: list[str] = field(default_factory=lambda: [""] * SUGGESTIONS)
-    suggestions_shown: bool = False
+    suggestions_visible: tuple[bool, ...] = (False,) * SUGGESTIONS
+
+
+def _buttons(labels: list[str], before: tuple[bool, ...], after: tuple[bool, ...]) -> list[Any]:
+    """The suggestion buttons' outputs: their labels, with a gr.update only where visibility changes.
+
+    For Gradio a plain value is cheaper than an update, from which it builds a new component.
+    """
+    changes = zip(labels, before, after, strict=True)
+    return [label if was == now else gr.update(value=label, visible=now) for label, was, now in changes]
 
 
 def _history(turns: list[Answer]) -> list[tuple[str, str]]:
@@ -182,18 +191,26 @@ def build_app(settings: Settings) -> gr.Blocks:
                 gr.Warning("Please type a question about OpenAI or Azure OpenAI.")
                 yield (c.chat, c, c.sources, c.how, message, *labels)
                 return
-            hide = [gr.update(visible=False)] * SUGGESTIONS if c.suggestions_shown else labels
+            hidden = (False,) * SUGGESTIONS
+            hide, visible = _buttons(labels, c.suggestions_visible, hidden), c.suggestions_visible
             turn = len(c.turns)
             user_message = {"role": "user", "content": render.user_markup(encodable(message))}
             chat = [*c.chat, user_message, {"role": "assistant", "content": ""}]
             text, shown, sent = "", "", 0.0
             final: Answer | None = None
+            # The extractive answer is whole in tens of ms: its question, status lines and sentences go out
+            # with the final update, one update instead of three. A build still shows its status.
+            quiet = (provider_name or settings.provider) == EXTRACTIVE.name
             for event in stream_answer(message, _history(c.turns), provider_name or None, settings=settings, top_k=k):
                 if event.kind == "status":
+                    if quiet and event.stage != "build":
+                        continue
                     shown = render.status_markup(event.text)
                 elif event.kind == "delta":
                     text += event.text
                     shown = ""  # rendered only when sent
+                    if quiet:
+                        continue
                 else:
                     final = event.answer
                     break
@@ -202,7 +219,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 sent = time.monotonic()
                 chat[-1] = {"role": "assistant", "content": shown or render.streaming_markup(text, turn)}
                 yield (chat, c, c.sources, c.how, "", *hide)
-                hide = labels
+                hide, visible = labels, hidden
             assert final is not None
             chat[-1] = {"role": "assistant", "content": render.answer_markup(final, turn)}
             groups = [*c.source_groups, render.source_group(turn, final)]
@@ -214,10 +231,9 @@ def build_app(settings: Settings) -> gr.Blocks:
                 sources=render.sources_panel(groups),
                 how=render.how_markdown(final),
                 suggestions=ideas + labels[len(ideas) :],
-                suggestions_shown=bool(ideas),
+                suggestions_visible=tuple(i < len(ideas) for i in range(SUGGESTIONS)),
             )
-            buttons = [gr.update(value=q, visible=True) for q in ideas]
-            buttons += [gr.update(visible=False)] * (SUGGESTIONS - len(ideas))
+            buttons = _buttons(done.suggestions, visible, done.suggestions_visible)
             yield (done.chat, done, done.sources, done.how, "", *buttons)
 
         outputs = [chatbot, conversation_state, sources, how, question, *suggestion_buttons]
@@ -265,8 +281,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         def on_clear(conversation: Conversation) -> tuple[Any, ...]:
             # Hidden suggestion buttons keep their last labels, so the new conversation starts from those.
             fresh = Conversation(suggestions=list(conversation.suggestions))
-            shown = conversation.suggestions_shown
-            hidden = [gr.update(visible=False)] * SUGGESTIONS if shown else fresh.suggestions
+            hidden = _buttons(fresh.suggestions, conversation.suggestions_visible, fresh.suggestions_visible)
             return ([], fresh, fresh.sources, fresh.how, *hidden)
 
         clear.click(

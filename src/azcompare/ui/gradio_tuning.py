@@ -1,21 +1,29 @@
-"""Import Gradio without its type-stub step, which is most of the app's start-up time here.
+"""Two costs Gradio pays for features this app does not use, set aside before it is imported.
 
-Every `import gradio` regenerates the `.pyi` stubs of each component class in its own site-packages
-folder (`gradio.component_meta.create_or_modify_pyi`: it parses the class's source, renders a template and
-compares it with the file). The stubs only serve editors, the wheel already ships them, and on two
-shared cores the step costs 1.5–2.5 s of a ~4 s import. Nothing else about Gradio changes.
+- Its type stubs: every `import gradio` regenerates the `.pyi` stub of each component class in its own
+  site-packages folder (`gradio.component_meta.create_or_modify_pyi` parses the class's source, renders a
+  template and compares it with the file). The stubs only serve editors, the wheel ships them, and on
+  two shared cores the step costs 1.5–2.5 s of a ~4 s import.
+- Its monitoring summary: after every event the queue rebuilds a pandas table of the last 10,000
+  events for the monitoring dashboard (`GRADIO_ANALYTICS_CACHE_FREQUENCY`, default every event), a cost
+  that grows as the server runs. The dashboard is off here (`enable_monitoring` is never set).
+
+Nothing else about Gradio changes.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 TARGET = "gradio.component_meta"
+# Gradio's own settings, read when a queue is made: the summary is never rebuilt, little is recorded.
+QUEUE_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": str(2**31 - 1), "GRADIO_ANALYTICS_MAX_EVENTS": "1"}
 
 
 def _no_stub(*_args: Any, **_kwargs: Any) -> None:
@@ -46,8 +54,13 @@ class _SkipStubs(importlib.abc.MetaPathFinder):
         return spec
 
 
-def skip_stub_generation() -> None:
-    """Make the coming `import gradio` skip its stub step (no effect once Gradio is imported)."""
+def tune_gradio() -> None:
+    """Make the coming `import gradio` skip its stub step, and its queues their monitoring summary.
+
+    Call it before Gradio is imported; a value already set in the environment is kept.
+    """
+    for name, value in QUEUE_ENV.items():
+        os.environ.setdefault(name, value)
     if TARGET in sys.modules or any(isinstance(f, _SkipStubs) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _SkipStubs())
