@@ -173,7 +173,6 @@ class KnowledgeBase:
             raise ValueError(f"it holds {len(self._sentence_matrix)} vectors, not {int(self._offsets[-1])}")
         self._sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), np.diff(self._offsets))
         self._units: dict[str, list[SentenceUnit]] = {}
-        self._naming: dict[re.Pattern[str], frozenset[str]] = {}
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
@@ -182,14 +181,6 @@ class KnowledgeBase:
     def knows(self, term: str) -> bool:
         """Whether any passage holds the term (compared by its match key)."""
         return match_key(term) in self._idf
-
-    def documents_naming(self, pattern: re.Pattern[str]) -> frozenset[str]:
-        """The documents with a passage whose title, headings or text match `pattern` (kept per pattern)."""
-        found = self._naming.get(pattern)
-        if found is None:
-            found = frozenset(c.doc_id for c in self.chunks if pattern.search(c.embed_text))
-            self._naming[pattern] = found  # a race computes it twice, to the same value
-        return found
 
     @cached_property
     def newest_date(self) -> dt.date | None:

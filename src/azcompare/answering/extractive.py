@@ -36,11 +36,9 @@ SPECIFIC_WEIGHT = 0.05  # calibrated on dev: lead accuracy 0.475 → 0.525 (0.0,
 _SPECIFIC = re.compile(r"\b(?:\d[\d.,:%-]*\w*|[A-Z]{2,}[\w-]*|[a-z]+-\d[\w.-]*)\b")
 # Relevance against novelty when picking each next sentence (1.0: relevance only).
 MMR_LAMBDA = 0.85
-# Weight of a passage about another service than the question names (service_boost), and of a sentence
-# that never names OpenAI itself for a question about OpenAI alone.
+# Weight of a sentence that never names OpenAI itself, for a question about OpenAI alone.
 OTHER_SERVICE_FACTOR = 0.6
 _OPENAI_ITSELF = re.compile(r"(?<!Azure )(?<!Services )\bOpenAI\b(?! Service)")
-_ANY_OPENAI = re.compile(r"\bOpenAI\b")  # the name, not "openai" in a link
 # Sentences and sections that point elsewhere instead of saying something.
 _POINTER = re.compile(
     r"^(for more information|to learn more|learn more|for details|see |the following|this article"
@@ -74,18 +72,11 @@ def asks_about_openai_only(question: str) -> bool:
     return entities_in(question) == ["OpenAI"]
 
 
-def service_boost(question: str, kb: KnowledgeBase) -> Callable[[Chunk], float]:
-    """Passages about something else than the services asked about rank lower.
-
-    Every question here is about OpenAI or Azure OpenAI, named or not ("which of the two services…"):
-    passages of documents that never name OpenAI rank lower, since a page about another vendor's service
-    can share every other word with the one asked about. For a question about OpenAI alone, so do
-    passages that never name OpenAI itself.
-    """
-    if entities_in(question) == ["OpenAI"]:
-        return lambda chunk: 1.0 if _OPENAI_ITSELF.search(chunk.text) else OTHER_SERVICE_FACTOR
-    about = kb.documents_naming(_ANY_OPENAI)
-    return lambda chunk: 1.0 if chunk.doc_id in about else OTHER_SERVICE_FACTOR
+def service_boost(question: str) -> Callable[[Chunk], float] | None:
+    """For a question about OpenAI alone, passages that never name OpenAI itself rank lower."""
+    if not asks_about_openai_only(question):
+        return None
+    return lambda chunk: 1.0 if _OPENAI_ITSELF.search(chunk.text) else OTHER_SERVICE_FACTOR
 
 
 def evidence_strength(result: SearchResult) -> float:
