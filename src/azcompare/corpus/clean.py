@@ -192,3 +192,30 @@ def _clean_inline(text: str) -> str:
     text = _INLINE_CODE.sub(r"\1", text)
     text = html.unescape(text)
     return text.rstrip()
+
+
+def html_to_markdown(html: str, url: str = "") -> tuple[str, dict[str, Any]]:
+    """Main text of an HTML page as Markdown (headings and tables kept), plus its title and date."""
+    import trafilatura
+
+    markdown = trafilatura.extract(
+        html,
+        url=url or None,
+        output_format="markdown",
+        include_tables=True,
+        include_links=False,
+        include_comments=False,
+        favor_precision=True,
+    )
+    meta: dict[str, Any] = {}
+    extracted = trafilatura.extract_metadata(html, default_url=url or None)
+    if extracted is not None:
+        meta = {
+            "title": extracted.title or "",
+            "date": extracted.date or "",
+            "description": extracted.description,
+        }
+    ms_date = re.search(r'<meta\s+name="ms\.date"\s+content="([^"]+)"', html, re.IGNORECASE)
+    if ms_date:
+        meta["date"] = ms_date.group(1)
+    return markdown or "", meta

@@ -9,7 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from azcompare.corpus.clean import clean_markdown, inline_to_text, metadata_date, split_front_matter
+from azcompare.corpus.clean import (
+    clean_markdown,
+    html_to_markdown,
+    inline_to_text,
+    metadata_date,
+    split_front_matter,
+)
 from azcompare.corpus.sources import SourceList, load_source_list, read_state
 from azcompare.settings import Settings
 from azcompare.types import Document
@@ -117,30 +123,3 @@ def load_file(
         path=str(path),
         sha256=digest.hexdigest(),
     )
-
-
-def html_to_markdown(html: str, url: str = "") -> tuple[str, dict[str, Any]]:
-    """Main text of an HTML page as Markdown (headings and tables kept), plus its title and date."""
-    import trafilatura
-
-    markdown = trafilatura.extract(
-        html,
-        url=url or None,
-        output_format="markdown",
-        include_tables=True,
-        include_links=False,
-        include_comments=False,
-        favor_precision=True,
-    )
-    meta: dict[str, Any] = {}
-    extracted = trafilatura.extract_metadata(html, default_url=url or None)
-    if extracted is not None:
-        meta = {
-            "title": extracted.title or "",
-            "date": extracted.date or "",
-            "description": extracted.description,
-        }
-    ms_date = re.search(r'<meta\s+name="ms\.date"\s+content="([^"]+)"', html, re.IGNORECASE)
-    if ms_date:
-        meta["date"] = ms_date.group(1)
-    return markdown or "", meta

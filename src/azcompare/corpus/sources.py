@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from azcompare.corpus.clean import parse_date
+from azcompare.corpus.clean import html_to_markdown, parse_date
 from azcompare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -295,8 +295,6 @@ def _sync_by_download(
     progress: Callable[[str], None] | None,
     client: httpx.Client | None,
 ) -> SyncReport:
-    from azcompare.corpus.loaders import html_to_markdown  # trafilatura is only needed here
-
     report = SyncReport(origin="download")
     fetched: list[tuple[bytes, SyncedPage]] = []
     own_client = client is None
