@@ -50,3 +50,17 @@ def test_api_a_thousand_turn_history_is_answered(ui_server):
     turns = [["Does Azure OpenAI support private endpoints?", "Yes [1]."]] + [["And OpenAI?", "No [1]."]] * 999
     result = client.predict("What about customer-managed keys?", json.dumps(turns), "", 0, api_name="/ask")
     assert result["status"] == "answered" and result["citations"]
+
+
+def test_the_chat_page_gets_an_extractive_answer_in_one_update_and_a_models_as_a_stream(ui_server):
+    """The extractive answer is whole in tens of ms: one update carries it (question, answer, sources),
+    while a model's tokens still stream as they come."""
+    client = Client(ui_server["url"], verbose=False)
+    question = "Does OpenAI support private endpoints?"
+    extractive = client.submit(question, "extractive", 8, api_name="/chat")
+    chat = extractive.result(timeout=120)[0]
+    assert len(extractive.outputs()) == 1
+    assert "Private Endpoints: OpenAI no" in str(chat[-1])
+    streamed = client.submit(question, "openai", 8, api_name="/chat")
+    streamed.result(timeout=120)
+    assert len(streamed.outputs()) > 2
