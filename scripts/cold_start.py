@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from gradio_client import Client
+from processes import free_port, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Does OpenAI support private endpoints?"
@@ -65,9 +64,7 @@ def run_once(command: list[str], env: dict[str, str]) -> float:
 
 def app_once(env: dict[str, str]) -> float:
     """Wall seconds from starting `python app.py` until its /ask API has answered the question."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     app_env = {**env, "AZCOMPARE_HOST": "127.0.0.1", "AZCOMPARE_PORT": str(port), "AZCOMPARE_READ_ONLY": "false"}
     started = time.perf_counter()
@@ -75,29 +72,17 @@ def app_once(env: dict[str, str]) -> float:
         [sys.executable, str(ROOT / "app.py")], env=app_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        while True:
-            if process.poll() is not None:
-                sys.exit(f"error: app.py exited ({process.returncode}): {process.stderr.read().decode()[-400:]}")
-            if time.perf_counter() - started > APP_TIMEOUT:
-                sys.exit(f"error: app.py did not answer within {APP_TIMEOUT:.0f} s")
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        problem = wait_for_http(process, url, APP_TIMEOUT, interval=0.05)
+        if problem:
+            tail = process.stderr.read().decode()[-400:] if process.poll() is not None and process.stderr else ""
+            sys.exit(f"error: app.py did not start: {problem} {tail}".rstrip())
         result = Client(url, verbose=False).predict(QUESTION, "[]", "", 0, api_name="/ask")
         seconds = time.perf_counter() - started
         if EXPECTED not in result.get("text", ""):
             sys.exit(f"error: the app answered {result.get('text', '')[:200]!r}")
         return seconds
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def main() -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -41,8 +40,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from processes import free_port, stop, wait_for_http
+
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+APP_START_SECONDS = 300.0
 # One TLS context for every request: gradio_client opens a new httpx client per request, and each would
 # load the CA bundle again (~25 ms of CPU), which on a 2-core machine the server under test would pay for.
 TLS = ssl.create_default_context()
@@ -169,11 +171,7 @@ def main() -> None:
                 results[n].add(_run_level(url, args.path, n, references[:n], args, pid, render))
     finally:
         if server:
-            server[0].terminate()
-            try:
-                server[0].wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server[0].kill()
+            stop(server[0])
     for n in levels:
         own = in_process[n]
         print(f"answer() in this process, {n} threads: {own.rate:.2f} answers/s, process CPU "
@@ -211,9 +209,7 @@ def _converse(sequence: list[str], *, settings: Any, answer: Any, render: Any) -
 
 def _start_app() -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
     """`python app.py` on a free loopback port; returns it once its page answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     work = Path(tempfile.mkdtemp(prefix="azcompare-loadtest-"))
     env = {
         **os.environ,
@@ -228,21 +224,12 @@ def _start_app() -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
             [sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
-    import httpx
-
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"the app exited with {process.returncode}; its log: {log_path}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                print(f"app started at {url} (pid {process.pid}, log {log_path})", flush=True)
-                return (process, url), log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    sys.exit(f"the app did not start within 300 s; its log: {log_path}")
+    problem = wait_for_http(process, url, APP_START_SECONDS, interval=0.5)
+    if problem:
+        stop(process)
+        sys.exit(f"the app did not start: {problem}; its log: {log_path}")
+    print(f"app started at {url} (pid {process.pid}, log {log_path})", flush=True)
+    return (process, url), log_path
 
 
 class Session:

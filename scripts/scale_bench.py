@@ -39,7 +39,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -460,7 +459,8 @@ def folder_bytes(folder: Path) -> int:
 @contextlib.contextmanager
 def chroma_server(path: Path, log_file: Path) -> Iterator[str]:
     """A real `chroma run` on a free loopback port, stopped on exit; yields its URL."""
-    import httpx
+    # Imported here: tests load this file without scripts/ on the path.
+    from processes import free_port, stop, wait_for_http
 
     binary = Path(sys.executable).with_name("chroma")
     if not binary.exists():
@@ -468,9 +468,8 @@ def chroma_server(path: Path, log_file: Path) -> Iterator[str]:
         if not found:
             raise BenchError("server mode needs the `chroma` command that comes with chromadb")
         binary = Path(found)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(log_file, "wb") as log:
         server = subprocess.Popen(
@@ -479,24 +478,12 @@ def chroma_server(path: Path, log_file: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + SERVER_START_SECONDS
-            while True:
-                if server.poll() is not None:
-                    raise BenchError(f"chroma run exited with {server.returncode}; see {log_file}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"chroma run did not answer on {url} within {SERVER_START_SECONDS:.0f} s")
-                time.sleep(0.3)
+            problem = wait_for_http(server, f"{url}/api/v2/heartbeat", SERVER_START_SECONDS, interval=0.3)
+            if problem:
+                raise BenchError(f"chroma run did not start: {problem}; see {log_file}")
             yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, timeout=15)
 
 
 # ---------------------------------------------------------------------------------------------------
