@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from azcompare.retrieval import open_knowledge_base
@@ -49,3 +51,49 @@ def test_top_k_and_per_document_cap(kb):
     assert len(docs) == 6 and len(set(docs)) == 6
     uncapped = kb.search("How do I encrypt data at rest with my own keys?", top_k=3, candidates=30, rrf_k=60)
     assert len(uncapped.hits) == 3
+
+
+NETWORKING = (
+    "# {name} networking\n\n## Private networking\n\n"
+    "{name} supports private endpoints for inbound traffic from a virtual network. "
+    "Public network access can be turned off once a private endpoint is in place. "
+    "Outbound traffic to other services can go through managed private links as well. "
+    "DNS zones resolve the endpoint's name to its private address inside the network.\n"
+)
+
+
+@pytest.fixture
+def near_copies(small_corpus):
+    """Two documents that say the same thing about two products, and one that names neither topic word."""
+    from azcompare import build_index
+
+    corpus = small_corpus.corpus_dirs[0]
+    (corpus / "contoso.md").write_text(NETWORKING.format(name="Contoso Cloud"), encoding="utf-8")
+    (corpus / "azure.md").write_text(NETWORKING.format(name="Azure OpenAI"), encoding="utf-8")
+    build_index(small_corpus)
+    return open_knowledge_base(small_corpus)
+
+
+def test_among_near_copies_the_one_naming_the_subject_ranks_first(near_copies):
+    kb = near_copies
+    question = "Which service supports private endpoints for inbound traffic?"
+    first = {
+        subject: next(h.source for h in kb.search(question, 5, 30, 60, subject=subject).hits if h.source != "alpha")
+        for subject in ("Azure OpenAI", "Contoso Cloud")
+    }
+    # The two passages embed alike; the question's subject, not their fused order, decides which leads.
+    assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+
+
+def test_documents_that_name_neither_openai_nor_azure_rank_lower(near_copies, small_corpus):
+    from azcompare.answering.extractive import OFF_TOPIC_FACTOR, service_boost
+    from azcompare.answering.pipeline import retrieve
+
+    kb = near_copies
+    question = "Which service supports private endpoints?"
+    assert kb.documents_naming(re.compile(r"\bAzure\b")) == {"azure"}
+    boost = service_boost(question, kb)
+    by_doc = {c.doc_id: boost(c) for c in kb.chunks}
+    assert by_doc == {"azure": 1.0, "contoso": OFF_TOPIC_FACTOR, "alpha": OFF_TOPIC_FACTOR, "beta": OFF_TOPIC_FACTOR, "gamma": OFF_TOPIC_FACTOR}
+    sources = [h.source for h in retrieve(kb, question, 5, small_corpus).hits]
+    assert sources.index("azure") < sources.index("contoso")

@@ -18,12 +18,13 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import bm25s
 import chromadb
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from azcompare.chroma_server import ServerIndex, connect_server, server_cache
 from azcompare.embeddings import query_embedder
@@ -63,6 +64,11 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 # Newer passages brought in for each retrieved older one (its best links to distinct passages).
 LINKED_PER_HIT = 2
+# Passages whose sentences, averaged, are this similar say the same thing (another edition of a page, a
+# shared include, another vendor's copy of a text): the embedding cannot tell which of them the question
+# means, so among them the words the question names decide. A corpus property, not tuned on questions:
+# at 0.95 a quarter of today's passages have such a twin (mostly matrix rows and the 2023 overview).
+NEAR_COPY_SIMILARITY = 0.95
 
 
 @dataclass
@@ -106,6 +112,7 @@ class KnowledgeBase:
         """Open a version: `version_dir` holds its reader files; its Chroma data is there or on `server`."""
         self.version_dir = version_dir
         self.server = server
+        _blas_on_one_thread()
         self._load()
         manifest = IndexManifest.read(version_dir / MANIFEST)
         self._embed = query_embedder(settings, version_dir, manifest.query_encoder if manifest else "")
@@ -173,6 +180,9 @@ class KnowledgeBase:
             raise ValueError(f"it holds {len(self._sentence_matrix)} vectors, not {int(self._offsets[-1])}")
         self._sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), np.diff(self._offsets))
         self._units: dict[str, list[SentenceUnit]] = {}
+        self._chunk_keys: dict[int, frozenset[str]] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+        self._naming: dict[re.Pattern[str], frozenset[str]] = {}
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
@@ -291,12 +301,14 @@ class KnowledgeBase:
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         boost: Callable[[Chunk], float] | None = None,
         required: Sequence[re.Pattern[str]] = (),
+        subject: str = "",
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
         The rankings: chunks by embedding (Chroma), chunks by BM25 keywords, and chunks by their best
         sentence's embedding (a passage that holds one exact answer sentence among others).
         `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
+        `subject` names what the question is about; among near-copies the one naming it ranks first.
         `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
         show each document that speaks to the question. `required` are things the question asks for by
         name (a region, a model): when no fused hit holds them all, the best keyword match that does
@@ -319,8 +331,9 @@ class KnowledgeBase:
             fused = {i: score * boost(self.chunks[i]) for i, score in fused.items()}
         dense_by = dict(dense)
         bm25_by = dict(keyword)
+        ranked = sorted(fused, key=lambda i: (-fused[i], -dense_by.get(i, -1.0), i))
         order = _diverse(
-            sorted(fused, key=lambda i: (-fused[i], -dense_by.get(i, -1.0), i)),
+            self._named_first(ranked, f"{text} {subject}"),
             [self.chunks[i].doc_id for i in range(len(self.chunks))],
             top_k,
             max_per_doc,
@@ -354,6 +367,64 @@ class KnowledgeBase:
             hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
         )
 
+    def documents_naming(self, pattern: re.Pattern[str]) -> frozenset[str]:
+        """The documents any passage of which (title and headings included) matches `pattern` (cached)."""
+        found = self._naming.get(pattern)
+        if found is None:
+            found = self._naming[pattern] = frozenset(c.doc_id for c in self.chunks if pattern.search(c.embed_text))
+        return found
+
+    def _named_first(self, order: list[int], text: str) -> list[int]:
+        """`order` with each group of near-copies re-ranked among the places it holds: the passage that
+        holds more of the question's words (weighted by rarity) first, ties in their fused order.
+
+        Near-copies rank side by side and interleaved with others; this only swaps them among themselves,
+        so which passages fill the first places changes only where one copy names what the question
+        names and another does not.
+        """
+        if len(order) < 2:
+            return order
+        vectors = np.stack([self._passage_vector(i) for i in order])
+        similar = vectors @ vectors.T >= NEAR_COPY_SIMILARITY
+        np.fill_diagonal(similar, False)
+        groups: dict[int, list[int]] = {}  # first position of a group: its positions in `order`
+        for position in np.flatnonzero(similar.any(axis=0)).tolist():  # most passages have no near-copy
+            head = next((h for h in groups if similar[h, position]), position)
+            groups.setdefault(head, []).append(position)
+        if not groups:
+            return order
+        wanted = {match_key(t): self.idf(t) for t in terms(text)}
+        result = list(order)
+        for positions in groups.values():
+            if len(positions) < 2:
+                continue
+            members = [order[p] for p in positions]
+            covered = {i: sum(w for k, w in wanted.items() if k in self._keys(i)) for i in members}
+            for place, i in zip(positions, sorted(members, key=lambda i: -covered[i]), strict=True):
+                result[place] = i  # sorted() is stable: equal coverage keeps the fused order
+        return result
+
+    def _passage_vector(self, index: int) -> np.ndarray:
+        """The normalized mean of a passage's sentence vectors (zero for a passage without sentences)."""
+        vector = self._vectors.get(index)
+        if vector is None:
+            vector = self._vectors[index] = self._mean_sentence_vector(index)
+        return vector
+
+    def _mean_sentence_vector(self, index: int) -> np.ndarray:
+        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+        if end <= start:
+            return np.zeros(self._sentence_matrix.shape[1], dtype=np.float32)
+        mean = np.asarray(self._sentence_matrix[start:end], dtype=np.float32).mean(axis=0)
+        return mean / (float(np.linalg.norm(mean)) or 1.0)
+
+    def _keys(self, index: int) -> frozenset[str]:
+        """The match keys of a passage's words, its title and headings included (cached per passage)."""
+        keys = self._chunk_keys.get(index)
+        if keys is None:
+            keys = self._chunk_keys[index] = frozenset(index_terms(self.chunks[index].embed_text))
+        return keys
+
     def _with_required(
         self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int
     ) -> list[int]:
@@ -379,6 +450,17 @@ class KnowledgeBase:
         """Close a local version's Chroma client (a server's client is shared by every version)."""
         if self.server is None:
             self._client.close()
+
+
+@cache
+def _blas_on_one_thread() -> None:
+    """Numpy's BLAS (OpenBLAS) on one thread for the rest of the process, once a knowledge base opens.
+
+    Its products here are small (a question against a few thousand vectors); its threads, woken for each
+    one and spinning beside the encoder's and the server's on a 2-core machine, cost more than they save:
+    answer() p50 went from 32 to 11 ms. Torch (OpenMP) and onnxruntime keep their own threads.
+    """
+    threadpool_limits(1, user_api="blas")
 
 
 def _reader_problem(version: str, name: str, exc: BaseException) -> str:

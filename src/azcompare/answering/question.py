@@ -43,6 +43,8 @@ _HOWTO = re.compile(
 )
 _LIST = re.compile(r"^(which|what|list|name)\b.*\b(are|types|kinds|models|regions|roles|options|categories)\b")
 
+# Every question is about these unless it names one: "do both platforms…" means OpenAI and Azure OpenAI.
+SUBJECT = "OpenAI Azure OpenAI"
 _SERVICES = re.compile(r"\b(azure openai|openai)\b", re.IGNORECASE)
 
 
@@ -183,6 +185,7 @@ class Query:
 
     text: str  # the question, with regions also in compact form and former names also by current name
     required: tuple[re.Pattern[str], ...]  # what a passage must hold to answer it (a region, a model, a name)
+    subject: str = ""  # the services it is about: those it names, else both (what the knowledge base is about)
 
 
 def search_query(question: str, settings: Settings) -> Query:
@@ -197,7 +200,8 @@ def search_query(question: str, settings: Settings) -> Query:
     required = [w.pattern for w in _wants(question) if w.kind in ("region", "name")]
     if not required:
         required = [re.compile(re.escape(current), re.IGNORECASE) for _, current in renames[:1]]
-    return Query(text, tuple(required))
+    named = list(dict.fromkeys(m.lower() for m in _SERVICES.findall(question)))
+    return Query(text, tuple(required), " ".join(named) or SUBJECT)
 
 
 def region_words(question: str) -> set[str]:
