@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from azcompare.retrieval import open_knowledge_base
+from azcompare.retrieval import NEAR_COPY_SIMILARITY, open_knowledge_base
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,9 @@ NETWORKING = (
     "{name} supports private endpoints for inbound traffic from a virtual network. "
     "Public network access can be turned off once a private endpoint is in place. "
     "Outbound traffic to other services can go through managed private links as well. "
-    "DNS zones resolve the endpoint's name to its private address inside the network.\n"
+    "DNS zones resolve the endpoint's name to its private address inside the network.\n\n"
+    "## Data residency\n\n{name}: data at rest stays in the chosen geography; "
+    "backups, logs and fine-tuned weights stay in its paired region.\n"
 )
 
 
@@ -82,6 +84,21 @@ def test_among_near_copies_the_one_naming_the_subject_ranks_first(near_copies):
         for subject in ("Azure OpenAI", "Contoso Cloud")
     }
     # The two passages embed alike; the question's subject, not their fused order, decides which leads.
+    assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+
+
+def test_short_passages_under_the_same_heading_with_the_same_words_are_near_copies_too(near_copies):
+    kb = near_copies
+    question = "Where does data at rest stay?"
+    residency = {h.source: h.chunk for h in kb.search(question, 8, 30, 60).hits if "geography" in h.chunk.text}
+    vectors = [kb._passage_vector(kb._by_id[residency[doc].id]) for doc in ("azure", "contoso")]
+    assert float(vectors[0] @ vectors[1]) < NEAR_COPY_SIMILARITY  # the renamed product moves the vector
+    first = {
+        subject: next(
+            h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if "geography" in h.chunk.text
+        )
+        for subject in ("Azure OpenAI", "Contoso Cloud")
+    }
     assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from itertools import combinations
 from pathlib import Path
 
 import bm25s
@@ -66,9 +67,13 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 LINKED_PER_HIT = 2
 # Passages whose sentences, averaged, are this similar say the same thing (another edition of a page, a
 # shared include, another vendor's copy of a text): the embedding cannot tell which of them the question
-# means, so among them the words the question names decide. A corpus property, not tuned on questions:
-# at 0.95 a quarter of today's passages have such a twin (mostly matrix rows and the 2023 overview).
+# means, so among them the words the question names decide. Two passages are near-copies when their mean
+# sentence vectors are this similar (a quarter of today's passages have such a twin: matrix rows, the
+# 2023 overview)...
 NEAR_COPY_SIMILARITY = 0.95
+# ...or when they sit under the same headings and share this much of their words: renamed products move
+# short passages' vectors far apart (a matrix row with its two products renamed: 0.6-0.75).
+NEAR_COPY_WORDS = 0.7
 
 
 @dataclass
@@ -180,7 +185,9 @@ class KnowledgeBase:
             raise ValueError(f"it holds {len(self._sentence_matrix)} vectors, not {int(self._offsets[-1])}")
         self._sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), np.diff(self._offsets))
         self._units: dict[str, list[SentenceUnit]] = {}
-        self._chunk_keys: dict[int, frozenset[str]] = {}
+        self._chunk_keys: dict[tuple[int, bool], frozenset[str]] = {}
+        self._doc_keys: dict[str, frozenset[str]] = {}
+        self._doc_chunks: dict[str, list[int]] = {}
         self._vectors: dict[int, np.ndarray] = {}
         self._naming: dict[re.Pattern[str], frozenset[str]] = {}
 
@@ -308,7 +315,8 @@ class KnowledgeBase:
         The rankings: chunks by embedding (Chroma), chunks by BM25 keywords, and chunks by their best
         sentence's embedding (a passage that holds one exact answer sentence among others).
         `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
-        `subject` names what the question is about; among near-copies the one naming it ranks first.
+        `subject` names what the question is about; among near-copies the one naming it ranks first
+        (`_named_first`).
         `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
         show each document that speaks to the question. `required` are things the question asks for by
         name (a region, a model): when no fused hit holds them all, the best keyword match that does
@@ -333,7 +341,7 @@ class KnowledgeBase:
         bm25_by = dict(keyword)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense_by.get(i, -1.0), i))
         order = _diverse(
-            self._named_first(ranked, f"{text} {subject}"),
+            self._named_first(ranked, text, subject),
             [self.chunks[i].doc_id for i in range(len(self.chunks))],
             top_k,
             max_per_doc,
@@ -374,34 +382,42 @@ class KnowledgeBase:
             found = self._naming[pattern] = frozenset(c.doc_id for c in self.chunks if pattern.search(c.embed_text))
         return found
 
-    def _named_first(self, order: list[int], text: str) -> list[int]:
-        """`order` with each group of near-copies re-ranked among the places it holds: the passage that
-        holds more of the question's words (weighted by rarity) first, ties in their fused order.
+    def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
+        """`order` with each group of near-copies re-ranked among the places it holds: first the passage
+        that holds more of the question's and the subject's words (weighted by rarity), then the one whose
+        document names more of the subject's; ties keep their fused order.
 
-        Near-copies rank side by side and interleaved with others; this only swaps them among themselves,
-        so which passages fill the first places changes only where one copy names what the question
-        names and another does not.
+        This only swaps near-copies among themselves, so which passages fill the first places changes
+        only where one copy names what the question is about and another does not.
         """
         if len(order) < 2:
             return order
         vectors = np.stack([self._passage_vector(i) for i in order])
         similar = vectors @ vectors.T >= NEAR_COPY_SIMILARITY
+        words = [self._keys(i, heading=False) for i in order]
+        place = [(self.chunks[i].kind, self.chunks[i].heading_path) for i in order]
+        for a, b in combinations(range(len(order)), 2):
+            if place[a] == place[b] and len(words[a] & words[b]) >= NEAR_COPY_WORDS * len(words[a] | words[b]):
+                similar[a, b] = similar[b, a] = True
         np.fill_diagonal(similar, False)
         groups: dict[int, list[int]] = {}  # first position of a group: its positions in `order`
         for position in np.flatnonzero(similar.any(axis=0)).tolist():  # most passages have no near-copy
             head = next((h for h in groups if similar[h, position]), position)
             groups.setdefault(head, []).append(position)
-        if not groups:
-            return order
-        wanted = {match_key(t): self.idf(t) for t in terms(text)}
+        wanted = {match_key(t): self.idf(t) for t in terms(f"{text} {subject}")}
+        about = {match_key(t) for t in terms(subject)}
         result = list(order)
         for positions in groups.values():
-            if len(positions) < 2:
-                continue
             members = [order[p] for p in positions]
-            covered = {i: sum(w for k, w in wanted.items() if k in self._keys(i)) for i in members}
-            for place, i in zip(positions, sorted(members, key=lambda i: -covered[i]), strict=True):
-                result[place] = i  # sorted() is stable: equal coverage keeps the fused order
+            rank = {
+                i: (
+                    -sum(w for k, w in wanted.items() if k in self._keys(i)),
+                    -len(about & self._document_keys(self.chunks[i].doc_id)),
+                )
+                for i in members
+            }
+            for p, i in zip(positions, sorted(members, key=rank.__getitem__), strict=True):
+                result[p] = i  # sorted() is stable: ties keep the fused order
         return result
 
     def _passage_vector(self, index: int) -> np.ndarray:
@@ -418,11 +434,23 @@ class KnowledgeBase:
         mean = np.asarray(self._sentence_matrix[start:end], dtype=np.float32).mean(axis=0)
         return mean / (float(np.linalg.norm(mean)) or 1.0)
 
-    def _keys(self, index: int) -> frozenset[str]:
-        """The match keys of a passage's words, its title and headings included (cached per passage)."""
-        keys = self._chunk_keys.get(index)
+    def _keys(self, index: int, heading: bool = True) -> frozenset[str]:
+        """The match keys of a passage's words, with its title and headings or without (cached)."""
+        keys = self._chunk_keys.get((index, heading))
         if keys is None:
-            keys = self._chunk_keys[index] = frozenset(index_terms(self.chunks[index].embed_text))
+            chunk = self.chunks[index]
+            keys = frozenset(index_terms(chunk.embed_text if heading else chunk.text))
+            self._chunk_keys[index, heading] = keys
+        return keys
+
+    def _document_keys(self, doc_id: str) -> frozenset[str]:
+        """The match keys of every passage of a document (cached)."""
+        keys = self._doc_keys.get(doc_id)
+        if keys is None:
+            if not self._doc_chunks:
+                for i, chunk in enumerate(self.chunks):
+                    self._doc_chunks.setdefault(chunk.doc_id, []).append(i)
+            keys = self._doc_keys[doc_id] = frozenset().union(*(self._keys(i) for i in self._doc_chunks[doc_id]))
         return keys
 
     def _with_required(
