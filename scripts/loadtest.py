@@ -40,10 +40,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from processes import free_port, stop, wait_for_http
+from processes import cpu_seconds, free_port, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 APP_START_SECONDS = 300.0
 # One TLS context for every request: gradio_client opens a new httpx client per request, and each would
 # load the CA bundle again (~25 ms of CPU), which on a 2-core machine the server under test would pay for.
@@ -336,14 +335,14 @@ def _run_level(
     for thread in threads:
         thread.start()
     print(f"  level {users}: {users} users asking…", flush=True)
-    cpu0, client0 = _cpu_seconds(pid), time.process_time()
+    cpu0, client0 = cpu_seconds(pid), time.process_time()
     deadline[0] = time.monotonic() + args.level_seconds
     t0 = time.perf_counter()
     start.wait()
     for thread in threads:
         thread.join(args.level_seconds + args.timeout + 30)
     result.wall_s = time.perf_counter() - t0
-    cpu1 = _cpu_seconds(pid)
+    cpu1 = cpu_seconds(pid)
     result.server_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
     result.client_cpu_s = time.process_time() - client0
     for session in sessions:
@@ -356,17 +355,6 @@ def _difference(expected: str, got: str) -> str:
     """Where two texts part, with a little of each from there."""
     at = next((i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), min(len(expected), len(got)))
     return f"from character {at}: serial {expected[at : at + 80]!r}, got {got[at : at + 80]!r}"
-
-
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process (Linux /proc), or None when it is not ours to read."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
 
 
 def _report(

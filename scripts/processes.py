@@ -1,10 +1,13 @@
-"""Servers the benchmark scripts start: a free loopback port, waiting until one answers, stopping it."""
+"""Servers the benchmark scripts start: a free loopback port, waiting until one answers, its CPU time,
+stopping it."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -40,3 +43,14 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None when it is not ours to read."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
