@@ -65,14 +65,13 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 # Newer passages brought in for each retrieved older one (its best links to distinct passages).
 LINKED_PER_HIT = 2
-# Passages whose sentences, averaged, are this similar say the same thing (another edition of a page, a
-# shared include, another vendor's copy of a text): the embedding cannot tell which of them the question
-# means, so among them the words the question names decide. Two passages are near-copies when their mean
-# sentence vectors are this similar (a quarter of today's passages have such a twin: matrix rows, the
-# 2023 overview)...
+# Near-copies say the same thing (another edition of a page, a shared include, another vendor's copy of a
+# text): the embedding cannot tell which of them the question means, the words they name can. Two
+# passages are near-copies when their mean sentence vectors are this similar (a quarter of today's
+# passages have such a twin: matrix rows, the 2023 overview)...
 NEAR_COPY_SIMILARITY = 0.95
-# ...or when they sit under the same headings and share this much of their words: renamed products move
-# short passages' vectors far apart (a matrix row with its two products renamed: 0.6-0.75).
+# ...or when they sit under the same headings and share this much of their words: a renamed product moves
+# a short passage's vector far (a matrix row with both products renamed: 0.6-0.75).
 NEAR_COPY_WORDS = 0.7
 
 
@@ -187,7 +186,6 @@ class KnowledgeBase:
         self._units: dict[str, list[SentenceUnit]] = {}
         self._chunk_keys: dict[tuple[int, bool], frozenset[str]] = {}
         self._doc_keys: dict[str, frozenset[str]] = {}
-        self._doc_chunks: dict[str, list[int]] = {}
         self._vectors: dict[int, np.ndarray] = {}
         self._naming: dict[re.Pattern[str], frozenset[str]] = {}
 
@@ -424,15 +422,10 @@ class KnowledgeBase:
         """The normalized mean of a passage's sentence vectors (zero for a passage without sentences)."""
         vector = self._vectors.get(index)
         if vector is None:
-            vector = self._vectors[index] = self._mean_sentence_vector(index)
+            start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+            vector = np.asarray(self._sentence_matrix[start:end], dtype=np.float32).sum(axis=0)  # 0 if none
+            vector = self._vectors[index] = vector / (float(np.linalg.norm(vector)) or 1.0)
         return vector
-
-    def _mean_sentence_vector(self, index: int) -> np.ndarray:
-        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-        if end <= start:
-            return np.zeros(self._sentence_matrix.shape[1], dtype=np.float32)
-        mean = np.asarray(self._sentence_matrix[start:end], dtype=np.float32).mean(axis=0)
-        return mean / (float(np.linalg.norm(mean)) or 1.0)
 
     def _keys(self, index: int, heading: bool = True) -> frozenset[str]:
         """The match keys of a passage's words, with its title and headings or without (cached)."""
@@ -447,11 +440,16 @@ class KnowledgeBase:
         """The match keys of every passage of a document (cached)."""
         keys = self._doc_keys.get(doc_id)
         if keys is None:
-            if not self._doc_chunks:
-                for i, chunk in enumerate(self.chunks):
-                    self._doc_chunks.setdefault(chunk.doc_id, []).append(i)
             keys = self._doc_keys[doc_id] = frozenset().union(*(self._keys(i) for i in self._doc_chunks[doc_id]))
         return keys
+
+    @cached_property
+    def _doc_chunks(self) -> dict[str, list[int]]:
+        """Each document's passages (their indices)."""
+        found: dict[str, list[int]] = {}
+        for i, chunk in enumerate(self.chunks):
+            found.setdefault(chunk.doc_id, []).append(i)
+        return found
 
     def _with_required(
         self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int
