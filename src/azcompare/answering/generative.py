@@ -41,8 +41,6 @@ _NAME_FIRST = re.compile(r"^(?:Azure|OpenAI|Microsoft|Foundry|[A-Z][A-Z0-9]+)\b"
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
-# The statements the model reads: the answer leads with the best ones (compose.py orders them).
-LEAD_STATEMENTS = 2
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
 
@@ -138,7 +136,7 @@ class GenerativeProvider:
         attributed and verified against the statements' passages: a sentence they do not back is left
         out, and a lead with no backed sentence gives way to the extractive answer.
         """
-        evidence = extractive.evidence[:LEAD_STATEMENTS]
+        evidence = extractive.evidence[: settings.local_statements]
         hits = [e.hit for e in evidence]
         # Statement n is cited in the final text by the number the extractive answer gives it.
         number = {(c.chunk_id, tuple(tuple(span) for span in c.spans)): c.n for c in extractive.citations}
@@ -278,6 +276,8 @@ class GenerativeProvider:
         model's reply is not a usable question."""
         if not turns or not is_follow_up(question):
             return None
+        if self.name == "local" and not settings.local_condense:
+            return None  # a small local model rewrites worse than the rules (settings.local_condense)
         text = "".join(p for p, _ in self._stream(condense_messages(question, turns), settings, CONDENSE_MAX_TOKENS))
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         if not lines:
