@@ -177,6 +177,28 @@ def format_statements(statements: Sequence[tuple[str, Hit]]) -> str:
     return "\n".join(lines)
 
 
+# Worked examples after the system message, as earlier turns: a small model follows a shown answer better
+# than a described one (measured on dev). They are about made-up services, so that nothing in them can
+# pass verification if copied, and they are part of the fixed prefix, so they cost nothing after the
+# first question.
+STATEMENT_EXAMPLES = (
+    (
+        "1. (2025-01-10) Contoso Vault encrypts every backup with 256-bit AES keys that the customer can rotate.\n"
+        "2. (2023-04-02) Contoso Vault keeps backups for 30 days.",
+        "Are Contoso Vault backups encrypted?",
+        'Begin with "Yes," and say why.',
+        "Yes, Contoso Vault encrypts every backup with 256-bit AES keys that the customer can rotate [1].",
+    ),
+    (
+        "1. (2024-06-01) Fabrikam Queue accepts messages of up to 256 KB; larger messages are rejected.\n"
+        "2. (2024-06-01) Fabrikam Queue is available in 12 regions.",
+        "What is the largest message Fabrikam Queue accepts?",
+        "Give the figure first.",
+        "256 KB: Fabrikam Queue accepts messages of up to 256 KB and rejects larger ones [1].",
+    ),
+)
+
+
 def statement_messages(
     question: str, statements: Sequence[tuple[str, Hit]], shape: str = "open", verdict: str = ""
 ) -> list[tuple[str, str]]:
@@ -188,8 +210,13 @@ def statement_messages(
     wanted = STATEMENT_SHAPES.get(shape, "")
     if shape == "yes_no":
         wanted = wanted.format(verdict=verdict) if verdict else "Begin with Yes or No and say why."
+    examples: list[tuple[str, str]] = []
+    for facts, asked, hint, reply in STATEMENT_EXAMPLES:
+        examples.append(("user", STATEMENTS_USER.format(facts=facts, question=asked, shape=f"{hint}\n")))
+        examples.append(("assistant", reply))
     return [
         ("system", STATEMENTS_SYSTEM),
+        *examples,
         (
             "user",
             STATEMENTS_USER.format(
