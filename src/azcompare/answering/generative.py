@@ -3,10 +3,11 @@
 The flow for one question:
 1. Weak evidence (below the calibrated abstention threshold) abstains without asking the model,
    exactly as the extractive provider does.
-2. The prompt (answering/prompt.py) gives the best passages, or, for the local model, the statements
-   the extractive answer chose (numbered, each with its passage's title and date), so that a small
-   model phrases facts already found instead of searching passages for them. The model's tokens
-   stream out as Deltas, with citation markers renumbered on the fly.
+2. The prompt (answering/prompt.py) gives the best passages; the model's tokens stream out as Deltas,
+   with citation markers renumbered on the fly. The local model instead reads the best statements the
+   extractive answer chose (numbered, with their dates) and writes only the direct answer, which the
+   statements then follow word for word (`_lead_then_statements`): a small model phrases facts already
+   found rather than searching passages for them.
 3. verify.py checks the finished text; an answer with no sentence backed by a passage it cites is
    replaced by the extractive answer, with a notice saying so.
 Errors and timeouts raise ProviderError with a scrubbed message; the pipeline then falls back to the
