@@ -175,3 +175,20 @@ def test_qwen_05b_leads_with_a_verified_answer_and_the_statements_follow_word_fo
     assert 1 <= len(re.findall(r"[.!?](?:\s*\[\d+\])+|\[\d+\][.!?]", lead)) <= 2 and lead.startswith("No")
     assert extractive.text.startswith("No — ") and body[1:] == extractive.text[len("No — ") + 1 :]
     assert "".join(deltas).endswith(body) and a.unsupported == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("No, Microsoft will not use the prompts to train foundation models [1].", True),
+        ("Yes, OpenAI encrypts customer data at rest [2].", True),
+        ("The content filtering system classifies the following harm categories: [1].", False),
+        ("When abuse monitoring flags some of our prompts, who or what reviews them [1]?", False),
+        ("The OpenAI API has undergone an audit by an independent third-party auditor … [2].", False),
+        ("Azure OpenAI yes; Azure OpenAI yes [2].", False),
+    ],
+)
+def test_a_backed_lead_sentence_must_also_read_as_an_answer(sentence, kept):
+    from azcompare.answering.generative import _reads_as_an_answer
+
+    assert _reads_as_an_answer(sentence) is kept

@@ -39,6 +39,7 @@ CONDENSE_MAX_TOKENS = 64
 _VERDICT = re.compile(r"^(Yes|No|It depends) — ")
 _MARKER = re.compile(r"\[(\d+)\]")
 _NAME_FIRST = re.compile(r"^(?:Azure|OpenAI|Microsoft|Foundry|[A-Z][A-Z0-9]+)\b")
+_RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*$)")
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
@@ -179,7 +180,11 @@ class GenerativeProvider:
         lead = [
             _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
             for c in checked.checks
-            if c.supported and c.cited and c.score >= SUPPORT_THRESHOLD and _agrees(c.text, expected)
+            if c.supported
+            and c.cited
+            and c.score >= SUPPORT_THRESHOLD
+            and _agrees(c.text, expected)
+            and _reads_as_an_answer(c.text)
         ]
         if checked.abstained or not lead:
             what = "said the knowledge base does not cover this" if checked.abstained else "had no backed sentence"
@@ -322,6 +327,14 @@ def _agrees(sentence: str, verdict: str) -> bool:
     if not verdict or not said:
         return True
     return said.group(1).lower() == verdict.split()[0].lower()
+
+
+def _reads_as_an_answer(sentence: str) -> bool:
+    """False for what a small model writes that is backed but says nothing: an introduction with nothing
+    after its colon, the question asked back, a statement copied up to where the prompt clipped it (…),
+    or a feature-matrix row copied in its raw form ("Azure OpenAI yes; Azure OpenAI yes")."""
+    body = _MARKER.sub("", sentence).strip()
+    return not (body.rstrip(".").endswith((":", "?")) or "…" in body or "..." in body or _RAW_ROW.search(body))
 
 
 def _usage(chunk: object) -> dict[str, int]:
