@@ -334,7 +334,7 @@ def _reads_as_an_answer(sentence: str) -> bool:
     after its colon, the question asked back, a statement copied up to where the prompt clipped it (…),
     or a feature-matrix row copied in its raw form ("Azure OpenAI yes; Azure OpenAI yes")."""
     body = _MARKER.sub("", sentence).strip()
-    return not (body.rstrip(".").endswith((":", "?")) or "…" in body or "..." in body or _RAW_ROW.search(body))
+    return not (body.rstrip(" .").endswith((":", "?")) or "…" in body or "..." in body or _RAW_ROW.search(body))
 
 
 def _usage(chunk: object) -> dict[str, int]:
