@@ -187,7 +187,11 @@ class GenerativeProvider:
             and _reads_as_an_answer(c.text)
         ]
         if checked.abstained or not lead:
-            what = "said the knowledge base does not cover this" if checked.abstained else "had no backed sentence"
+            what = (
+                "said the knowledge base does not cover this"
+                if checked.abstained
+                else "had no sentence backed by a passage it cited"
+            )
             yield Draft(
                 extractive.text,
                 extractive.citations,
