@@ -83,7 +83,7 @@ SMOLLM2 = ModelSpec(
 )
 QWEN_05B = ModelSpec(
     name="qwen0.5b",
-    title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB; fluent and quick)",
+    title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB; between the two in size and speed)",
     filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
