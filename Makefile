@@ -60,7 +60,7 @@ bench: setup
 	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/benchmark.py
 
 compare: setup
-	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/compare_providers.py
+	AZCOMPARE_MIRROR_DIR=$${AZCOMPARE_MIRROR_DIR:-$(MIRROR)} $(BIN)/python scripts/compare_providers.py evals/questions.yaml --split $(SPLIT)
 
 models-qwen: setup
 	$(BIN)/azcompare models install qwen

@@ -1,13 +1,19 @@
 """Compare answer providers on a question set in one run: quality, grounding and speed side by side.
 
-    python scripts/compare_providers.py [evals/dev.yaml] [--configs extractive,local:smollm2,local:qwen]
+    python scripts/compare_providers.py [evals/questions.yaml] --split heldout \
+        [--configs extractive,local:smollm2,local:qwen0.5b,local:qwen] [--threads 1]
 
 Each configuration is a provider, optionally with a local model after a colon. For each it prints
-fact recall and citation validity (the evaluation metrics of azcompare.evaluation.metrics), how
-often the generative answer was replaced by the extractive one (no sentence backed by a cited
-passage) or had sentences flagged unsupported, p50 latency of the whole answer, and generation
-speed in tokens per second (completion tokens over generation time, summed over the answers that
-called the model). The model is loaded before timing starts; the load time is printed separately.
+fact recall, lead accuracy, citation validity and support, abstention accuracy (the evaluation
+metrics of azcompare.evaluation.metrics); the kept rate: of the answers the model was asked to
+write, the share that passed verification and was not replaced by the extractive answer; how often
+a kept answer had sentences flagged unsupported; p50/p95 of the whole answer and of the time to its
+first token; and generation speed in tokens per second (completion tokens over generation time,
+summed over the answers that called the model). The model is loaded before timing starts; the load
+time is printed separately. Tune on `--split dev`; report `--split heldout`.
+
+The figures of every local model are also saved for `azcompare models` to show (models.py,
+`comparison_path`: in the user's cache folder, outside the repository).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from azcompare import models
 from azcompare.answering.pipeline import answer
 from azcompare.evaluation.dataset import load_question_set
 from azcompare.evaluation.metrics import percentile
@@ -34,6 +41,9 @@ def run_config(config: str, items, base: Settings) -> tuple[RunResult, float]:
     """Answer every item with one provider configuration; returns the run and the warm-up seconds."""
     provider, _, model = config.partition(":")
     settings = base.with_overrides(local_model=model or None)
+    if provider == "local" and models.unavailable_reason(settings):
+        # Measuring the extractive fallback under a model's name would be misleading.
+        raise SystemExit(f"{config}: {models.unavailable_reason(settings)}")
     started = time.perf_counter()
     answer("Does Azure OpenAI support private endpoints?", provider=provider, settings=settings)  # load the model
     warm_up = time.perf_counter() - started
@@ -51,20 +61,27 @@ def summarize(config: str, run: RunResult, warm_up: float) -> dict[str, float | 
     tokens = sum(a.usage["completion_tokens"] for a in generated)
     seconds = sum(a.timings["generate_ms"] for a in generated) / 1000
     rates = [a.usage["completion_tokens"] / (a.timings["generate_ms"] / 1000) for a in generated]
+    # Asked: the model wrote an answer (weak evidence and "the sources lack X" are answered without it).
+    asked = [a for a in answered if "generate_ms" in a.timings]
+    kept = [a for a in asked if a.provider == provider]
     return {
         "config": config,
         "questions": len(answers),
         "fact_recall": run.summary.get("fact_recall"),
+        "lead_accuracy": run.summary.get("lead_accuracy"),
+        "verdict_accuracy": run.summary.get("verdict_accuracy"),
         "citation_validity": run.summary.get("citation_validity"),
         "citation_support": run.summary.get("citation_support"),
         "abstention_accuracy": run.summary.get("abstention_accuracy"),
-        "fallback_rate": (sum(a.provider != provider for a in answered) / len(answered)) if answered else None,
-        "flagged_rate": (sum(bool(a.unsupported) for a in answered) / len(answered)) if answered else None,
+        "model_calls": len(asked),
+        "kept_rate": len(kept) / len(asked) if asked else None,
+        "flagged_rate": (sum(bool(a.unsupported) for a in kept) / len(kept)) if kept else None,
         "p50_ms": percentile([a.timings.get("total_ms", 0.0) for a in answers], 50),
         "p95_ms": percentile([a.timings.get("total_ms", 0.0) for a in answers], 95),
+        "ttft_p50_ms": percentile([a.timings["first_token_ms"] for a in answers if "first_token_ms" in a.timings], 50),
+        "ttft_p95_ms": percentile([a.timings["first_token_ms"] for a in answers if "first_token_ms" in a.timings], 95),
         "tokens_per_s": tokens / seconds if seconds else None,
         "p50_tokens_per_s": statistics.median(rates) if rates else None,
-        "model_calls": len(generated),
         "warm_up_s": warm_up,
     }
 
@@ -82,16 +99,20 @@ def print_table(rows: list[dict]) -> None:
     fields = [
         ("questions", 0),
         ("fact_recall", 3),
+        ("lead_accuracy", 3),
+        ("verdict_accuracy", 3),
         ("citation_validity", 3),
         ("citation_support", 3),
         ("abstention_accuracy", 3),
-        ("fallback_rate", 3),
+        ("model_calls", 0),
+        ("kept_rate", 3),
         ("flagged_rate", 3),
         ("p50_ms", 0),
         ("p95_ms", 0),
+        ("ttft_p50_ms", 0),
+        ("ttft_p95_ms", 0),
         ("tokens_per_s", 1),
         ("p50_tokens_per_s", 1),
-        ("model_calls", 0),
         ("warm_up_s", 1),
     ]
     width = max(18, *(len(r["config"]) + 2 for r in rows))
@@ -103,19 +124,28 @@ def print_table(rows: list[dict]) -> None:
 def main() -> None:
     """Parse arguments, run every configuration, print the table (and optionally save it as JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("question_set", nargs="?", default=str(ROOT / "evals" / "dev.yaml"))
-    parser.add_argument("--configs", default="extractive,local:smollm2,local:qwen")
+    parser.add_argument("question_set", nargs="?", default=str(ROOT / "evals" / "questions.yaml"))
+    parser.add_argument("--split", default="", help="Only items of this split (dev, heldout); report heldout.")
+    parser.add_argument("--configs", default="extractive,local:smollm2,local:qwen0.5b,local:qwen")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the settings' value).")
     parser.add_argument("--limit", type=int, default=0, help="Only the first N questions (0: all).")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument(
+        "--no-save", action="store_true", help="Do not save the local models' figures for `azcompare models`."
+    )
     args = parser.parse_args()
     apply_offline_env()
-    base = Settings()
+    base = Settings().with_overrides(local_threads=args.threads or None)
     questions = load_question_set(Path(args.question_set))
-    items = questions.items[: args.limit] if args.limit else questions.items
+    items = questions.split(args.split) if args.split else questions.items
+    if not items:
+        raise SystemExit(f"no items of split {args.split!r} in {args.question_set} (splits: {questions.splits})")
+    items = items[: args.limit] if args.limit else items
     rows = []
+    where = f"{args.question_set}" + (f" (split {args.split})" if args.split else "")
     header = (
-        f"{len(items)} questions from {args.question_set}; top_k={base.top_k}, passages to a model="
-        f"{base.llm_passages}, max tokens={base.llm_max_tokens}, threads={base.local_threads or 'auto'}"
+        f"{len(items)} questions from {where}; top_k={base.top_k}, passages to a model={base.llm_passages}, "
+        f"local input={base.local_input}, max tokens={base.llm_max_tokens}, threads={base.local_threads or 'auto'}"
     )
     for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
         run, warm_up = run_config(config, items, base)
@@ -126,6 +156,11 @@ def main() -> None:
         print(flush=True)
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        if not args.no_save and config.startswith("local:"):
+            threads = base.local_threads or models.default_threads()
+            models.save_measurement(
+                base, config.partition(":")[2], {**rows[-1], "split": args.split, "threads": threads}
+            )
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from azcompare import build_index
+from azcompare import answer, build_index
 from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.prompt import REMOVED
-from azcompare.models import resolve_model_path
+from azcompare.models import resolve_model_path, unavailable_reason
 from azcompare.settings import Settings
 from loopback_servers import OpenAIServer, llama_reply
 from test_providers_http import assert_valid_citations, collect
@@ -148,3 +148,47 @@ def test_llama_cpp_holds_the_model_to_cited_sentences(llama):
     text = out["choices"][0]["message"]["content"]
     claim = r'[A-Za-z0-9"(](?:[^\[\]\n.!?]|\.[0-9])+\.? \[1\](?:\[1\])?\.?'
     assert re.fullmatch(f"{claim}(?: {claim}){{0,3}}", text), text
+
+
+@pytest.fixture(scope="module")
+def qwen_settings(kb_settings):
+    """Qwen2.5-Coder-0.5B reading the extractive answer's statements (the local provider's default input)."""
+    settings = kb_settings.with_overrides(local_model="qwen0.5b", local_input="statements")
+    if unavailable_reason(settings):
+        pytest.skip(unavailable_reason(settings))
+    return settings
+
+
+@pytest.mark.slow
+def test_qwen_05b_leads_with_a_verified_answer_and_the_statements_follow_word_for_word(qwen_settings):
+    question = "Will Microsoft use the prompts and completions we send to Azure OpenAI to train foundation models?"
+    extractive = answer(question, provider="extractive", settings=qwen_settings)
+    deltas, a = collect(question, "local", qwen_settings)
+    assert a.status == "answered" and "generate_ms" in a.timings and a.timings["verify_ms"] > 0
+    assert_valid_citations(a)
+    if a.provider == "extractive":  # the model's lead did not pass: the extractive answer, with the reason
+        assert a.text == extractive.text and any("showing the extractive answer instead" in n for n in a.notices)
+        return
+    assert a.provider == "local" and a.citations == extractive.citations
+    lead, body = a.text.split("\n\n", 1)
+    # The model's one or two sentences, each cited, then the extractive statements without their verdict.
+    assert 1 <= len(re.findall(r"[.!?](?:\s*\[\d+\])+|\[\d+\][.!?]", lead)) <= 2 and lead.startswith("No")
+    assert extractive.text.startswith("No — ") and body[1:] == extractive.text[len("No — ") + 1 :]
+    assert "".join(deltas).endswith(body) and a.unsupported == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("No, Microsoft will not use the prompts to train foundation models [1].", True),
+        ("Yes, OpenAI encrypts customer data at rest [2].", True),
+        ("The content filtering system classifies the following harm categories: [1].", False),
+        ("When abuse monitoring flags some of our prompts, who or what reviews them [1]?", False),
+        ("The OpenAI API has undergone an audit by an independent third-party auditor … [2].", False),
+        ("Azure OpenAI yes; Azure OpenAI yes [2].", False),
+    ],
+)
+def test_a_backed_lead_sentence_must_also_read_as_an_answer(sentence, kept):
+    from azcompare.answering.generative import _reads_as_an_answer
+
+    assert _reads_as_an_answer(sentence) is kept

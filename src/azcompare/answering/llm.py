@@ -13,7 +13,6 @@ that importing azcompare stays fast and a missing optional client only disables 
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,10 +83,9 @@ class LocalBackend:
         from langchain_community.chat_models import ChatLlamaCpp
 
         path = models.resolve_model_path(settings)
-        # One core is left to the rest of the machine: llama.cpp's threads wait for each other at every
-        # step, so one that loses its core to another process stalls them all (measured on 2 shared
-        # cores: 2 threads, 3.5 s per token; 1 thread, 0.02 s).
-        threads = settings.local_threads or max(1, (os.cpu_count() or 2) - 1)
+        # One core is left to the rest of the machine (measured on 2 shared cores: 2 threads, 3.5 s per
+        # token; 1 thread, 0.02 s): see models.default_threads.
+        threads = settings.local_threads or models.default_threads()
         key = (str(path), settings.local_context, threads)
         if self._loaded is None or self._loaded[0] != key:
             self._loaded = None  # only one model in memory: drop the old one before loading the next
@@ -96,6 +94,9 @@ class LocalBackend:
                 n_ctx=settings.local_context,
                 n_threads=threads,
                 n_batch=512,  # prompt tokens per step; the default of 8 makes reading the passages slow
+                # Reading the prompt uses as many threads as generating: llama-cpp-python's default is every
+                # core, and on 2 shared cores 2 threads read the prompt at 40-79 tokens/s, 1 thread at 95.
+                model_kwargs={"n_threads_batch": threads},
                 max_tokens=settings.llm_max_tokens,
                 temperature=settings.llm_temperature,
                 seed=0,

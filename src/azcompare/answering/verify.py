@@ -46,6 +46,9 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+\])*(?=\s|$)|$)", re.DOTALL)
 _ABSTAIN = re.compile(r"not in the knowledge base", re.IGNORECASE)
+_NUMBERED = re.compile(
+    r"^(?:(?:facts?|statements?|passages?|sources?)\s*#?\s*(\d{1,3})\s*[:.)-]|<(\d{1,3})>)\s*", re.IGNORECASE
+)
 # A feature-matrix row as chunking writes it: "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes".
 _ROW_VALUE = re.compile(r"\b(Azure OpenAI|OpenAI):?\s+(yes|no)\b", re.IGNORECASE)
 _AZURE = re.compile(r"\bAzure OpenAI\b", re.IGNORECASE)
@@ -84,13 +87,27 @@ class Renumbering:
         return {new: old for old, new in self.number.items()}
 
 
+class FixedNumbering(Renumbering):
+    """Maps passage numbers to citation numbers fixed in advance (passage → number); drops unknown ones."""
+
+    def __init__(self, given: int, numbers: dict[int, int]) -> None:
+        super().__init__(given)
+        self.number = {n: c for n, c in numbers.items() if c}
+
+    def _replace(self, match: re.Match[str]) -> str:
+        known = [n for n in map(int, re.findall(r"\d+", match.group("numbers"))) if n in self.number]
+        self.dropped.extend(n for n in map(int, re.findall(r"\d+", match.group("numbers"))) if n not in self.number)
+        out = list(dict.fromkeys(f"[{self.number[n]}]" for n in known))
+        return match.group("space") + "".join(out) if out else ""
+
+
 class MarkerStream:
     """Renumbers markers in streamed text, holding back a possibly unfinished "[..." until it closes."""
 
     HOLD = 24  # longer than any marker group we rewrite
 
-    def __init__(self, given: int) -> None:
-        self.renumbering = Renumbering(given)
+    def __init__(self, given: int, renumbering: Renumbering | None = None) -> None:
+        self.renumbering = renumbering or Renumbering(given)
         self._pending = ""
 
     def feed(self, piece: str) -> str:
@@ -130,6 +147,7 @@ class Verification:
     dropped: list[int]
     abstained: bool
     checks: list[SentenceCheck] = field(default_factory=list)
+    passage_of: dict[int, int] = field(default_factory=dict)  # citation number → given passage number
 
     @property
     def supported(self) -> int:
@@ -188,7 +206,48 @@ def verify(raw: str, hits: Sequence[Hit], kb: KnowledgeBase, settings: Settings)
     citations = [cite(best[n][1], n) for n in sorted(best)]
     unsupported = [c.text for c in checks if not c.supported]
     abstained = not any(c.supported and c.cited for c in checks) and bool(_ABSTAIN.search(text))
-    return Verification(text, citations, unsupported, renumbering.dropped, abstained, checks)
+    return Verification(text, citations, unsupported, renumbering.dropped, abstained, checks, passage_of)
+
+
+def attribute(raw: str, hits: Sequence[Hit], kb: KnowledgeBase) -> str:
+    """The text with each uncited claim sentence given the marker of the passage that backs it best,
+    when one backs it well enough (SUPPORT_THRESHOLD); other sentences are left as they are.
+
+    A small model (Qwen 0.5B) often states a fact from the passages without its [n]. Attribution by the
+    same support score that verification applies afterwards places the marker for it; a sentence no
+    passage backs stays uncited, and verification then flags it as it would have.
+    """
+
+    def canonical(match: re.Match[str]) -> str:  # "[1, 2]" → "[1][2]", numbers kept (verify renumbers them)
+        numbers = [int(t) for t in re.findall(r"\d+", match.group("numbers"))]
+        return match.group("space") + "".join(f"[{n}]" for n in numbers if 1 <= n <= len(hits))
+
+    sentences = [_markers_last(s) for s in answer_sentences(tidy(_GROUP.sub(canonical, raw)))]
+    uncited = [s for s in sentences if not _MARKER.search(s)]
+    claims = [(s, {match_key(t) for t in terms(s)}) for s in uncited]
+    claims = [(s, c) for s, c in claims if len(c) >= MIN_CLAIM_TERMS and not _ABSTAIN.search(s)]
+    if not claims:
+        return " ".join(sentences)
+    vectors = kb.embed([s for s, _ in claims])
+    marked: dict[str, str] = {}
+    for (sentence, claim_terms), vector in zip(claims, vectors, strict=True):
+        scores = [_support(sentence, claim_terms, vector, hit, kb)[0] for hit in hits]
+        best = max(range(len(hits)), key=lambda i: scores[i], default=None)
+        if best is not None and scores[best] >= SUPPORT_THRESHOLD:
+            stem, end = re.match(r"(.*?)([.!?]*)$", sentence, re.DOTALL).groups()  # type: ignore[union-attr]
+            marked[sentence] = f"{stem.rstrip()} [{best + 1}]{end or '.'}"
+    return " ".join(marked.get(s, s) for s in sentences)
+
+
+def _markers_last(sentence: str) -> str:
+    """ "[1] Text." or "Fact 1: Text." → "Text [1]." (small models number their sentences the way the
+    facts were listed)."""
+    sentence = _NUMBERED.sub(lambda m: f"[{m.group(1) or m.group(2)}] ", sentence)
+    found = re.match(r"^((?:\[\d+\]\s*)+)(.+?)([.!?]*)$", sentence, re.DOTALL)
+    if not found:
+        return sentence
+    markers, text, end = found.groups()
+    return f"{text.rstrip()} {''.join(markers.split())}{end or '.'}"
 
 
 def _support(

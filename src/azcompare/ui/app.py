@@ -25,6 +25,7 @@ from azcompare.answering.suggest import EXAMPLES, follow_up_suggestions
 from azcompare.index import build_index
 from azcompare.index_state import IndexBusy, IndexUnavailable
 from azcompare.integrations.mcp import http_lifespan
+from azcompare.models import local_model_label
 from azcompare.overview import knowledge_overview
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer, encodable
@@ -112,6 +113,8 @@ def _provider_choices(settings: Settings) -> tuple[list[str], str]:
     usable = [name for name, reason in status.items() if reason is None]
     others = [f"- **{name}**: {reason}" for name, reason in status.items() if reason is not None]
     note = ("Not available here:\n" + "\n".join(others)) if others else "Every provider is available."
+    if "local" in usable:
+        note += f"\n\nThe **local** provider runs {local_model_label(settings)} (`AZCOMPARE_LOCAL_MODEL`)."
     return usable, note
 
 
