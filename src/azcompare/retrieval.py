@@ -187,7 +187,6 @@ class KnowledgeBase:
         self._chunk_keys: dict[tuple[int, bool], frozenset[str]] = {}
         self._doc_keys: dict[str, frozenset[str]] = {}
         self._vectors: dict[int, np.ndarray] = {}
-        self._naming: dict[re.Pattern[str], frozenset[str]] = {}
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
@@ -372,13 +371,6 @@ class KnowledgeBase:
         return SearchResult(
             hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
         )
-
-    def documents_naming(self, pattern: re.Pattern[str]) -> frozenset[str]:
-        """The documents any passage of which (title and headings included) matches `pattern` (cached)."""
-        found = self._naming.get(pattern)
-        if found is None:
-            found = self._naming[pattern] = frozenset(c.doc_id for c in self.chunks if pattern.search(c.embed_text))
-        return found
 
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage

@@ -38,10 +38,6 @@ _SPECIFIC = re.compile(r"\b(?:\d[\d.,:%-]*\w*|[A-Z]{2,}[\w-]*|[a-z]+-\d[\w.-]*)\
 MMR_LAMBDA = 0.85
 # Weight of a sentence that never names OpenAI itself, for a question about OpenAI alone.
 OTHER_SERVICE_FACTOR = 0.6
-# What the knowledge base is about: a document that names neither is off topic. Every page of today's
-# corpus names one, so this only matters when other documents are added (scripts/scale_bench.py).
-_TOPIC = re.compile(r"\b(?:OpenAI|Azure)\b")
-OFF_TOPIC_FACTOR = 0.5
 _OPENAI_ITSELF = re.compile(r"(?<!Azure )(?<!Services )\bOpenAI\b(?! Service)")
 # Sentences and sections that point elsewhere instead of saying something.
 _POINTER = re.compile(
@@ -76,20 +72,11 @@ def asks_about_openai_only(question: str) -> bool:
     return entities_in(question) == ["OpenAI"]
 
 
-def service_boost(question: str, kb: KnowledgeBase) -> Callable[[Chunk], float]:
-    """Passages of documents that name neither OpenAI nor Azure rank lower (another subject: a vendor's
-    pages put in a corpus folder); for a question about OpenAI alone, so do passages that never name
-    OpenAI itself."""
-    on_topic = kb.documents_naming(_TOPIC)
-    openai_only = asks_about_openai_only(question)
-
-    def boost(chunk: Chunk) -> float:
-        factor = 1.0 if chunk.doc_id in on_topic else OFF_TOPIC_FACTOR
-        if openai_only and not _OPENAI_ITSELF.search(chunk.text):
-            factor *= OTHER_SERVICE_FACTOR
-        return factor
-
-    return boost
+def service_boost(question: str) -> Callable[[Chunk], float] | None:
+    """For a question about OpenAI alone, passages that never name OpenAI itself rank lower."""
+    if not asks_about_openai_only(question):
+        return None
+    return lambda chunk: 1.0 if _OPENAI_ITSELF.search(chunk.text) else OTHER_SERVICE_FACTOR
 
 
 def evidence_strength(result: SearchResult) -> float:

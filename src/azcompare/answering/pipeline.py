@@ -74,7 +74,7 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         rrf_k=settings.rrf_k,
         max_per_doc=settings.max_per_doc,
         weights=settings.fusion_weights,
-        boost=service_boost(text, kb),
+        boost=service_boost(text),
         required=query.required,
         subject=query.subject,
     )
