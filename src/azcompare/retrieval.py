@@ -337,8 +337,10 @@ class KnowledgeBase:
         dense_by = dict(dense)
         bm25_by = dict(keyword)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense_by.get(i, -1.0), i))
+        named = self._named_first(ranked, text, subject)
+        score = {i: fused[at] for i, at in zip(named, ranked, strict=True)}  # a place keeps its score
         order = _diverse(
-            self._named_first(ranked, text, subject),
+            named,
             [self.chunks[i].doc_id for i in range(len(self.chunks))],
             top_k,
             max_per_doc,
@@ -347,7 +349,7 @@ class KnowledgeBase:
         hits = [
             Hit(
                 chunk=self.chunks[i],
-                score=fused[i],
+                score=score[i],
                 rank=rank + 1,
                 dense_score=dense_by.get(i),
                 bm25_score=bm25_by.get(i),
