@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
@@ -96,30 +96,11 @@ class GenerativeProvider:
             return
         hits = result.hits[: settings.llm_passages]
         messages = answer_messages(question, hits, settings.max_answer_sentences, shape)
-        markers = MarkerStream(len(hits))
-        pieces: list[str] = []
-        usage: dict[str, int] = {}
-        started = time.perf_counter()
-        first_token: float | None = None
         grammar = answer_grammar(len(hits), settings.max_answer_sentences)
-        for piece, chunk_usage in self._stream(messages, settings, settings.llm_max_tokens, grammar):
-            usage.update(chunk_usage)
-            if piece:
-                first_token = first_token or time.perf_counter()
-                pieces.append(piece)
-                shown = markers.feed(piece)
-                if shown:
-                    yield Delta(shown)
-        rest = markers.close()
-        if rest:
-            yield Delta(rest)
-        finished = time.perf_counter()
-        usage.setdefault("completion_tokens", len(pieces))  # llama.cpp streams one token per chunk
-        timings = {
-            "generate_ms": (finished - started) * 1000,
-            "model_first_token_ms": ((first_token or finished) - started) * 1000,
-        }
-        yield self._finish("".join(pieces), hits, extractive, kb, settings, strength, timings, usage)
+        text, usage, timings = yield from self._generate(
+            messages, settings, settings.llm_max_tokens, MarkerStream(len(hits)), grammar
+        )
+        yield self._finish(text, hits, extractive, kb, settings, strength, timings, usage)
 
     def _lead_then_statements(
         self,
@@ -148,33 +129,10 @@ class GenerativeProvider:
             question, [(e.sentence.text, e.hit) for e in evidence], shape, verdict.group(1) if verdict else ""
         )
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
-        pieces: list[str] = []
-        usage: dict[str, int] = {}
-        started = time.perf_counter()
-        first_token: float | None = None
-        for piece, chunk_usage in self._stream(messages, settings, min(settings.llm_max_tokens, LEAD_MAX_TOKENS)):
-            usage.update(chunk_usage)
-            if piece:
-                first_token = first_token or time.perf_counter()
-                pieces.append(piece)
-                shown = markers.feed(piece)
-                if shown:
-                    yield Delta(shown)
-                # A blank line ends the answer: what a small model writes after it is a list or a
-                # repetition of the facts, which follow anyway. Leaving the stream stops the model.
-                if "\n\n" in "".join(pieces).strip():
-                    break
-        rest = markers.close()
-        if rest:
-            yield Delta(rest)
-        finished = time.perf_counter()
-        usage.setdefault("completion_tokens", len(pieces))
-        timings = {
-            "generate_ms": (finished - started) * 1000,
-            "model_first_token_ms": ((first_token or finished) - started) * 1000,
-        }
+        max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
+        text, usage, timings = yield from self._generate(messages, settings, max_tokens, markers, one_paragraph=True)
         t0 = time.perf_counter()
-        checked = verify(attribute("".join(pieces), hits, kb), hits, kb, settings)
+        checked = verify(attribute(text, hits, kb), hits, kb, settings)
         timings["verify_ms"] = (time.perf_counter() - t0) * 1000
         expected = verdict.group(1) if verdict else ""
         lead = [
@@ -302,6 +260,44 @@ class GenerativeProvider:
         if not terms(rewritten) & context or not set(entities_in(question)) <= set(entities_in(rewritten)):
             return None
         return rewritten
+
+    def _generate(
+        self,
+        messages: list[tuple[str, str]],
+        settings: Settings,
+        max_tokens: int,
+        markers: MarkerStream,
+        grammar: str | None = None,
+        *,
+        one_paragraph: bool = False,
+    ) -> Generator[Delta, None, tuple[str, dict[str, int], dict[str, float]]]:
+        """Stream the model's text as Deltas, citation markers renumbered by `markers`; return the text,
+        the token usage and the timings. `one_paragraph` stops at the first blank line: what a small model
+        writes after it is a list or a repetition of the facts, which follow anyway."""
+        pieces: list[str] = []
+        usage: dict[str, int] = {}
+        started = time.perf_counter()
+        first_token: float | None = None
+        for piece, chunk_usage in self._stream(messages, settings, max_tokens, grammar):
+            usage.update(chunk_usage)
+            if piece:
+                first_token = first_token or time.perf_counter()
+                pieces.append(piece)
+                shown = markers.feed(piece)
+                if shown:
+                    yield Delta(shown)
+                if one_paragraph and "\n\n" in "".join(pieces).strip():
+                    break  # leaving the stream stops the model
+        rest = markers.close()
+        if rest:
+            yield Delta(rest)
+        finished = time.perf_counter()
+        usage.setdefault("completion_tokens", len(pieces))  # llama.cpp streams one token per chunk
+        timings = {
+            "generate_ms": (finished - started) * 1000,
+            "model_first_token_ms": ((first_token or finished) - started) * 1000,
+        }
+        return "".join(pieces), usage, timings
 
     def _stream(
         self, messages: list[tuple[str, str]], settings: Settings, max_tokens: int, grammar: str | None = None
