@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from azcompare.retrieval import NEAR_COPY_SIMILARITY, open_knowledge_base
+from azcompare.retrieval import NEAR_COPY_SIMILARITY, NEAR_COPY_WORDS, open_knowledge_base
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,8 @@ NETWORKING = (
     "Outbound traffic to other services can go through managed private links as well. "
     "DNS zones resolve the endpoint's name to its private address inside the network.\n\n"
     "## Data residency\n\n{name}: data at rest stays in the chosen geography; "
-    "backups, logs and fine-tuned weights stay in its paired region.\n"
+    "backups, logs and fine-tuned weights stay in its paired region.\n\n"
+    "## {name} roles\n\nA {name} reader can view keys of {name} resources but cannot create deployments.\n"
 )
 
 
@@ -94,6 +95,26 @@ def test_short_passages_under_the_same_heading_with_the_same_words_are_near_copi
     first = {
         subject: next(
             h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if "geography" in h.chunk.text
+        )
+        for subject in ("Azure OpenAI", "Contoso Cloud")
+    }
+    assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+
+
+def test_passages_that_differ_only_in_their_own_documents_names_are_near_copies(near_copies):
+    # Templated pages for two products: the product's name is in the heading and twice in a short
+    # passage, so neither the vectors nor the words match closely, until each document's own title
+    # words are set aside.
+    kb = near_copies
+    question = "Who can view keys but cannot create deployments?"
+    roles = {h.source: h.chunk for h in kb.search(question, 8, 30, 60).hits if "view keys" in h.chunk.text}
+    ids = [kb._by_id[roles[doc].id] for doc in ("azure", "contoso")]
+    assert float(kb._passage_vector(ids[0]) @ kb._passage_vector(ids[1])) < NEAR_COPY_SIMILARITY
+    words = [kb._keys(i, heading=False) for i in ids]
+    assert len(words[0] & words[1]) < NEAR_COPY_WORDS * len(words[0] | words[1])
+    first = {
+        subject: next(
+            h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if "view keys" in h.chunk.text
         )
         for subject in ("Azure OpenAI", "Contoso Cloud")
     }

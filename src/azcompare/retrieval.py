@@ -71,7 +71,9 @@ LINKED_PER_HIT = 2
 # passages have such a twin: matrix rows, the 2023 overview)...
 NEAR_COPY_SIMILARITY = 0.95
 # ...or when they sit under the same headings and share this much of their words: a renamed product moves
-# a short passage's vector far (a matrix row with both products renamed: 0.6-0.75).
+# a short passage's vector far (a matrix row with both products renamed: 0.6-0.75). Words and headings count
+# once each document's own title words are set aside, so templated pages for different products
+# ("Azure OpenAI roles" / "Contoso roles") count as copies of each other.
 NEAR_COPY_WORDS = 0.7
 
 
@@ -186,6 +188,7 @@ class KnowledgeBase:
         self._units: dict[str, list[SentenceUnit]] = {}
         self._chunk_keys: dict[tuple[int, bool], frozenset[str]] = {}
         self._doc_keys: dict[str, frozenset[str]] = {}
+        self._titles: dict[str, frozenset[str]] = {}
         self._vectors: dict[int, np.ndarray] = {}
 
     def idf(self, term: str) -> float:
@@ -386,8 +389,9 @@ class KnowledgeBase:
             return order
         vectors = np.stack([self._passage_vector(i) for i in order])
         similar = vectors @ vectors.T >= NEAR_COPY_SIMILARITY
-        words = [self._keys(i, heading=False) for i in order]
-        place = [(self.chunks[i].kind, self.chunks[i].heading_path) for i in order]
+        words = [self._keys(i, heading=False) - self._title_keys(i) for i in order]
+        headings = [frozenset(index_terms(" ".join(self.chunks[i].heading_path))) for i in order]
+        place = [(self.chunks[i].kind, h - self._title_keys(i)) for i, h in zip(order, headings, strict=True)]
         for a, b in combinations(range(len(order)), 2):
             if place[a] == place[b] and len(words[a] & words[b]) >= NEAR_COPY_WORDS * len(words[a] | words[b]):
                 similar[a, b] = similar[b, a] = True
@@ -428,6 +432,14 @@ class KnowledgeBase:
             chunk = self.chunks[index]
             keys = frozenset(index_terms(chunk.embed_text if heading else chunk.text))
             self._chunk_keys[index, heading] = keys
+        return keys
+
+    def _title_keys(self, index: int) -> frozenset[str]:
+        """The match keys of a passage's document title (cached per title)."""
+        title = self.chunks[index].title
+        keys = self._titles.get(title)
+        if keys is None:
+            keys = self._titles[title] = frozenset(index_terms(title))
         return keys
 
     def _document_keys(self, doc_id: str) -> frozenset[str]:
