@@ -67,6 +67,10 @@ def test_prices_and_sla_figures_are_told_from_other_numbers():
         ("Kann ich meine Daten mit Azure OpenAI in der EU behalten?", "de"),
         ("Quelle est la différence entre OpenAI et Azure OpenAI ?", "fr"),
         ("¿Puedo usar Azure OpenAI en Europa con mis datos?", "es"),
+        ("Azure OpenAI のリソースはリージョンあたり何個まで作成できますか?", "ja"),  # one "word" to a regex
+        ("Azure OpenAI 支持私有终结点吗?", "zh"),
+        ("Поддерживает ли Azure OpenAI частные конечные точки?", "ru"),
+        ("Can Azure OpenAI run in São Paulo?", "en"),
         ("Does OpenAI support private endpoints?", "en"),
         ("PTU price West Europe", "en"),
         ("Azure OpenAI gpt-4o regions", "en"),

@@ -9,6 +9,7 @@ says so instead of quoting what is merely nearby.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -284,6 +285,7 @@ def load_language_model() -> None:
 # "the", "which"): short, name-heavy English questions ("PTU price West Europe") are not mistaken.
 LANGUAGE_CONFIDENCE = 0.5
 ENGLISH_WORD_SHARE = 0.2
+MIN_OTHER_SCRIPT_LETTERS = 4
 
 
 def language_of(question: str) -> str:
@@ -293,7 +295,12 @@ def language_of(question: str) -> str:
     """
     text = _SERVICES.sub(" ", _MODEL.sub(" ", question))
     words = re.findall(r"[^\W\d_]{2,}", text.lower())
-    if len(words) < 3 or sum(w in STOPWORDS for w in words) / len(words) >= ENGLISH_WORD_SHARE:
+    # Letters of other scripts (kana, Han, Cyrillic, ...) are no English, and Japanese or Chinese
+    # write a whole question as one or two "words": the word tests below are for Latin script only.
+    other_script = sum(ch.isalpha() and not unicodedata.name(ch, "LATIN").startswith("LATIN") for ch in text)
+    if other_script < MIN_OTHER_SCRIPT_LETTERS and (
+        len(words) < 3 or sum(w in STOPWORDS for w in words) / len(words) >= ENGLISH_WORD_SHARE
+    ):
         return "en"
     language, confidence = _identifier().classify(text)
     return language if language != "en" and confidence >= LANGUAGE_CONFIDENCE else "en"
