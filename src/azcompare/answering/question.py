@@ -134,11 +134,14 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 # "How many tokens per second / requests per minute": a rate, by its unit or its abbreviation.
-_RATE_Q = re.compile(r"\b(tokens|requests|calls|images|words)\s+(?:per|a|each)\s+(second|minute|hour|day)\b", re.I)
+_RATE_Q = re.compile(
+    r"\b(tokens|requests|calls|images|words)[\s-]+(?:per|a|each)[\s-]+(second|minute|hour|day)\b", re.IGNORECASE
+)
 # "How much storage / what is the maximum file size": a size with its unit.
 _SIZE_Q = re.compile(r"\b(file size|size limit|storage|disk space|memory|how big|how large|maximum size)\b", re.I)
 _SIZE = re.compile(r"\d[\d,.]*\s?(?:[KMGT]i?B|bytes?|kilobytes?|megabytes?|gigabytes?)\b", re.IGNORECASE)
 _RATE_ABBREVIATION = {("tokens", "minute"): "TPM", ("requests", "minute"): "RPM", ("tokens", "second"): "TPS"}
+_RATE_SHORT_Q = re.compile(r"\b(" + "|".join(_RATE_ABBREVIATION.values()) + r")\b")  # upper case only
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|\b20\d\d-\d\d(-\d\d)?\b|\b\d{{1,2}}/\d{{1,2}}/20\d\d\b", re.I)
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
@@ -241,9 +244,9 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want("a duration or interval", "duration", _DURATION))
     if _SIZE_Q.search(question):
         wants.append(Want("a size", "size", _SIZE))
-    rate = _RATE_Q.search(question) if re.search(r"\b(how many|what|which)\b", question, re.IGNORECASE) else None
+    rate = _rate_asked(question) if re.search(r"\b(how many|what|which)\b", question, re.IGNORECASE) else None
     if rate:
-        what, per = rate.group(1).lower(), rate.group(2).lower()
+        what, per = rate
         short = _RATE_ABBREVIATION.get((what, per), "")
         unit = rf"{what[:-1]}s?\s*(?:per|/|a|each)\s*{per[:3]}\w*" + (rf"|\b{short}\b" if short else "")
         pattern = re.compile(rf"\d[\d,.]*\s*[kKmM]?\s*(?:{unit})|(?:{unit})[^.;]{{0,40}}?\d", re.IGNORECASE)
@@ -262,6 +265,15 @@ def _wants(question: str) -> list[Want]:
     for want in wants:
         unique.setdefault(want.label.lower(), want)
     return list(unique.values())
+
+
+def _rate_asked(question: str) -> tuple[str, str] | None:
+    """("tokens", "minute") for "tokens per minute", "tokens-per-minute" or "TPM"; None without a rate."""
+    rate = _RATE_Q.search(question)
+    if rate:
+        return rate.group(1).lower(), rate.group(2).lower()
+    short = _RATE_SHORT_Q.search(question)
+    return next((pair for pair, name in _RATE_ABBREVIATION.items() if short and name == short.group(1)), None)
 
 
 def region_pattern(region: str) -> re.Pattern[str]:
