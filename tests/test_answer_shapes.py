@@ -137,3 +137,26 @@ def test_a_question_buried_in_a_long_message_is_found(kb_settings):
     result = answer(message, settings=kb_settings)
     assert result.standalone_question == "Does OpenAI support private endpoints?"
     assert result.text.startswith("No — ") and "Private Endpoints: OpenAI no" in result.text
+
+
+def test_a_how_to_gets_the_steps_of_one_procedure_in_order(kb_settings):
+    result = answer("How do I enable customer-managed keys on my Azure OpenAI resource?", settings=kb_settings)
+    header, *steps = result.text.splitlines()
+    assert header.startswith("The steps of “Enable customer-managed keys on your Azure OpenAI resource”"), result.text
+    assert [line.split(".", 1)[0] for line in steps] == [str(n) for n in range(1, len(steps) + 1)]
+    assert steps[0].startswith("1. Go to your Azure OpenAI resource [1].")
+    # Each step quotes its passage, and the steps follow the page's order.
+    assert len({c.chunk_id for c in result.citations}) == 1
+    starts = [c.spans[0][0] for c in result.citations]
+    assert starts == sorted(starts) and all(c.snippet.split(";")[0][:30] in c.passage for c in result.citations)
+
+
+def test_a_procedure_cut_across_passages_is_quoted_whole_or_pointed_to(kb_settings):
+    result = answer("How do I set up a private endpoint for Azure OpenAI?", settings=kb_settings)
+    assert result.text.startswith("The steps of “Create a private endpoint and private DNS zone”"), result.text
+    assert "Navigate to the Private endpoint connections tab and select + Private endpoint" in result.text
+    retrieved = {h.chunk.id for h in result.hits}
+    assert {c.chunk_id for c in result.citations} <= retrieved
+    section = [h.chunk for h in result.hits if h.chunk.heading == "Create a private endpoint and private DNS zone"]
+    whole = "Select Review + create. Verify that the information is correct" in result.text
+    assert whole or "the whole procedure is on the page: https://learn.microsoft.com/" in result.text, section

@@ -278,6 +278,17 @@ def test_a_table_that_opens_the_answer_is_its_lead():
     assert m.lead_accuracy(q, answer("They differ in many ways [1].\n" + table)) == 0.0
 
 
+def test_the_numbered_steps_a_how_to_opens_with_are_its_lead():
+    q = item("howto", facts=[["select Identity"]])
+    steps = "The steps of “Enable the identity”:\n1. Go to your resource [1].\n"
+    steps += "2. Under Resource Management, select Identity [2].\n"
+    assert lead_text(steps).splitlines() == steps.strip().splitlines()
+    assert m.lead_accuracy(q, answer(steps + "\nMore steps are on the page.")) == 1.0
+    # A list that does not follow the opening sentence, or a single item, is not the lead.
+    assert m.lead_accuracy(q, answer("Go to your resource [1].\n1. Select Identity [2].\n2. Save [3].")) == 0.0
+    assert m.lead_accuracy(q, answer("Steps:\n1. Go to your resource [1].\nThen select Identity [2].")) == 0.0
+
+
 def test_partial_abstention_is_right_on_near_miss_items_and_they_leave_the_abstention_metrics():
     q = item("near_miss", facts=[["provisioned throughput units"]], absent="a PTU price")
     assert m.partial_abstention(q, answer("PTUs are reserved capacity [1].")) == 0.0

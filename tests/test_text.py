@@ -20,3 +20,28 @@ def test_items_of_a_long_list_keep_their_lead_in():
 def test_a_short_list_is_one_sentence_with_its_lead_in():
     sentences = split_sentences("Your data is:\n- not shared\n- not used for training\n\nAfter the list.")
     assert [s.text for s in sentences] == ["Your data is: not shared; not used for training", "After the list."]
+
+
+def test_numbered_steps_are_items_with_their_sub_items_and_exact_spans():
+    from azcompare.answering.steps import numbered_steps
+
+    passage = (
+        "To connect, follow these steps:\n\n"
+        "1. Sign in to the portal.\n"
+        "2. On the Data source page:\n\n"
+        "    - Select Upload files.\n"
+        "    - Select Next.\n"
+        "3. Resolve the address with nslookup. For example:\n\n"
+        "```\nnslookup example.com\n```\n\n"
+        "Afterwards the data is indexed.\n\n"
+        "1. Review your configuration.\n"
+    )
+    steps = numbered_steps(passage)
+    assert [s.text for s in steps] == [
+        "Sign in to the portal.",
+        "On the Data source page: Select Upload files; Select Next",
+        "Resolve the address with nslookup.",  # the "For example:" before the code is left out
+        "Review your configuration.",
+    ]
+    for step in steps:
+        assert all(passage[a:b] in step.text or passage[a:b].rstrip(".") in step.text for a, b in step.spans)

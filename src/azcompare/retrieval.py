@@ -219,6 +219,11 @@ class KnowledgeBase:
             self._units[chunk.id] = units  # the same list for every caller: threads may race to make it
         return units
 
+    def section(self, chunk: Chunk) -> list[Chunk]:
+        """The passages a section of a document was cut into (same headings), in order: this one among them."""
+        same = [self.chunks[i] for i in self._doc_chunks.get(chunk.doc_id, [])]
+        return sorted((c for c in same if c.heading_path == chunk.heading_path), key=lambda c: c.position)
+
     def newer(self, chunk_id: str) -> list[Link]:
         """The links from an older passage to newer passages on the same point, best first (none for others)."""
         return list(self._links.get(chunk_id, []))

@@ -20,6 +20,7 @@ from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
 from azcompare.answering.condense import entities_in
 from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
 from azcompare.answering.readable import is_readable
+from azcompare.answering.steps import find_procedure, steps_answer
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import match_key, terms
@@ -171,6 +172,12 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         chosen = select_evidence(scored, 2)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
+    elif ask.shape == "howto" and (
+        procedure := find_procedure(
+            question, scored, kb, {h.chunk.id: h for h in result.all_hits}, RELATIVE_CUTOFF * scored[0].score
+        )
+    ):
+        composed = steps_answer(procedure)
     else:
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences

@@ -21,6 +21,7 @@ KINDS = (
     "yes_no",  # the answer should lead with a verdict
     "noisy",  # a question buried in a long message, or typed with typos
     "non_english",  # asked in another language: an English reply that says the knowledge base is English
+    "howto",  # the steps of one procedure, in order
 )
 ITEM_FIELDS = (
     "id",

@@ -4,7 +4,8 @@ A *statement* is one sentence of prose (a list item is a sentence too) or one bo
 table; a table's header row and its `| --- |` separator are layout, not statements. A statement is
 *quoted* when it carries a citation marker such as [2]. The *lead* is the first statement; when the
 answer opens with a table, or with a sentence ending in a colon that introduces one, the lead runs to
-the end of that table (a side-by-side table is the answer to a comparison question).
+the end of that table (a side-by-side table is the answer to a comparison question); so does it to the
+end of a numbered list that such a sentence introduces (the steps are the answer to a how-to).
 
 The junk rule (`junk_reason`), checked in this order on the statement with its citation markers removed:
 
@@ -33,6 +34,7 @@ table is made of.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # whitespace; "e.g." and "i.e." do not end one.
 _SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])((?:[\"'”’)\]]|\s*\[\d+\])*)\s+")
 _LIST_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_NUMBERED = re.compile(r"^\d+[.)]\s+\S")
 _URL = re.compile(r"https?://\S+")
 _MD_LINK = re.compile(r"\[[^\]]+\]\([^)]+\)")
 _STUB = re.compile(r"\[!\w+|:::|\{\{<|\{%")
@@ -153,11 +156,15 @@ def _sentences(paragraph: str) -> list[str]:
 
 def lead_text(text: str) -> str:
     """The answer's first statement; a table that opens the answer (or that its first sentence introduces,
-    ending with a colon) is part of the lead."""
+    ending with a colon) is part of the lead, and so is a numbered list that sentence introduces."""
     statements = split_statements(text)
     if not statements:
         return ""
     first = statements[0]
+    lines = [line.strip() for line in text.strip().splitlines()]
+    steps = list(itertools.takewhile(_NUMBERED.match, lines[1:]))
+    if not first.table_row and first.plain.endswith(":") and lines[0] == first.text and len(steps) >= 2:
+        return "\n".join([first.text, *steps])
     if first.table_row:
         table_id = first.table_id
     elif first.plain.endswith(":") and len(statements) > 1 and statements[1].table_row:
