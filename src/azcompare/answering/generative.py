@@ -29,7 +29,14 @@ from azcompare.answering.prompt import answer_messages, condense_messages, state
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
 from azcompare.answering.question import read_question
 from azcompare.answering.redact import scrub
-from azcompare.answering.verify import SUPPORT_THRESHOLD, FixedNumbering, MarkerStream, attribute, verify
+from azcompare.answering.verify import (
+    SUPPORT_THRESHOLD,
+    FixedNumbering,
+    MarkerStream,
+    SentenceCheck,
+    attribute,
+    verify,
+)
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import terms
@@ -135,14 +142,11 @@ class GenerativeProvider:
         checked = verify(attribute(text, hits, kb), hits, kb, settings)
         timings["verify_ms"] = (time.perf_counter() - t0) * 1000
         expected = verdict.group(1) if verdict else ""
+        problems = [lead_problem(c, expected) for c in checked.checks]
         lead = [
             _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
-            for c in checked.checks
-            if c.supported
-            and c.cited
-            and c.score >= SUPPORT_THRESHOLD
-            and _agrees(c.text, expected)
-            and _reads_as_an_answer(c.text)
+            for c, problem in zip(checked.checks, problems, strict=True)
+            if not problem
         ]
         if checked.abstained or not lead:
             what = (
@@ -150,6 +154,8 @@ class GenerativeProvider:
                 if checked.abstained
                 else "had no sentence backed by a passage it cited"
             )
+            # The first sentence's failed check says why: it is the one meant to answer the question.
+            fallback = "abstained" if checked.abstained else (problems[0] if problems else "empty")
             yield Draft(
                 extractive.text,
                 extractive.citations,
@@ -159,6 +165,7 @@ class GenerativeProvider:
                 provider="extractive",
                 timings=timings,
                 usage=usage,
+                fallback=fallback,
             )
             return
         notices = []
@@ -222,6 +229,7 @@ class GenerativeProvider:
                 timings=timings,
                 usage=usage,
                 missing=extractive.missing,
+                fallback="abstained" if checked.abstained else ("unsupported" if checked.checks else "empty"),
             )
         if checked.unsupported:
             notices.append(
@@ -318,6 +326,27 @@ class GenerativeProvider:
                 message = f"{type(exc).__name__}: {message}"
             # `from None`: the original exception (and any key in its repr) stays out of tracebacks and logs.
             raise ProviderError(scrub(message, settings.secrets())[:300]) from None
+
+
+# Why a sentence of the local model's lead is left out, in the order the checks run (the first that fails).
+LEAD_PROBLEMS = ("uncited", "short", "weak", "number", "contradiction", "verdict", "not_an_answer")
+
+
+def lead_problem(check: SentenceCheck, verdict: str) -> str:
+    """The first check a sentence of the local model's lead fails, "" when it may lead the answer.
+
+    It must cite a statement that backs it ("uncited"; "weak", "number", "contradiction": see
+    verify.SentenceCheck), have enough words to be checked at all ("short": a bare "Yes [1]." says
+    nothing the statements do not), open with the extractive verdict if it opens with one ("verdict"),
+    and read as an answer ("not_an_answer": see `_reads_as_an_answer`).
+    """
+    if not check.cited:
+        return "uncited"
+    if not check.supported or check.score < SUPPORT_THRESHOLD:
+        return check.problem or "weak"
+    if not _agrees(check.text, verdict):
+        return "verdict"
+    return "" if _reads_as_an_answer(check.text) else "not_an_answer"
 
 
 def _agrees(sentence: str, verdict: str) -> bool:
