@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     local_grammar: bool = Field(
         False, description="Hold the local model to cited sentences (llama.cpp grammar); content is still verified."
     )
+    # The lead's shape (one sentence ending in [n], the extractive verdict first) costs little: the grammar
+    # is small and the model is held to it only for one sentence (answering/grammar.py, lead_grammar).
+    local_lead_grammar: bool = Field(
+        True, description="Hold the local model's lead to one cited sentence, verdict first (llama.cpp grammar)."
+    )
     # What the local model reads: the extractive answer's chosen statements (it phrases facts already
     # found, from a tenth of the tokens) or the best passages whole, as the remote providers do.
     local_input: Literal["statements", "passages"] = Field(

@@ -23,7 +23,7 @@ from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
 from azcompare.answering.extractive import ExtractiveDraft, evidence_strength, extractive_answer
-from azcompare.answering.grammar import answer_grammar
+from azcompare.answering.grammar import answer_grammar, lead_grammar
 from azcompare.answering.llm import BACKENDS, Backend
 from azcompare.answering.prompt import answer_messages, condense_messages, statement_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
@@ -103,7 +103,8 @@ class GenerativeProvider:
             return
         hits = result.hits[: settings.llm_passages]
         messages = answer_messages(question, hits, settings.max_answer_sentences, shape)
-        grammar = answer_grammar(len(hits), settings.max_answer_sentences)
+        # Off by default for whole answers (AZCOMPARE_LOCAL_GRAMMAR): see answering/grammar.py.
+        grammar = answer_grammar(len(hits), settings.max_answer_sentences) if settings.local_grammar else None
         text, usage, timings = yield from self._generate(
             messages, settings, settings.llm_max_tokens, MarkerStream(len(hits)), grammar
         )
@@ -137,7 +138,10 @@ class GenerativeProvider:
         )
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
         max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
-        text, usage, timings = yield from self._generate(messages, settings, max_tokens, markers, one_paragraph=True)
+        grammar = lead_grammar(len(hits), verdict.group(1) if verdict else "") if settings.local_lead_grammar else None
+        text, usage, timings = yield from self._generate(
+            messages, settings, max_tokens, markers, grammar, one_paragraph=True
+        )
         t0 = time.perf_counter()
         checked = verify(attribute(text, hits, kb), hits, kb, settings)
         timings["verify_ms"] = (time.perf_counter() - t0) * 1000
