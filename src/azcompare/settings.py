@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     local_lead_grammar: bool = Field(
         True, description="Hold the local model's lead to one cited sentence, verdict first (llama.cpp grammar)."
     )
+    # Off by default: measured with SmolLM2 on dev, the copied clause raises the kept rate (0.48 → 0.85) but
+    # is often not the one that answers, so the answers' lead accuracy falls (0.30 → 0.23); see
+    # generative._clauses and scripts/compare_providers.py (kept_copied_rate, kept_lead_accuracy).
+    local_lead_retry: bool = Field(
+        False, description="When the local model's lead is not backed, let it copy a clause of the statements."
+    )
     # What the local model reads: the extractive answer's chosen statements (it phrases facts already
     # found, from a tenth of the tokens) or the best passages whole, as the remote providers do.
     local_input: Literal["statements", "passages"] = Field(

@@ -15,6 +15,8 @@ format from the prompt alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from azcompare.answering.prompt import ABSTAIN_PHRASE
 
 
@@ -62,3 +64,20 @@ def lead_grammar(statements: int, verdict: str = "") -> str:
             'char ::= [^\\[\\]\\n<>.!?;] | [0-9] "." [0-9]',
         ]
     )
+
+
+def clause_grammar(clauses: Sequence[Sequence[str]], verdict: str = "") -> str:
+    """GBNF for a lead copied from the statements: `verdict` first when given, then one of the clauses
+    of statement n (`clauses[n - 1]`) word for word, then its marker [n] and a full stop.
+
+    The model chooses which clause answers the question; it cannot change a word of it. This is the
+    local provider's second try when the sentence the model wrote is not backed by the statements.
+    """
+    opening = f'"{verdict}, " ' if verdict else ""
+    options = [f'({" | ".join(_literal(c) for c in group)}) " [{n}]."' for n, group in enumerate(clauses, 1) if group]
+    return f"root ::= {opening}(" + " | ".join(options) + ")"
+
+
+def _literal(text: str) -> str:
+    """A GBNF string literal: backslashes and quotes escaped, line breaks as spaces."""
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
