@@ -52,7 +52,8 @@ def lead_grammar(statements: int, verdict: str = "") -> str:
     answer, a second sentence that drifts from the facts. The body may not hold a bracket, a line break,
     a tag character, a semicolon (a raw feature-matrix row) or a sentence end; a full stop only inside a
     number ("4.1"). Each forbidden token costs a pass of the grammar over the vocabulary, so the grammar
-    is a few rules without bounded repetition.
+    is a few rules without bounded repetition. Off by default (AZCOMPARE_LOCAL_LEAD_GRAMMAR): measured on
+    dev it fixed the form but kept no more answers (settings.local_lead_grammar).
     """
     numbers = " | ".join(f'"{n}"' for n in range(statements, 0, -1))
     opening = f'"{verdict}, " ' if verdict else ""
