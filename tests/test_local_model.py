@@ -127,6 +127,8 @@ def test_a_lead_sentence_is_left_out_for_the_first_check_it_fails():
     assert lead_problem(SentenceCheck("No, Azure OpenAI encrypts data at rest [1].", [1], True, backed), "Yes") == (
         "verdict"
     )
+    depends = SentenceCheck("It depends: a registration form is required for some models [1].", [1], True, backed)
+    assert lead_problem(depends, "It depends") == "" and lead_problem(depends, "No") == "verdict"
     assert lead_problem(SentenceCheck("The system classifies these categories: [1].", [1], True, backed), "") == (
         "not_an_answer"
     )

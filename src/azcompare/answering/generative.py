@@ -410,7 +410,8 @@ def _agrees(sentence: str, verdict: str) -> bool:
     said = _VERDICT_WORD.match(sentence)
     if not verdict or not said:
         return True
-    return said.group(1).lower() == verdict.split()[0].lower()
+    # The whole verdict: "It depends" is two words (comparing first words only rejected every "It depends").
+    return " ".join(said.group(1).lower().split()) == verdict.lower()
 
 
 def _reads_as_an_answer(sentence: str) -> bool:
