@@ -12,6 +12,14 @@ first token; and generation speed in tokens per second (completion tokens over g
 summed over the answers that called the model). The model is loaded before timing starts; the load
 time is printed separately. Tune on `--split dev`; report `--split heldout`.
 
+Why the model's answers were replaced is counted by the check the lead failed (Answer.fallback:
+unsupported by its statement, verdict disagreement, not an answer, empty, timeout...) and printed
+under the table. Kept answers are also checked for correctness: of the kept answers, the share whose
+lead (first sentence) holds an expected fact, and whose verdict is the expected one on yes/no items,
+each beside the extractive answer's figure on the same questions (the per-question lead_accuracy and
+verdict_accuracy of azcompare.evaluation.metrics): a kept lead is verified against its statement, but
+it can still lead with the less relevant fact.
+
 The figures of every local model are also saved for `azcompare models` to show (models.py,
 `comparison_path`: in the user's cache folder, outside the repository).
 """
@@ -23,7 +31,9 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -31,8 +41,9 @@ from azcompare import models
 from azcompare.answering.pipeline import answer
 from azcompare.evaluation.dataset import load_question_set
 from azcompare.evaluation.metrics import percentile
-from azcompare.evaluation.runner import RunResult, run_items
+from azcompare.evaluation.runner import ItemResult, RunResult, run_items
 from azcompare.settings import Settings, apply_offline_env
+from azcompare.types import Answer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,18 +63,41 @@ def run_config(config: str, items, base: Settings) -> tuple[RunResult, float]:
     return run, warm_up
 
 
-def summarize(config: str, run: RunResult, warm_up: float) -> dict[str, float | str | None]:
-    """The figures of one configuration."""
+def _asked(answer: Answer) -> bool:
+    """The model was asked to write this answer (weak evidence and "the sources lack X" are answered
+    without it); a model that failed or timed out was asked too."""
+    return answer.status == "answered" and ("generate_ms" in answer.timings or bool(answer.fallback))
+
+
+def _kept_mean(kept: list[ItemResult], name: str, reference: dict[str, ItemResult] | None) -> float | None:
+    """The mean of metric `name` over the kept answers where it applies, or, with `reference` (item id →
+    the extractive run's result), the extractive answers' mean on those same questions."""
+    values = []
+    for r in kept:
+        value = r.metrics.get(name)
+        if value is None:
+            continue
+        if reference is not None:
+            value = reference[r.item.id].metrics.get(name) if r.item.id in reference else None
+        if value is not None:
+            values.append(value)
+    return statistics.fmean(values) if values else None
+
+
+def summarize(
+    config: str, run: RunResult, warm_up: float, reference: dict[str, ItemResult] | None = None
+) -> dict[str, Any]:
+    """The figures of one configuration; `reference` (item id → the extractive run's result) gives the
+    extractive figures on the questions whose model answer was kept."""
     provider = config.partition(":")[0]
     answers = [r.answer for r in run.results]
-    answered = [a for a in answers if a.status == "answered"]
     generated = [a for a in answers if a.usage.get("completion_tokens") and a.timings.get("generate_ms")]
     tokens = sum(a.usage["completion_tokens"] for a in generated)
     seconds = sum(a.timings["generate_ms"] for a in generated) / 1000
     rates = [a.usage["completion_tokens"] / (a.timings["generate_ms"] / 1000) for a in generated]
-    # Asked: the model wrote an answer (weak evidence and "the sources lack X" are answered without it).
-    asked = [a for a in answered if "generate_ms" in a.timings]
-    kept = [a for a in asked if a.provider == provider]
+    asked = [r for r in run.results if _asked(r.answer)]
+    kept = [r for r in asked if r.answer.provider == provider]
+    dropped = Counter(r.answer.fallback or "unknown" for r in asked if r.answer.provider != provider)
     return {
         "config": config,
         "questions": len(answers),
@@ -75,7 +109,13 @@ def summarize(config: str, run: RunResult, warm_up: float) -> dict[str, float | 
         "abstention_accuracy": run.summary.get("abstention_accuracy"),
         "model_calls": len(asked),
         "kept_rate": len(kept) / len(asked) if asked else None,
-        "flagged_rate": (sum(bool(a.unsupported) for a in kept) / len(kept)) if kept else None,
+        "flagged_rate": (sum(bool(r.answer.unsupported) for r in kept) / len(kept)) if kept else None,
+        # Kept on the second try: a clause the model copied from the statements (generative.clause_grammar).
+        "kept_copied_rate": (sum("lead_retry_ms" in r.answer.timings for r in kept) / len(kept)) if kept else None,
+        "kept_lead_accuracy": _kept_mean(kept, "lead_accuracy", None),
+        "kept_lead_acc_extractive": _kept_mean(kept, "lead_accuracy", reference) if reference else None,
+        "kept_verdict_accuracy": _kept_mean(kept, "verdict_accuracy", None),
+        "kept_verdict_acc_extractive": _kept_mean(kept, "verdict_accuracy", reference) if reference else None,
         "p50_ms": percentile([a.timings.get("total_ms", 0.0) for a in answers], 50),
         "p95_ms": percentile([a.timings.get("total_ms", 0.0) for a in answers], 95),
         "ttft_p50_ms": percentile([a.timings["first_token_ms"] for a in answers if "first_token_ms" in a.timings], 50),
@@ -83,6 +123,7 @@ def summarize(config: str, run: RunResult, warm_up: float) -> dict[str, float | 
         "tokens_per_s": tokens / seconds if seconds else None,
         "p50_tokens_per_s": statistics.median(rates) if rates else None,
         "warm_up_s": warm_up,
+        "dropped": dict(dropped.most_common()),
     }
 
 
@@ -107,6 +148,11 @@ def print_table(rows: list[dict]) -> None:
         ("model_calls", 0),
         ("kept_rate", 3),
         ("flagged_rate", 3),
+        ("kept_copied_rate", 3),
+        ("kept_lead_accuracy", 3),
+        ("kept_lead_acc_extractive", 3),
+        ("kept_verdict_accuracy", 3),
+        ("kept_verdict_acc_extractive", 3),
         ("p50_ms", 0),
         ("p95_ms", 0),
         ("ttft_p50_ms", 0),
@@ -116,9 +162,14 @@ def print_table(rows: list[dict]) -> None:
         ("warm_up_s", 1),
     ]
     width = max(18, *(len(r["config"]) + 2 for r in rows))
-    print(f"{'':<22}" + "".join(f"{r['config']:>{width}}" for r in rows))
+    print(f"{'':<28}" + "".join(f"{r['config']:>{width}}" for r in rows))
     for name, digits in fields:
-        print(f"{name:<22}" + "".join(f"{_fmt(r[name], digits):>{width}}" for r in rows))
+        print(f"{name:<28}" + "".join(f"{_fmt(r[name], digits):>{width}}" for r in rows))
+    for r in rows:
+        if r["dropped"]:
+            total = sum(r["dropped"].values())
+            reasons = ", ".join(f"{why} {n} ({n / total:.0%})" for why, n in r["dropped"].items())
+            print(f"{r['config']}: {total} replaced answers, by the check the lead failed: {reasons}")
 
 
 def main() -> None:
@@ -147,9 +198,15 @@ def main() -> None:
         f"{len(items)} questions from {where}; top_k={base.top_k}, passages to a model={base.llm_passages}, "
         f"local input={base.local_input}, max tokens={base.llm_max_tokens}, threads={base.local_threads or 'auto'}"
     )
-    for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    reference: dict[str, ItemResult] | None = None
+    if "extractive" not in configs:  # the kept answers are compared with the extractive answers (35 ms each)
+        reference = {r.item.id: r for r in run_config("extractive", items, base)[0].results}
+    for config in configs:
         run, warm_up = run_config(config, items, base)
-        rows.append(summarize(config, run, warm_up))
+        if config == "extractive":
+            reference = {r.item.id: r for r in run.results}
+        rows.append(summarize(config, run, warm_up, reference))
         # The table so far after every configuration: a slow model should not hide the others' figures.
         print(header)
         print_table(rows)

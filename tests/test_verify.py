@@ -81,6 +81,8 @@ def test_unsupported_sentences_are_flagged(retrieved, kb_settings):
         "OpenAI also sells private endpoints to hospitals.",  # a claim without any citation
     ]
     assert [c.n for c in checked.citations] == [1, 2]
+    # Why each is not backed, as the local provider counts it when it drops a lead (Answer.fallback).
+    assert [c.problem for c in checked.checks] == ["", "weak", "number", "uncited"]
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,7 @@ def test_a_sentence_that_reverses_its_matrix_row_is_unsupported(retrieved, kb_se
     kb, hits, row, _ = retrieved
     checked = verify(f"{sentence} [{row}].", hits, kb, kb_settings)
     assert checked.unsupported == ([] if supported else [f"{sentence} [1]."])
+    assert checked.checks[0].problem == ("" if supported else "contradiction")
 
 
 @pytest.mark.parametrize(

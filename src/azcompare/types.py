@@ -191,6 +191,10 @@ class Answer:
     missing: list[str] = field(default_factory=list)
     # Older passages among the hits and the newer passages on the same point that came with them.
     links: list[Link] = field(default_factory=list)
+    # Why a generative provider's answer was replaced by the extractive one, as a short code: the check
+    # its lead failed ("unsupported", "verdict", "not_an_answer", ...), "abstained", "timeout", "error".
+    # "" when the provider asked wrote the answer (or no model was asked).
+    fallback: str = ""
 
     def __post_init__(self) -> None:
         # The status follows from `abstained`; callers only say it for a rejected question.
@@ -218,6 +222,7 @@ class Answer:
             "usage": dict(self.usage),
             "missing": list(self.missing),
             "links": [link.to_dict() for link in self.links],
+            "fallback": self.fallback,
         }
 
 

@@ -23,13 +23,21 @@ from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
 from azcompare.answering.extractive import ExtractiveDraft, evidence_strength, extractive_answer
-from azcompare.answering.grammar import answer_grammar
+from azcompare.answering.grammar import answer_grammar, clause_grammar, lead_grammar
 from azcompare.answering.llm import BACKENDS, Backend
 from azcompare.answering.prompt import answer_messages, condense_messages, statement_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
 from azcompare.answering.question import read_question
+from azcompare.answering.readable import is_readable
 from azcompare.answering.redact import scrub
-from azcompare.answering.verify import SUPPORT_THRESHOLD, FixedNumbering, MarkerStream, attribute, verify
+from azcompare.answering.verify import (
+    SUPPORT_THRESHOLD,
+    FixedNumbering,
+    MarkerStream,
+    SentenceCheck,
+    attribute,
+    verify,
+)
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import terms
@@ -43,6 +51,9 @@ _RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
+# The copied lead (the second try): clauses of at most CLAUSE_WORDS words fit in RETRY_MAX_TOKENS tokens.
+CLAUSE_WORDS = 30
+RETRY_MAX_TOKENS = 96
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
 
@@ -96,7 +107,8 @@ class GenerativeProvider:
             return
         hits = result.hits[: settings.llm_passages]
         messages = answer_messages(question, hits, settings.max_answer_sentences, shape)
-        grammar = answer_grammar(len(hits), settings.max_answer_sentences)
+        # Off by default for whole answers (AZCOMPARE_LOCAL_GRAMMAR): see answering/grammar.py.
+        grammar = answer_grammar(len(hits), settings.max_answer_sentences) if settings.local_grammar else None
         text, usage, timings = yield from self._generate(
             messages, settings, settings.llm_max_tokens, MarkerStream(len(hits)), grammar
         )
@@ -130,26 +142,38 @@ class GenerativeProvider:
         )
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
         max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
-        text, usage, timings = yield from self._generate(messages, settings, max_tokens, markers, one_paragraph=True)
-        t0 = time.perf_counter()
-        checked = verify(attribute(text, hits, kb), hits, kb, settings)
-        timings["verify_ms"] = (time.perf_counter() - t0) * 1000
+        grammar = lead_grammar(len(hits), verdict.group(1) if verdict else "") if settings.local_lead_grammar else None
+        text, usage, timings = yield from self._generate(
+            messages, settings, max_tokens, markers, grammar, one_paragraph=True
+        )
         expected = verdict.group(1) if verdict else ""
-        lead = [
-            _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
-            for c in checked.checks
-            if c.supported
-            and c.cited
-            and c.score >= SUPPORT_THRESHOLD
-            and _agrees(c.text, expected)
-            and _reads_as_an_answer(c.text)
-        ]
+        t0 = time.perf_counter()
+        checked, problems, lead = self._checked_lead(text, hits, kb, settings, expected, cited_as)
+        timings["verify_ms"] = (time.perf_counter() - t0) * 1000
+        clauses = [_clauses(e.sentence.text, lower_first=bool(expected)) for e in evidence]
+        if settings.local_lead_retry and not checked.abstained and not lead and any(clauses):
+            # A second try, not streamed: the model picks the clause of a statement that answers the
+            # question and copies it (clause_grammar); it is verified like the first.
+            t0 = time.perf_counter()
+            retry = self._generate(
+                messages, settings, RETRY_MAX_TOKENS, MarkerStream(len(hits)), clause_grammar(clauses, expected)
+            )
+            try:
+                while True:
+                    next(retry)
+            except StopIteration as done:
+                copied, retry_usage, _ = done.value
+            checked, _, lead = self._checked_lead(copied, hits, kb, settings, expected, cited_as)
+            usage["completion_tokens"] = usage.get("completion_tokens", 0) + retry_usage.get("completion_tokens", 0)
+            timings["lead_retry_ms"] = (time.perf_counter() - t0) * 1000
         if checked.abstained or not lead:
             what = (
                 "said the knowledge base does not cover this"
                 if checked.abstained
                 else "had no sentence backed by a passage it cited"
             )
+            # The first sentence's failed check says why: it is the one meant to answer the question.
+            fallback = "abstained" if checked.abstained else (problems[0] if problems else "empty")
             yield Draft(
                 extractive.text,
                 extractive.citations,
@@ -159,6 +183,7 @@ class GenerativeProvider:
                 provider="extractive",
                 timings=timings,
                 usage=usage,
+                fallback=fallback,
             )
             return
         notices = []
@@ -184,6 +209,26 @@ class GenerativeProvider:
             timings=timings,
             usage=usage,
         )
+
+    def _checked_lead(
+        self,
+        text: str,
+        hits: list[Any],
+        kb: KnowledgeBase,
+        settings: Settings,
+        verdict: str,
+        cited_as: dict[int, int],
+    ) -> tuple[Any, list[str], list[str]]:
+        """The verification of a lead the model wrote, each sentence's failed check ("" if none) and the
+        sentences that may lead, their markers numbered as the extractive answer's citations."""
+        checked = verify(attribute(text, hits, kb), hits, kb, settings)
+        problems = [lead_problem(c, verdict) for c in checked.checks]
+        lead = [
+            _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
+            for c, problem in zip(checked.checks, problems, strict=True)
+            if not problem
+        ]
+        return checked, problems, lead
 
     def _finish(
         self,
@@ -222,6 +267,7 @@ class GenerativeProvider:
                 timings=timings,
                 usage=usage,
                 missing=extractive.missing,
+                fallback="abstained" if checked.abstained else ("unsupported" if checked.checks else "empty"),
             )
         if checked.unsupported:
             notices.append(
@@ -320,13 +366,52 @@ class GenerativeProvider:
             raise ProviderError(scrub(message, settings.secrets())[:300]) from None
 
 
+# Why a sentence of the local model's lead is left out, in the order the checks run (the first that fails).
+LEAD_PROBLEMS = ("uncited", "short", "weak", "number", "contradiction", "verdict", "not_an_answer")
+
+
+def lead_problem(check: SentenceCheck, verdict: str) -> str:
+    """The first check a sentence of the local model's lead fails, "" when it may lead the answer.
+
+    It must cite a statement that backs it ("uncited"; "weak", "number", "contradiction": see
+    verify.SentenceCheck), have enough words to be checked at all ("short": a bare "Yes [1]." says
+    nothing the statements do not), open with the extractive verdict if it opens with one ("verdict"),
+    and read as an answer ("not_an_answer": see `_reads_as_an_answer`).
+    """
+    if not check.cited:
+        return "uncited"
+    if not check.supported or check.score < SUPPORT_THRESHOLD:
+        return check.problem or "weak"
+    if not _agrees(check.text, verdict):
+        return "verdict"
+    return "" if _reads_as_an_answer(check.text) else "not_an_answer"
+
+
+def _clauses(statement: str, *, lower_first: bool) -> list[str]:
+    """The clauses of a statement a lead may copy: its sentences and semicolon-separated parts that read
+    as a claim on their own, of at most CLAUSE_WORDS words, without their end punctuation; the first
+    letter lower-cased to follow a verdict ("Yes, only RSA ..."), unless it starts a name."""
+    found = []
+    for part in re.split(r"(?<=[.!?])\s+|;\s+", " ".join(statement.split())):
+        part = part.strip().rstrip(".;:!?").strip()
+        if not part or "…" in part or len(part.split()) > CLAUSE_WORDS or not is_readable(part + "."):
+            continue
+        if _RAW_ROW.search(part) or not _reads_as_an_answer(part + "."):  # half a feature-matrix row
+            continue
+        if lower_first and not _NAME_FIRST.match(part) and not part[1:2].isupper():
+            part = part[:1].lower() + part[1:]
+        found.append(part)
+    return found
+
+
 def _agrees(sentence: str, verdict: str) -> bool:
     """False when a sentence opens with a verdict other than the one the best statement decides (a small
     model answering "Yes" where the statement says no: the two cannot both stand, and the quote is kept)."""
     said = _VERDICT_WORD.match(sentence)
     if not verdict or not said:
         return True
-    return said.group(1).lower() == verdict.split()[0].lower()
+    # The whole verdict: "It depends" is two words (comparing first words only rejected every "It depends").
+    return " ".join(said.group(1).lower().split()) == verdict.lower()
 
 
 def _reads_as_an_answer(sentence: str) -> bool:

@@ -111,7 +111,7 @@ class LocalBackend:
         with self._lock:
             model = self._model(settings)
             options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": settings.llm_temperature}
-            if grammar and settings.local_grammar:
+            if grammar:
                 from llama_cpp import LlamaGrammar
 
                 options["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)

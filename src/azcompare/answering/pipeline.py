@@ -225,6 +225,7 @@ def _stream(
     yield StreamEvent("status", text="Writing the answer…", stage="write")
     t0 = time.perf_counter()
     draft: Draft | None = None
+    fallback = ""
     try:
         for event in chosen.generate(standalone, result, kb, settings):
             if isinstance(event, Delta):
@@ -236,6 +237,7 @@ def _stream(
         why = scrub(_one_line(exc), settings.secrets())  # a client's error may quote a key
         log.warning("provider %s failed: %s", chosen.name, why)
         notices.append(f"The {chosen.name} provider failed ({why}); answered with the extractive provider.")
+        fallback = "timeout" if "TimeoutError" in why else "error"
         draft = None
     if draft is None:
         chosen = EXTRACTIVE
@@ -260,6 +262,7 @@ def _stream(
             usage=draft.usage,
             missing=draft.missing,
             links=result.links,
+            fallback=draft.fallback or fallback,
         ),
     )
 

@@ -39,6 +39,8 @@ class Draft:
     timings: dict[str, float] = field(default_factory=dict)  # provider stages (generate_ms, verify_ms), ms
     usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens
     missing: list[str] = field(default_factory=list)  # what was asked for that the sources do not give
+    # Why the model's own answer gave way to the extractive one (a check it failed); "" when it did not.
+    fallback: str = ""
 
 
 ProviderEvent = Delta | Draft

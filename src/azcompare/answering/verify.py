@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -135,6 +135,10 @@ class SentenceCheck:
     cited: list[int]
     supported: bool
     score: float
+    # Why it is not backed: "uncited", "weak" (below SUPPORT_THRESHOLD), "number" (a figure its passage
+    # lacks), "contradiction" (says the opposite of its passage); "short" when backed only because it has
+    # too few content words to check ("Yes [1]."); "" when backed.
+    problem: str = ""
 
 
 @dataclass
@@ -192,17 +196,20 @@ def verify(raw: str, hits: Sequence[Hit], kb: KnowledgeBase, settings: Settings)
         claim_terms = {match_key(t) for t in terms(body)}
         if not cited:
             is_claim = len(claim_terms) >= MIN_CLAIM_TERMS and not _ABSTAIN.search(body) and not body.endswith(":")
-            checks.append(SentenceCheck(sentence, [], not is_claim, 0.0))
+            checks.append(SentenceCheck(sentence, [], not is_claim, 0.0, "uncited" if is_claim else ""))
             continue
-        sentence_score = 0.0
+        sentence_score, problem = 0.0, "weak"
         for n in cited:
             hit = hits[passage_of[n] - 1]
             score, evidence = _support(body, claim_terms, vector, hit, kb)
-            sentence_score = max(sentence_score, score)
+            if score >= sentence_score:
+                sentence_score, problem = score, _capped(body, evidence) or "weak"
             if n not in best or score > best[n][0]:
                 best[n] = (score, evidence)
-        supported = len(claim_terms) < MIN_CLAIM_TERMS or sentence_score >= SUPPORT_THRESHOLD
-        checks.append(SentenceCheck(sentence, cited, supported, sentence_score))
+        short = len(claim_terms) < MIN_CLAIM_TERMS
+        supported = short or sentence_score >= SUPPORT_THRESHOLD
+        problem = "short" if short else "" if supported else problem
+        checks.append(SentenceCheck(sentence, cited, supported, sentence_score, problem))
     citations = [cite(best[n][1], n) for n in sorted(best)]
     unsupported = [c.text for c in checks if not c.supported]
     abstained = not any(c.supported and c.cited for c in checks) and bool(_ABSTAIN.search(text))
@@ -274,10 +281,20 @@ def _support(
         best_vector = kb.embed_query(text)
         best_similarity = float(best_vector @ vector)
     score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_similarity, 0.0)
+    evidence = Evidence(hit, best_sentence, score, lexical, best_vector)
     # A figure the passage never states, or a claim that says the opposite of it, is not supported by it.
-    if _unbacked_numbers(body, chunk.embed_text) or _contradicts(body, best_sentence.text):
+    if _capped(body, evidence):
         score = min(score, SUPPORT_THRESHOLD / 2)
-    return score, Evidence(hit, best_sentence, score, lexical, best_vector)
+        evidence = replace(evidence, score=score)
+    return score, evidence
+
+
+def _capped(body: str, evidence: Evidence) -> str:
+    """ "number" when the sentence states a figure the passage lacks, "contradiction" when it says the
+    opposite of the passage sentence that backs it best, else ""."""
+    if _unbacked_numbers(body, evidence.hit.chunk.embed_text):
+        return "number"
+    return "contradiction" if _contradicts(body, evidence.sentence.text) else ""
 
 
 def _weighted_share(claim: set[str], found: set[str], kb: KnowledgeBase) -> float:
