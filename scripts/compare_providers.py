@@ -110,8 +110,6 @@ def summarize(
         "model_calls": len(asked),
         "kept_rate": len(kept) / len(asked) if asked else None,
         "flagged_rate": (sum(bool(r.answer.unsupported) for r in kept) / len(kept)) if kept else None,
-        # Kept on the second try: a clause the model copied from the statements (generative.clause_grammar).
-        "kept_copied_rate": (sum("lead_retry_ms" in r.answer.timings for r in kept) / len(kept)) if kept else None,
         "kept_lead_accuracy": _kept_mean(kept, "lead_accuracy", None),
         "kept_lead_acc_extractive": _kept_mean(kept, "lead_accuracy", reference) if reference else None,
         "kept_verdict_accuracy": _kept_mean(kept, "verdict_accuracy", None),
@@ -148,7 +146,6 @@ def print_table(rows: list[dict]) -> None:
         ("model_calls", 0),
         ("kept_rate", 3),
         ("flagged_rate", 3),
-        ("kept_copied_rate", 3),
         ("kept_lead_accuracy", 3),
         ("kept_lead_acc_extractive", 3),
         ("kept_verdict_accuracy", 3),

@@ -8,7 +8,7 @@ import pytest
 
 from azcompare import answer, build_index
 from azcompare.answering.generative import LEAD_PROBLEMS
-from azcompare.answering.grammar import answer_grammar, clause_grammar, lead_grammar
+from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.prompt import REMOVED
 from azcompare.models import resolve_model_path, unavailable_reason
 from azcompare.settings import Settings
@@ -60,59 +60,6 @@ def test_a_model_past_its_deadline_falls_back_and_says_it_timed_out(local_settin
     a = answer(QUESTION, provider="local", settings=local_settings.with_overrides(llm_timeout=0.001))
     assert a.status == "answered" and a.provider == "extractive" and a.fallback == "timeout"
     assert any("provider failed (TimeoutError" in n for n in a.notices)
-
-
-def test_the_lead_grammar_holds_a_real_model_to_one_sentence_with_the_verdict_first(llama):
-    """SmolLM2 left alone writes a list, or echoes the prompt after its answer; held to lead_grammar it
-    writes one sentence that opens with the verdict it was given and ends in a marker or a full stop."""
-    from llama_cpp import LlamaGrammar
-
-    facts = (
-        "1. (2025-10-01) Your prompts and completions are NOT used to train any generative AI foundation models.\n"
-        "2. (2024-06-01) Data Security, Encryption at Rest: OpenAI yes; Azure OpenAI yes."
-    )
-    messages = [
-        {"role": "system", "content": "Answer from the facts in one sentence."},
-        {"role": "user", "content": f"{facts}\nQuestion: Are my prompts used to train models? List the facts."},
-    ]
-    grammar = LlamaGrammar.from_string(lead_grammar(statements=2, verdict="No"), verbose=False)
-    out = llama.create_chat_completion(messages=messages, max_tokens=48, temperature=0.0, grammar=grammar)
-    text = out["choices"][0]["message"]["content"]
-    assert re.fullmatch(r'No, [A-Za-z0-9"(](?:[^\[\]\n<>.!?;]|\d\.\d)+(?: \[[12]\])?\.', text), text
-
-
-def test_the_clause_grammar_lets_a_real_model_copy_one_clause_word_for_word(llama):
-    from llama_cpp import LlamaGrammar
-
-    clauses = [
-        ["only RSA and RSA-HSM keys of size 2048 are supported", "the keys must be stored in Azure Key Vault"],
-        ["data is encrypted with 256-bit AES encryption"],
-    ]
-    messages = [{"role": "user", "content": "Which keys can I use as customer-managed keys for Azure OpenAI?"}]
-    grammar = LlamaGrammar.from_string(clause_grammar(clauses, verdict="It depends"), verbose=False)
-    out = llama.create_chat_completion(messages=messages, max_tokens=48, temperature=0.0, grammar=grammar)
-    text = out["choices"][0]["message"]["content"]
-    assert text in {f"It depends, {c} [{n}]." for n, group in enumerate(clauses, 1) for c in group}, text
-
-
-def test_with_the_retry_a_lead_the_statements_do_not_back_gives_way_to_a_clause_copied_word_for_word(local_settings):
-    """SmolLM2's own lead to this question is not backed (at temperature 0, every time); with
-    AZCOMPARE_LOCAL_LEAD_RETRY it then copies a clause of a statement, which is verified like any lead."""
-    settings = local_settings.with_overrides(local_lead_retry=True)
-    a = answer(
-        "What encryption standard protects Azure OpenAI data when it is stored?", provider="local", settings=settings
-    )
-    assert a.status == "answered" and a.timings["lead_retry_ms"] > 0
-    assert_valid_citations(a)
-    if a.provider == "extractive":
-        assert a.fallback in LEAD_PROBLEMS
-        return
-    lead = a.text.split("\n\n", 1)[0]
-    copied = re.fullmatch(r"(?:(?:Yes|No|It depends), )?(.+) \[(\d+)\]\.", lead)
-    assert copied and a.fallback == "" and a.unsupported == [], lead
-    clause, n = copied.group(1), int(copied.group(2))
-    (cited,) = [c for c in a.citations if c.n == n]
-    assert clause[1:] in " ".join(cited.passage.split())  # word for word (its first letter may be lower-cased)
 
 
 def test_a_lead_sentence_is_left_out_for_the_first_check_it_fails():

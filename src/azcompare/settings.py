@@ -110,19 +110,6 @@ class Settings(BaseSettings):
     local_grammar: bool = Field(
         False, description="Hold the local model to cited sentences (llama.cpp grammar); content is still verified."
     )
-    # Off by default: measured on dev, holding the lead to its shape (one sentence, verdict first; see
-    # answering/grammar.py, lead_grammar) kept no more answers (SmolLM2 48 % against 52 % without, Qwen 0.5B
-    # 47 % either way): the leads that fail are unsupported in content, not in form. It cost Qwen 0.5B a
-    # third of its tokens/s (0.25 s more p50).
-    local_lead_grammar: bool = Field(
-        False, description="Hold the local model's lead to one cited sentence, verdict first (llama.cpp grammar)."
-    )
-    # Off by default: measured with SmolLM2 on dev (with the lead grammar), the copied clause raises the kept
-    # rate (48 % → 85 %) but is often not the one that answers, so lead accuracy falls (0.30 → 0.23); see
-    # generative._clauses and scripts/compare_providers.py (kept_copied_rate, kept_lead_accuracy).
-    local_lead_retry: bool = Field(
-        False, description="When the local model's lead is not backed, let it copy a clause of the statements."
-    )
     # What the local model reads: the extractive answer's chosen statements (it phrases facts already
     # found, from a tenth of the tokens) or the best passages whole, as the remote providers do.
     local_input: Literal["statements", "passages"] = Field(

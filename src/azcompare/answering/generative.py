@@ -23,12 +23,11 @@ from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
 from azcompare.answering.extractive import ExtractiveDraft, evidence_strength, extractive_answer
-from azcompare.answering.grammar import answer_grammar, clause_grammar, lead_grammar
+from azcompare.answering.grammar import answer_grammar
 from azcompare.answering.llm import BACKENDS, Backend
 from azcompare.answering.prompt import answer_messages, condense_messages, statement_messages
 from azcompare.answering.providers import Delta, Draft, ProviderEvent, register
 from azcompare.answering.question import read_question
-from azcompare.answering.readable import is_readable
 from azcompare.answering.redact import scrub
 from azcompare.answering.verify import (
     SUPPORT_THRESHOLD,
@@ -51,9 +50,6 @@ _RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
-# The copied lead (the second try): clauses of at most CLAUSE_WORDS words fit in RETRY_MAX_TOKENS tokens.
-CLAUSE_WORDS = 30
-RETRY_MAX_TOKENS = 96
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
 
@@ -142,30 +138,11 @@ class GenerativeProvider:
         )
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
         max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
-        grammar = lead_grammar(len(hits), verdict.group(1) if verdict else "") if settings.local_lead_grammar else None
-        text, usage, timings = yield from self._generate(
-            messages, settings, max_tokens, markers, grammar, one_paragraph=True
-        )
+        text, usage, timings = yield from self._generate(messages, settings, max_tokens, markers, one_paragraph=True)
         expected = verdict.group(1) if verdict else ""
         t0 = time.perf_counter()
         checked, problems, lead = self._checked_lead(text, hits, kb, settings, expected, cited_as)
         timings["verify_ms"] = (time.perf_counter() - t0) * 1000
-        clauses = [_clauses(e.sentence.text, lower_first=bool(expected)) for e in evidence]
-        if settings.local_lead_retry and not checked.abstained and not lead and any(clauses):
-            # A second try, not streamed: the model picks the clause of a statement that answers the
-            # question and copies it (clause_grammar); it is verified like the first.
-            t0 = time.perf_counter()
-            retry = self._generate(
-                messages, settings, RETRY_MAX_TOKENS, MarkerStream(len(hits)), clause_grammar(clauses, expected)
-            )
-            try:
-                while True:
-                    next(retry)
-            except StopIteration as done:
-                copied, retry_usage, _ = done.value
-            checked, _, lead = self._checked_lead(copied, hits, kb, settings, expected, cited_as)
-            usage["completion_tokens"] = usage.get("completion_tokens", 0) + retry_usage.get("completion_tokens", 0)
-            timings["lead_retry_ms"] = (time.perf_counter() - t0) * 1000
         if checked.abstained or not lead:
             what = (
                 "said the knowledge base does not cover this"
@@ -385,23 +362,6 @@ def lead_problem(check: SentenceCheck, verdict: str) -> str:
     if not _agrees(check.text, verdict):
         return "verdict"
     return "" if _reads_as_an_answer(check.text) else "not_an_answer"
-
-
-def _clauses(statement: str, *, lower_first: bool) -> list[str]:
-    """The clauses of a statement a lead may copy: its sentences and semicolon-separated parts that read
-    as a claim on their own, of at most CLAUSE_WORDS words, without their end punctuation; the first
-    letter lower-cased to follow a verdict ("Yes, only RSA ..."), unless it starts a name."""
-    found = []
-    for part in re.split(r"(?<=[.!?])\s+|;\s+", " ".join(statement.split())):
-        part = part.strip().rstrip(".;:!?").strip()
-        if not part or "…" in part or len(part.split()) > CLAUSE_WORDS or not is_readable(part + "."):
-            continue
-        if _RAW_ROW.search(part) or not _reads_as_an_answer(part + "."):  # half a feature-matrix row
-            continue
-        if lower_first and not _NAME_FIRST.match(part) and not part[1:2].isupper():
-            part = part[:1].lower() + part[1:]
-        found.append(part)
-    return found
 
 
 def _agrees(sentence: str, verdict: str) -> bool:
