@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -78,6 +79,17 @@ class Sentence:
     spans: tuple[tuple[int, int], ...]
 
 
+def passage_lines(passage: str) -> Iterator[tuple[int, str, bool]]:
+    """Each line of a passage with its offset, and whether it is code (a fence or inside a fenced block)."""
+    offset = 0
+    in_code = False
+    for line in passage.split("\n"):
+        fence = bool(_FENCE.match(line))
+        yield offset, line, fence or in_code
+        in_code = in_code != fence
+        offset += len(line) + 1
+
+
 def split_sentences(passage: str) -> list[Sentence]:
     """Split a passage into sentences whose spans are exact slices of the passage.
 
@@ -101,14 +113,8 @@ def split_sentences(passage: str) -> list[Sentence]:
         pending.clear()
         deferred.clear()
 
-    offset = 0
-    in_code = False
-    for line in passage.split("\n"):
-        line_start = offset
-        offset += len(line) + 1
-        if _FENCE.match(line) or in_code:
-            # Code is shown with its passage but never quoted as a statement.
-            in_code = in_code != bool(_FENCE.match(line))
+    for line_start, line, code in passage_lines(passage):
+        if code:  # code is shown with its passage but never quoted as a statement
             flush()
             continue
         marker = _LIST_MARKER.match(line)

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from azcompare.answering.citations import Citer, Evidence, body
 from azcompare.answering.compose import Composed
 from azcompare.retrieval import KnowledgeBase
-from azcompare.text import Sentence, match_key, terms
+from azcompare.text import Sentence, match_key, passage_lines, terms
 from azcompare.types import Hit
 
 MAX_STEPS = 10
 _ITEM = re.compile(r"^( {0,3})\d{1,2}[.)][ \t]+(?=\S)")
 _SUB_ITEM = re.compile(r"^\s+(?:[-*+]|\d{1,2}[.)])\s+(?=\S)")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 @dataclass(frozen=True)
@@ -73,15 +72,8 @@ def numbered_steps(passage: str) -> list[Sentence]:
     """The items of the numbered lists of a passage, each one Sentence: its line, then its sub-items
     (joined by "; "), with one span per piece so that the quote can be found in the passage."""
     steps: list[list[tuple[int, int]]] = []
-    offset = 0
-    in_code = False
-    for line in passage.split("\n"):
-        start = offset
-        offset += len(line) + 1
-        if _FENCE.match(line) or in_code:
-            in_code = in_code != bool(_FENCE.match(line))
-            continue
-        if not line.strip():
+    for start, line, code in passage_lines(passage):
+        if code or not line.strip():
             continue
         item = _ITEM.match(line)
         sub = _SUB_ITEM.match(line) if steps and not item else None
