@@ -119,3 +119,20 @@ def test_passages_that_differ_only_in_their_own_documents_names_are_near_copies(
         for subject in ("Azure OpenAI", "Contoso Cloud")
     }
     assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+
+
+def test_a_near_copy_from_a_document_not_about_the_subject_makes_room_for_other_passages(near_copies):
+    kb = near_copies
+    question = "Where does data at rest stay?"
+
+    def order(subject: str) -> list[tuple[str, bool]]:
+        hits = kb.search(question, 8, 30, 60, subject=subject).hits
+        return [(h.source, "geography" in h.chunk.text) for h in hits]
+
+    # Asked about Azure OpenAI, Contoso's copies (its document never names Azure OpenAI) come after every
+    # other passage, the residency one among them; asked about Contoso Cloud, Azure OpenAI's copies do.
+    for subject, on, off in (("Azure OpenAI", "azure", "contoso"), ("Contoso Cloud", "contoso", "azure")):
+        ranked = order(subject)
+        first_off = [source for source, _ in ranked].index(off)
+        assert ranked[0] == (on, True) and (off, True) in ranked[first_off:], ranked
+        assert {source for source, _ in ranked[first_off:]} == {off}, ranked

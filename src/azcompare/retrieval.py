@@ -75,6 +75,9 @@ NEAR_COPY_SIMILARITY = 0.95
 # once each document's own title words are set aside, so templated pages for different products
 # ("Azure OpenAI roles" / "Contoso roles") count as copies of each other.
 NEAR_COPY_WORDS = 0.7
+# A near-copy whose document names the question's subject in less than this share of what the most
+# on-subject copy's document does is set aside (see _named_first).
+OFF_SUBJECT_SHARE = 0.5
 
 
 @dataclass
@@ -189,6 +192,7 @@ class KnowledgeBase:
         self._chunk_keys: dict[tuple[int, bool], frozenset[str]] = {}
         self._doc_keys: dict[str, frozenset[str]] = {}
         self._titles: dict[str, frozenset[str]] = {}
+        self._shares: dict[tuple[str, frozenset[str]], float] = {}
         self._vectors: dict[int, np.ndarray] = {}
 
     def idf(self, term: str) -> float:
@@ -385,10 +389,12 @@ class KnowledgeBase:
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage
         that holds more of the question's and the subject's words (weighted by rarity), then the one whose
-        document names more of the subject's; ties keep their fused order.
+        document names more of the subject's; ties keep their fused order. Then the copies whose documents
+        name the subject in under OFF_SUBJECT_SHARE of the passages the group's most on-subject document
+        does go last: they repeat what that one says, and their places go to other passages.
 
-        This only swaps near-copies among themselves, so which passages fill the first places changes
-        only where one copy names what the question is about and another does not.
+        Which passages fill the first places changes only where one copy names what the question is about
+        and another does not.
         """
         if len(order) < 2:
             return order
@@ -408,6 +414,7 @@ class KnowledgeBase:
         wanted = {match_key(t): self.idf(t) for t in terms(f"{text} {subject}")}
         about = {match_key(t) for t in terms(subject)}
         result = list(order)
+        aside: set[int] = set()
         for positions in groups.values():
             members = [order[p] for p in positions]
             rank = {
@@ -419,7 +426,10 @@ class KnowledgeBase:
             }
             for p, i in zip(positions, sorted(members, key=rank.__getitem__), strict=True):
                 result[p] = i  # sorted() is stable: ties keep the fused order
-        return result
+            share = {i: self._share_about(self.chunks[i].doc_id, frozenset(about)) for i in members}
+            most = max(share.values())
+            aside.update(i for i in members if share[i] < OFF_SUBJECT_SHARE * most)
+        return [i for i in result if i not in aside] + [i for i in result if i in aside]
 
     def _passage_vector(self, index: int) -> np.ndarray:
         """The normalized mean of a passage's sentence vectors (zero for a passage without sentences)."""
@@ -438,6 +448,15 @@ class KnowledgeBase:
             keys = frozenset(index_terms(chunk.embed_text if heading else chunk.text))
             self._chunk_keys[index, heading] = keys
         return keys
+
+    def _share_about(self, doc_id: str, about: frozenset[str]) -> float:
+        """The share of a document's passages (with their title and headings) that name all of `about`."""
+        key = (doc_id, about)
+        share = self._shares.get(key)
+        if share is None:
+            passages = self._doc_chunks[doc_id]
+            share = self._shares[key] = sum(about <= self._keys(i) for i in passages) / len(passages)
+        return share
 
     def _title_keys(self, index: int) -> frozenset[str]:
         """The match keys of a passage's document title (cached per title)."""
