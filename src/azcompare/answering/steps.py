@@ -20,7 +20,7 @@ from azcompare.text import Sentence, match_key, passage_lines, terms
 from azcompare.types import Hit
 
 MAX_STEPS = 10
-_ITEM = re.compile(r"^( {0,3})\d{1,2}[.)][ \t]+(?=\S)")
+_ITEM = re.compile(r"^ {0,3}\d{1,2}[.)][ \t]+(?=\S)")
 _SUB_ITEM = re.compile(r"^\s+(?:[-*+]|\d{1,2}[.)])\s+(?=\S)")
 
 
