@@ -45,3 +45,24 @@ def test_numbered_steps_are_items_with_their_sub_items_and_exact_spans():
     ]
     for step in steps:
         assert all(passage[a:b] in step.text or passage[a:b].rstrip(".") in step.text for a, b in step.spans)
+
+
+def test_a_short_step_joins_the_step_before_it_and_a_lone_lead_in_is_left_out():
+    from azcompare.answering.citations import Evidence
+    from azcompare.answering.steps import _readable, numbered_steps
+    from azcompare.types import Chunk, Hit
+
+    passage = (
+        "1. Switch the managed identity status to On.\n2. Save your changes.\n3. On the Upload files page:\n"
+        "4. Review your configuration and then select Save and close.\n"
+    )
+    hit = Hit(chunk=Chunk(id="p#0", doc_id="p", title="P", text=passage), score=1.0, rank=1)
+    steps, left_out = _readable([Evidence(hit, s, 1.0, 1.0) for s in numbered_steps(passage)])
+    assert [s.sentence.text for s in steps] == [
+        "Switch the managed identity status to On. Save your changes.",
+        "Review your configuration and then select Save and close.",
+    ]
+    assert left_out and [passage[a:b] for a, b in steps[0].sentence.spans] == [
+        "Switch the managed identity status to On.",
+        "Save your changes.",
+    ]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from azcompare.answering.citations import Citer, Evidence, body
 from azcompare.answering.compose import Composed
+from azcompare.answering.readable import is_readable
 from azcompare.retrieval import KnowledgeBase
 from azcompare.text import Sentence, match_key, passage_lines, terms
 from azcompare.types import Hit
@@ -58,9 +59,10 @@ def find_procedure(
                 for sentence in numbered_steps(chunk.text)
             ]
         )
+        steps, left_out = _readable(steps)
         if len(steps) < 2:
             continue
-        unquoted = any(c.id not in hits and numbered_steps(c.text) for c in section)
+        unquoted = left_out or any(c.id not in hits and numbered_steps(c.text) for c in section)
         headings = {match_key(t) for t in terms(" ".join(e.hit.chunk.heading_path))}
         named = sum(w for k, w in weights.items() if k in headings)
         url = e.hit.chunk.url if unquoted or len(steps) > MAX_STEPS else ""
@@ -113,6 +115,26 @@ def _without_repeats(steps: list[Evidence]) -> list[Evidence]:
         elif len(text) > len(kept[same].sentence.text):
             kept[same] = e
     return kept
+
+
+def _readable(steps: list[Evidence]) -> tuple[list[Evidence], bool]:
+    """Steps that read on their own, and whether one was left out. A short step ("Save your changes.")
+    joins the step before it in the same passage; a lead-in whose sub-items are in a passage that was not
+    retrieved ("On the Upload files page:") is left out, and the answer then points to the page."""
+    kept: list[Evidence] = []
+    left_out = False
+    for e in steps:
+        text = e.sentence.text
+        if is_readable(text):
+            kept.append(e)
+        elif text.rstrip().endswith(":"):
+            left_out = True
+        elif kept and kept[-1].hit.chunk.id == e.hit.chunk.id:
+            before = kept[-1].sentence
+            kept[-1] = replace(kept[-1], sentence=Sentence(f"{before.text} {text}", before.spans + e.sentence.spans))
+        else:
+            kept.append(e)  # nothing before it to join: it stands as it is
+    return kept, left_out
 
 
 def steps_answer(procedure: Procedure) -> Composed:
