@@ -59,7 +59,7 @@ def test_a_short_step_joins_the_step_before_it_and_a_lone_lead_in_is_left_out():
     hit = Hit(chunk=Chunk(id="p#0", doc_id="p", title="P", text=passage), score=1.0, rank=1)
     steps, left_out = _readable([Evidence(hit, s, 1.0, 1.0) for s in numbered_steps(passage)])
     assert [s.sentence.text for s in steps] == [
-        "Switch the managed identity status to On. Save your changes.",
+        "Switch the managed identity status to On; Save your changes.",
         "Review your configuration and then select Save and close.",
     ]
     assert left_out and [passage[a:b] for a, b in steps[0].sentence.spans] == [

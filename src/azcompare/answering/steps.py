@@ -131,7 +131,8 @@ def _readable(steps: list[Evidence]) -> tuple[list[Evidence], bool]:
             left_out = True
         elif kept and kept[-1].hit.chunk.id == e.hit.chunk.id:
             before = kept[-1].sentence
-            kept[-1] = replace(kept[-1], sentence=Sentence(f"{before.text} {text}", before.spans + e.sentence.spans))
+            joined = f"{before.text.rstrip('.;')}; {text}"  # one statement, as a lead-in and its items are
+            kept[-1] = replace(kept[-1], sentence=Sentence(joined, before.spans + e.sentence.spans))
         else:
             kept.append(e)  # nothing before it to join: it stands as it is
     return kept, left_out
