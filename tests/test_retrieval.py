@@ -75,6 +75,14 @@ def near_copies(small_corpus):
     return open_knowledge_base(small_corpus)
 
 
+def _first_copy(kb, question: str, marker: str) -> dict[str, str]:
+    """Per subject asked about, the document of the first hit whose passage holds `marker`."""
+    return {
+        subject: next(h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if marker in h.chunk.text)
+        for subject in ("Azure OpenAI", "Contoso Cloud")
+    }
+
+
 def test_among_near_copies_the_one_naming_the_subject_ranks_first(near_copies):
     kb = near_copies
     question = "Which service supports private endpoints for inbound traffic?"
@@ -92,13 +100,7 @@ def test_short_passages_under_the_same_heading_with_the_same_words_are_near_copi
     residency = {h.source: h.chunk for h in kb.search(question, 8, 30, 60).hits if "geography" in h.chunk.text}
     vectors = [kb._passage_vector(kb._by_id[residency[doc].id]) for doc in ("azure", "contoso")]
     assert float(vectors[0] @ vectors[1]) < NEAR_COPY_SIMILARITY  # the renamed product moves the vector
-    first = {
-        subject: next(
-            h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if "geography" in h.chunk.text
-        )
-        for subject in ("Azure OpenAI", "Contoso Cloud")
-    }
-    assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+    assert _first_copy(kb, question, "geography") == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
 
 
 def test_passages_that_differ_only_in_their_own_documents_names_are_near_copies(near_copies):
@@ -112,13 +114,7 @@ def test_passages_that_differ_only_in_their_own_documents_names_are_near_copies(
     assert float(kb._passage_vector(ids[0]) @ kb._passage_vector(ids[1])) < NEAR_COPY_SIMILARITY
     words = [kb._keys(i, heading=False) for i in ids]
     assert len(words[0] & words[1]) < NEAR_COPY_WORDS * len(words[0] | words[1])
-    first = {
-        subject: next(
-            h.source for h in kb.search(question, 8, 30, 60, subject=subject).hits if "view keys" in h.chunk.text
-        )
-        for subject in ("Azure OpenAI", "Contoso Cloud")
-    }
-    assert first == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
+    assert _first_copy(kb, question, "view keys") == {"Azure OpenAI": "azure", "Contoso Cloud": "contoso"}
 
 
 def test_a_near_copy_from_a_document_not_about_the_subject_makes_room_for_other_passages(near_copies):

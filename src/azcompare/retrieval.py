@@ -412,7 +412,7 @@ class KnowledgeBase:
             head = next((h for h in groups if similar[h, position]), position)
             groups.setdefault(head, []).append(position)
         wanted = {match_key(t): self.idf(t) for t in terms(f"{text} {subject}")}
-        about = {match_key(t) for t in terms(subject)}
+        about = frozenset(match_key(t) for t in terms(subject))
         result = list(order)
         aside: set[int] = set()
         for positions in groups.values():
@@ -426,7 +426,7 @@ class KnowledgeBase:
             }
             for p, i in zip(positions, sorted(members, key=rank.__getitem__), strict=True):
                 result[p] = i  # sorted() is stable: ties keep the fused order
-            share = {i: self._share_about(self.chunks[i].doc_id, frozenset(about)) for i in members}
+            share = {i: self._share_about(self.chunks[i].doc_id, about) for i in members}
             most = max(share.values())
             aside.update(i for i in members if share[i] < OFF_SUBJECT_SHARE * most)
         return [i for i in result if i not in aside] + [i for i in result if i in aside]
