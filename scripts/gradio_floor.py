@@ -3,7 +3,8 @@
     python scripts/gradio_floor.py [--events 400] [--users 4] [--runs 3]
 
 Starts, as a whole process on a free loopback port, a Gradio app shaped like the chat page (the same
-Gradio tuning, a text input, the page's eight outputs, the same queue settings) whose handler returns
+Gradio tuning, a text input, the page's eight outputs, the same queue settings, Gradio's
+per-component processing off as on the page's chat event) whose handler returns
 at once, and drives its event with `gradio_client` from --users sessions, as scripts/loadtest.py drives
 the page. Prints the server's CPU per event (median of --runs), the figure to set beside the page's own
 "server CPU ms/answer" and `answer()`'s CPU per question: the page costs at least this much more.
@@ -39,7 +40,10 @@ def serve(port: int) -> None:
     with gr.Blocks(analytics_enabled=False) as demo:
         question = gr.Textbox()
         outputs = [gr.Markdown() for _ in range(OUTPUTS)]
-        question.submit(lambda q: (q,) * OUTPUTS, question, outputs, api_name="chat")
+        # As the page's chat event: Gradio's per-component processing off (ui/app.py, _postprocessed_here).
+        question.submit(
+            lambda q: (q,) * OUTPUTS, question, outputs, api_name="chat", preprocess=False, postprocess=False
+        )
     demo.queue(
         default_concurrency_limit=ANSWERS_AT_ONCE, max_size=QUEUE_SIZE, status_update_rate=QUEUE_STATUS_EVERY_S
     ).launch(server_name="127.0.0.1", server_port=port, show_error=False, quiet=True)

@@ -176,7 +176,7 @@ def main() -> None:
         print(f"answer() in this process, {n} threads: {own.rate:.2f} answers/s, process CPU "
               f"{own.cpu_s * 1000 / max(own.count, 1):.1f} ms/answer"
               + (f" ({own.differ} conversations differ from serial)" if own.differ else ""), flush=True)  # fmt: skip
-    _report(list(results.values()), args, {n: own.rate for n, own in in_process.items()}, url, log_path)
+    _report(list(results.values()), args, in_process, url, log_path)
 
 
 def _in_process(
@@ -358,26 +358,31 @@ def _difference(expected: str, got: str) -> str:
 
 
 def _report(
-    results: list[LevelResult], args: argparse.Namespace, in_process: dict[int, float], url: str, log: Path | None
+    results: list[LevelResult], args: argparse.Namespace, in_process: dict[int, InProcess], url: str, log: Path | None
 ) -> None:
     where = "the page's chat event (/chat: what Enter or Ask triggers)" if args.path == "chat" else "the /ask API"
     print(f"\npath: {where}, {url}; each user asks up to {args.questions} questions in one conversation")
     print(
         "users | answers | errors | same as serial | p50 ms | p95 ms | answers/s | answer() answers/s | "
-        "page cost × answer() | server CPU ms/answer"
+        "page cost × answer() | server CPU ms/answer | server CPU × answer()'s"
     )
     print("----- | ------- | ------ | -------------- | ------ | ------ | --------- | ------------------ | "
-          "-------------------- | --------------------")  # fmt: skip
+          "-------------------- | -------------------- | -----------------------")  # fmt: skip
     best = max((len(r.latencies_ms) / r.wall_s for r in results if r.wall_s), default=0.0)
     for r in results:
         n = len(r.latencies_ms)
         rate = n / r.wall_s if r.wall_s else 0.0
-        cpu = f"{r.server_cpu_s * 1000 / n:.1f}" if r.server_cpu_s is not None and n else "–"
-        ratio = f"{in_process[r.users] / rate:.2f}" if rate else "–"
+        own = in_process[r.users]
+        server_ms = r.server_cpu_s * 1000 / n if r.server_cpu_s is not None and n else None
+        own_ms = own.cpu_s * 1000 / own.count if own.count else None
+        cpu = f"{server_ms:.1f}" if server_ms is not None else "–"
+        # The same cost counted in CPU: the server's per answer against answer()'s with as many threads.
+        cpu_ratio = f"{server_ms / own_ms:.2f}" if server_ms is not None and own_ms else "–"
+        ratio = f"{own.rate / rate:.2f}" if rate else "–"
         p50, p95 = (f"{_median(r.latencies_ms):.0f}", f"{_pct(r.latencies_ms, 95):.0f}") if n else ("–", "–")
         print(
             f"{r.users:>5} | {n:>7} | {len(r.errors):>6} | {f'{r.same}/{n}':>14} | {p50:>6} | {p95:>6} | "
-            f"{rate:>9.2f} | {in_process[r.users]:>18.2f} | {ratio:>20} | {cpu:>20}"
+            f"{rate:>9.2f} | {own.rate:>18.2f} | {ratio:>20} | {cpu:>20} | {cpu_ratio:>23}"
         )
     print("p50 ms by turn of the conversation (does a session slow down as its chat grows?):")
     for r in results:

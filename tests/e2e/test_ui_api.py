@@ -64,3 +64,24 @@ def test_the_chat_page_gets_an_extractive_answer_in_one_update_and_a_models_as_a
     streamed = client.submit(question, "openai", 8, api_name="/chat")
     streamed.result(timeout=120)
     assert len(streamed.outputs()) > 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "shown"),
+    [
+        ((42, "extractive", 8), None),  # not a question: nothing is asked
+        (("Does OpenAI support private endpoints?", 5, 8), "The provider must be a name such as"),
+        (("Does OpenAI support private endpoints?", "extractive", "abc"), "must be a whole number from 1 to 50"),
+        (("Does OpenAI support private endpoints?", "extractive", 8), "Private Endpoints: OpenAI no"),
+    ],
+)
+def test_the_chat_event_checks_what_it_is_sent_itself(ui_server, arguments, shown):
+    """Gradio's own processing is off for the chat event (it costs thread hand-offs per update), so the
+    values a client sends reach the pipeline as sent: each still gets a clear answer, never a traceback."""
+    client = Client(ui_server["url"], verbose=False)
+    chat = client.predict(*arguments, api_name="/chat")[0]
+    if shown is None:
+        assert chat == []
+    else:
+        assert [m["role"] for m in chat] == ["user", "assistant"] and shown in str(chat[-1])
+    assert "Traceback" not in ui_server["log"].read_text()
