@@ -29,7 +29,7 @@ OUTPUTS = 8  # the chat page's: chat, conversation, sources, how, question box, 
 def serve(port: int) -> None:
     """The app (run in the child process)."""
     from azcompare.settings import apply_offline_env
-    from azcompare.ui.gradio_tuning import tune_gradio
+    from azcompare.ui.gradio_tuning import tune_gradio, tune_queue
 
     apply_offline_env()
     tune_gradio()
@@ -44,9 +44,9 @@ def serve(port: int) -> None:
         question.submit(
             lambda q: (q,) * OUTPUTS, question, outputs, api_name="chat", preprocess=False, postprocess=False
         )
-    demo.queue(
-        default_concurrency_limit=ANSWERS_AT_ONCE, max_size=QUEUE_SIZE, status_update_rate=QUEUE_STATUS_EVERY_S
-    ).launch(server_name="127.0.0.1", server_port=port, show_error=False, quiet=True)
+    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, max_size=QUEUE_SIZE, status_update_rate=QUEUE_STATUS_EVERY_S)
+    tune_queue(demo)
+    demo.launch(server_name="127.0.0.1", server_port=port, show_error=False, quiet=True)
 
 
 def one_run(events: int, users: int) -> float:

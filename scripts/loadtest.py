@@ -14,9 +14,10 @@ Every level is bounded: at most `--questions` per user, no new question after `-
 a question that takes longer than `--timeout` counts as an error. Each of `--rounds` rounds runs every
 level twice in turn, `answer()` alone in this process with as many threads as users and then the page,
 and the figures pool the rounds: a level takes seconds, so one run of each would compare two moments of
-a shared machine's load. Printed per level: p50/p95 latency
-(submit to the whole answer with its sources), throughput, errors, whether every answer equals the
-serial answer to the same question, and the server's CPU time per question beside `answer()`'s own.
+a shared machine's load. Printed per level: p50/p95 latency (submit to the whole answer with its
+sources), throughput beside `answer()`'s and their ratio, errors, whether every answer equals the
+serial answer to the same question, and the server's CPU time per question and its ratio to
+`answer()`'s own with as many threads; before the levels, the server's CPU while nobody asks.
 
 The serial answers come from `answer()` in this process, asked the same conversation in the same
 order with the same history the page passes (its earlier (question, answer text) pairs): the page
@@ -44,6 +45,7 @@ from processes import cpu_seconds, free_port, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_START_SECONDS = 300.0
+IDLE_SECONDS = 5.0
 # One TLS context for every request: gradio_client opens a new httpx client per request, and each would
 # load the CA bundle again (~25 ms of CPU), which on a 2-core machine the server under test would pay for.
 TLS = ssl.create_default_context()
@@ -161,6 +163,8 @@ def main() -> None:
     results: dict[int, LevelResult] = {n: LevelResult(n) for n in levels}
     try:
         _warm(url, args.path, references)
+        if pid:
+            _print_idle_cpu(pid)
         # Each round measures answer() alone and then the page at every level in turn, so that a change of
         # the machine's load weighs on both sides of the ratio; the figures pool the rounds.
         for round_ in range(args.rounds):
@@ -177,6 +181,15 @@ def main() -> None:
               f"{own.cpu_s * 1000 / max(own.count, 1):.1f} ms/answer"
               + (f" ({own.differ} conversations differ from serial)" if own.differ else ""), flush=True)  # fmt: skip
     _report(list(results.values()), args, in_process, url, log_path)
+
+
+def _print_idle_cpu(pid: int) -> None:
+    """What the app costs with nobody asking (its queue's polling): a team server runs all day."""
+    before = cpu_seconds(pid)
+    time.sleep(IDLE_SECONDS)
+    after = cpu_seconds(pid)
+    if before is not None and after is not None:
+        print(f"server CPU while idle: {(after - before) / IDLE_SECONDS:.1%} of a core ({IDLE_SECONDS:.0f} s)")
 
 
 def _in_process(

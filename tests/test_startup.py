@@ -29,15 +29,19 @@ def test_prepare_never_builds_and_never_raises(small_corpus):
     assert sorted(p.name for p in small_corpus.index_dir.iterdir()) == ["CURRENT"]
 
 
-def test_the_ui_sets_aside_gradios_stub_rewrite_and_monitoring_summary():
-    """`import gradio` regenerates its .pyi files each time (seconds here), and its queue rebuilds a
-    monitoring table after every event: the app skips both (ui/gradio_tuning.py)."""
+def test_the_ui_sets_aside_gradios_stub_rewrite_monitoring_summary_and_millisecond_polling():
+    """`import gradio` regenerates its .pyi files each time (seconds here), its queue rebuilds a
+    monitoring table after every event and looks for work every millisecond: the app skips the first two
+    and polls every 5 ms (ui/gradio_tuning.py). A Gradio that renamed these attributes fails here."""
     script = (
         "import azcompare.ui, gradio, gradio.component_meta as meta, gradio.blocks_events as events\n"
         "print(meta.create_or_modify_pyi.__module__, events.create_or_modify_pyi.__module__)\n"
         "print(callable(gradio.Blocks), meta.ComponentMeta.__module__)\n"
         "import os; print(os.environ['GRADIO_ANALYTICS_CACHE_FREQUENCY'])\n"
         "print(gradio.Blocks()._queue.ANAYLTICS_CACHE_FREQUENCY)\n"
+        "from azcompare.ui.gradio_tuning import tune_queue\n"
+        "demo = gradio.Blocks().queue(); tune_queue(demo)\n"
+        "print(demo._queue.sleep_when_free, demo._queue.progress_update_sleep_when_free)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -48,4 +52,6 @@ def test_the_ui_sets_aside_gradios_stub_rewrite_and_monitoring_summary():
         "gradio.component_meta",
         "2147483647",
         "2147483647",
+        "0.005",
+        "0.1",
     ]

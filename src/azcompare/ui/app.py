@@ -30,6 +30,7 @@ from azcompare.overview import knowledge_overview
 from azcompare.settings import Settings, apply_offline_env
 from azcompare.types import Answer, encodable
 from azcompare.ui import feedback, render
+from azcompare.ui.gradio_tuning import tune_queue
 
 log = logging.getLogger(__name__)
 SUGGESTIONS = 3
@@ -416,7 +417,9 @@ def launch(settings: Settings | None = None, host: str | None = None, port: int 
         print(f"note: {missing}", flush=True)
     demo = build_app(settings)
     queue = {"max_size": QUEUE_SIZE, "status_update_rate": QUEUE_STATUS_EVERY_S}
-    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, **queue).launch(
+    demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, **queue)
+    tune_queue(demo)
+    demo.launch(
         server_name=host,
         server_port=port or settings.port,
         share=False,
