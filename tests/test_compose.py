@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import compose
@@ -44,3 +45,63 @@ def test_a_question_about_openai_alone_keeps_what_the_older_source_says_about_op
     composed = compose(read_question("Did OpenAI ever use API data to improve its models?"), [old, new], PAGE, SPAN)
     assert [e.hit.chunk.doc_id for e in composed.evidence] == ["article", "page"]
     assert composed.text.startswith("Yes — according to the 2024 article (2024-06-01): OpenAI used")
+
+
+def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
+    """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import score_sentences
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    text = "Managed Identity: Azure OpenAI: Yes, via Microsoft Entra ID"
+    vector = np.ones(4, np.float32) / 2
+    old = Chunk(id="overview-2023#3", doc_id="overview-2023", title="Overview", text=text, date=dt.date(2023, 10, 16))
+    new = Chunk(id="overview#3", doc_id="overview", title="Overview", text=text, date=dt.date(2025, 7, 31))
+    kb = SimpleNamespace(
+        idf=lambda term: 1.0,
+        sentences=lambda chunk: [SentenceUnit(Sentence(text, ((0, len(text)),)), terms(text), vector)],
+    )
+    result = SimpleNamespace(
+        all_hits=[Hit(chunk=old, score=0.07, rank=1), Hit(chunk=new, score=0.06, rank=2)], query_vector=vector
+    )
+    scored = score_sentences("Can we sign in with Entra ID?", result, kb)
+    assert scored[0].score == scored[1].score
+    assert [e.hit.chunk.doc_id for e in scored] == ["overview", "overview-2023"]
+
+
+def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():
+    """The current page holds the statement in its table row and in its section: one copy is enough."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_counterparts
+    from azcompare.settings import Settings
+    from azcompare.types import Link
+
+    row = "Managed Identity: Azure OpenAI: Yes, via Microsoft Entra ID"
+    old = _article("Identity and Access Management, Azure AD: OpenAI no; Azure OpenAI yes", 0.7)
+    chosen_copy = _evidence("overview", "Overview", PAGE, row, 0.52)
+    other_copy = replace(
+        chosen_copy, hit=replace(chosen_copy.hit, chunk=replace(chosen_copy.hit.chunk, id="overview#9"))
+    )
+    link = Link(
+        old_chunk_id=old.hit.chunk.id,
+        old_doc_id="article",
+        old_title="The differences (article)",
+        old_date=ARTICLE,
+        old_sentence=old.sentence.text,
+        new_chunk_id="overview#9",
+        new_doc_id="overview",
+        new_title="Overview",
+        new_date=PAGE,
+        new_sentences=(row,),
+        kind="similar",
+        score=0.8,
+    )
+    kb = SimpleNamespace(newer=lambda chunk_id: [link] if chunk_id == old.hit.chunk.id else [])
+    chosen = [old, chosen_copy]
+    out = with_counterparts(chosen, [old, chosen_copy, other_copy], kb, PAGE, Settings())
+    assert [e.sentence.text for e in out] == [old.sentence.text, row]

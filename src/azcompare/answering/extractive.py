@@ -119,8 +119,13 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
             if about_openai_only and not _OPENAI_ITSELF.search(unit.sentence.text):
                 score *= OTHER_SERVICE_FACTOR
             scored.append(Evidence(hit, unit.sentence, score, coverage, unit.vector))
-    scored.sort(key=lambda e: (-e.score, e.hit.rank, e.sentence.spans))
+    # Copies of one statement score alike: the newest source's copy comes first, so that it is the one quoted.
+    scored.sort(key=lambda e: (-e.score, -_ordinal(e.hit.chunk.date), e.hit.rank, e.sentence.spans))
     return scored
+
+
+def _ordinal(date: dt.date | None) -> int:
+    return date.toordinal() if date else 0
 
 
 def select_evidence(scored: list[Evidence], limit: int) -> list[Evidence]:
@@ -232,7 +237,8 @@ def with_counterparts(
         ]
         # The most relevant counterpart, if it is relevant enough to have been chosen on its own merit.
         best = max(counterparts, key=lambda n: n.score, default=None)
-        if best is not None and best.score >= floor and best not in out:
+        quoted = {o.sentence.text for o in out}  # a copy of a chosen statement (another passage of its page)
+        if best is not None and best.score >= floor and best.sentence.text not in quoted:
             out.insert(out.index(e), best)
             return out
     return out
