@@ -105,3 +105,45 @@ def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice
     chosen = [old, chosen_copy]
     out = with_counterparts(chosen, [old, chosen_copy, other_copy], kb, PAGE, Settings())
     assert [e.sentence.text for e in out] == [old.sentence.text, row]
+
+
+def _units(passage: str) -> list:
+    import numpy as np
+
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import quotable_sentences, terms
+
+    return [SentenceUnit(s, terms(s.text), np.zeros(4, np.float32)) for s in quotable_sentences(passage)]
+
+
+def _from(passage: str, first_words: str, date: dt.date = PAGE) -> Evidence:
+    chunk = Chunk(id="types#4", doc_id="types", title="Deployment types", text=passage, date=date)
+    sentence = next(u.sentence for u in _units(passage) if u.sentence.text.startswith(first_words))
+    return Evidence(Hit(chunk=chunk, score=1.0, rank=1), sentence, 1.0, 0.5)
+
+
+def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
+    """Quoted alone, "data at rest stays in the geography" would hide that inferencing data may leave it."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_continuations
+
+    passage = (
+        "Data stored at rest remains in the designated Azure geography. However, inferencing data may be processed "
+        "in any Azure region for global deployment types. Pick a deployment type for each model you deploy. "
+        "Instead of building custom solutions, use these services for most workloads."
+    )
+    kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
+    first, pick = _from(passage, "Data stored"), _from(passage, "Pick")
+    joined, alone = with_continuations([first, pick], kb)
+    assert joined.sentence.text == (
+        "Data stored at rest remains in the designated Azure geography; however, inferencing data may be processed "
+        "in any Azure region for global deployment types."
+    )
+    assert [passage[a:b] for a, b in joined.sentence.spans] == [
+        "Data stored at rest remains in the designated Azure geography.",
+        "However, inferencing data may be processed in any Azure region for global deployment types.",
+    ]
+    assert alone == pick  # "Instead of …" does not qualify the sentence before it
+    qualifier = _from(passage, "However")
+    assert with_continuations([first, qualifier], kb) == [first, qualifier]  # already quoted on its own
