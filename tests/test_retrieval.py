@@ -155,8 +155,7 @@ def test_a_links_only_section_naming_what_is_asked_for_does_not_stand_for_a_pass
 
 def test_a_current_passage_the_keywords_put_first_but_fusion_left_out_is_scored_too():
     """The keyword ranking's best current passage missing from the hits is reached (one at most);
-    older sources, links-only sections, passages the question's boost lowers and passages further down the
-    keyword ranking are not."""
+    older sources, links-only sections and passages further down the keyword ranking are not."""
     import datetime as dt
     from types import SimpleNamespace
 
@@ -183,5 +182,3 @@ def test_a_current_passage_the_keywords_put_first_but_fusion_left_out_is_scored_
     assert KEYWORD_REACH == 2
     assert [h.chunk.id for h in reach(kb, ranked(1, 3), have, 365)] == ["privacy#0"]
     assert reach(kb, ranked(0), have, 365) == []  # every passage the keywords put first is a hit already
-    # A question about OpenAI alone: the service boost lowers a Microsoft page that never names OpenAI itself.
-    assert reach(kb, ranked(3, 4), have, 365, boost=lambda chunk: 0.6) == []

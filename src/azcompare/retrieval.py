@@ -389,7 +389,7 @@ class KnowledgeBase:
             best = max(best, self._exact_similarity(unscored, embedding))
         t4 = time.perf_counter()
         linked, links = self.linked_hits(hits)
-        reached = self.keyword_reach(keyword, hits + linked, span_days, boost)
+        reached = self.keyword_reach(keyword, hits + linked, span_days)
         timings["links_ms"] = (time.perf_counter() - t4) * 1000
         return SearchResult(
             hits=hits,
@@ -401,27 +401,19 @@ class KnowledgeBase:
             reached=reached,
         )
 
-    def keyword_reach(
-        self,
-        keyword: list[tuple[int, float]],
-        have: list[Hit],
-        span_days: int,
-        boost: Callable[[Chunk], float] | None = None,
-    ) -> list[Hit]:
+    def keyword_reach(self, keyword: list[tuple[int, float]], have: list[Hit], span_days: int) -> list[Hit]:
         """The first passage of a current source among the keyword ranking's best KEYWORD_REACH that is
         not among `have` (none when all of them are): its sentences then compete for the answer.
 
         Older sources (`span_days` before the newest) are left out: their newer counterparts come through
-        the links. So are links-only sections, which name a thing without saying anything about it, and
-        passages `boost` ranks lower (the question is about something else: OpenAI, not Azure OpenAI).
+        the links. So are links-only sections, which name a thing without saying anything about it.
         """
         taken = {h.chunk.id for h in have}
         newest = self.newest_date
         for index, score in keyword[:KEYWORD_REACH]:
             chunk = self.chunks[index]
             old = chunk.date and newest and (newest - chunk.date).days >= span_days
-            lowered = boost is not None and boost(chunk) < 1.0
-            if chunk.id in taken or old or lowered or is_links_section(chunk.heading):
+            if chunk.id in taken or old or is_links_section(chunk.heading):
                 continue
             return [Hit(chunk=chunk, score=0.0, rank=len(have) + 1, bm25_score=score)]
         return []
