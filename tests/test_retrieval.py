@@ -151,34 +151,3 @@ def test_a_links_only_section_naming_what_is_asked_for_does_not_stand_for_a_pass
     kb = SimpleNamespace(chunks=chunks)
     order = KnowledgeBase._with_required(kb, [0, 1], [(1, 4.0), (2, 3.0)], required, top_k=2)
     assert order == [0, 2]
-
-
-def test_a_current_passage_the_keywords_put_first_but_fusion_left_out_is_scored_too():
-    """The keyword ranking's best current passage missing from the hits is reached (one at most);
-    older sources, links-only sections and passages further down the keyword ranking are not."""
-    import datetime as dt
-    from types import SimpleNamespace
-
-    from azcompare.retrieval import KEYWORD_REACH
-    from azcompare.types import Hit
-
-    new, old = dt.date(2026, 1, 1), dt.date(2024, 6, 1)
-    chunks = [
-        Chunk(id="hit#0", doc_id="hit", title="H", text="Customer-managed keys.", date=new),
-        Chunk(id="article#0", doc_id="article", title="A", text="Customer Managed Keys: yes", date=old),
-        Chunk(id="links#0", doc_id="links", title="L", text="Keys.", heading_path=("Next steps",), date=new),
-        Chunk(id="privacy#0", doc_id="privacy", title="P", text="Some features may not support keys.", date=new),
-        Chunk(id="other#0", doc_id="other", title="O", text="Keys again.", date=new),
-    ]
-    kb = SimpleNamespace(chunks=chunks, newest_date=new)
-    have = [Hit(chunk=chunks[0], score=1.0, rank=1)]
-    reach = KnowledgeBase.keyword_reach
-
-    def ranked(*order: int) -> list[tuple[int, float]]:
-        return [(i, 5.0 - r) for r, i in enumerate(order)]
-
-    assert [h.chunk.id for h in reach(kb, ranked(0, 3, 4), have, 365)] == ["privacy#0"]
-    assert reach(kb, ranked(1, 2, 3), have, 365) == []  # old, links-only; the third is beyond reach
-    assert KEYWORD_REACH == 2
-    assert [h.chunk.id for h in reach(kb, ranked(1, 3), have, 365)] == ["privacy#0"]
-    assert reach(kb, ranked(0), have, 365) == []  # every passage the keywords put first is a hit already

@@ -65,11 +65,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 # Newer passages brought in for each retrieved older one (its best links to distinct passages).
 LINKED_PER_HIT = 2
-# A passage of a current source among the keyword ranking's best this many that fusion left out of the hits
-# is scored too: one ranking alone rarely wins the fusion, and a page that names every word of the question
-# ("certain preview features may not support customer-managed keys") can be missing from both embedding
-# rankings (dev: 3 is one lead worse than 2; 1 misses the fact behind the keyword ranking's first).
-KEYWORD_REACH = 2
 # Near-copies say the same thing (another edition of a page, a shared include, another vendor's copy of a
 # text): the embedding cannot tell which of them the question means, the words they name can. Two
 # passages are near-copies when their mean sentence vectors are this similar (a quarter of today's
@@ -90,8 +85,7 @@ class SearchResult:
     """Ranked hits plus what the answerer needs to judge them.
 
     `linked` holds the newer passages on the same point as the older passages among the hits (each
-    Hit's `via_link` names the older chunk), `links` the links that brought them; `reached` the current
-    passages the keyword ranking puts first that the fusion left out (KEYWORD_REACH).
+    Hit's `via_link` names the older chunk), `links` the links that brought them.
     """
 
     hits: list[Hit]
@@ -100,12 +94,11 @@ class SearchResult:
     best_dense: float = 0.0
     linked: list[Hit] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
-    reached: list[Hit] = field(default_factory=list)
 
     @property
     def all_hits(self) -> list[Hit]:
-        """The hits, then the newer passages linked to them, then those only the keywords reached."""
-        return self.hits + self.linked + self.reached
+        """The hits, then the newer passages linked to them."""
+        return self.hits + self.linked
 
 
 @dataclass(frozen=True)
@@ -325,7 +318,6 @@ class KnowledgeBase:
         boost: Callable[[Chunk], float] | None = None,
         required: Sequence[re.Pattern[str]] = (),
         subject: str = "",
-        span_days: int = 365,
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
@@ -389,34 +381,10 @@ class KnowledgeBase:
             best = max(best, self._exact_similarity(unscored, embedding))
         t4 = time.perf_counter()
         linked, links = self.linked_hits(hits)
-        reached = self.keyword_reach(keyword, hits + linked, span_days)
         timings["links_ms"] = (time.perf_counter() - t4) * 1000
         return SearchResult(
-            hits=hits,
-            query_vector=embedding,
-            timings=timings,
-            best_dense=best,
-            linked=linked,
-            links=links,
-            reached=reached,
+            hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
         )
-
-    def keyword_reach(self, keyword: list[tuple[int, float]], have: list[Hit], span_days: int) -> list[Hit]:
-        """The first passage of a current source among the keyword ranking's best KEYWORD_REACH that is
-        not among `have` (none when all of them are): its sentences then compete for the answer.
-
-        Older sources (`span_days` before the newest) are left out: their newer counterparts come through
-        the links. So are links-only sections, which name a thing without saying anything about it.
-        """
-        taken = {h.chunk.id for h in have}
-        newest = self.newest_date
-        for index, score in keyword[:KEYWORD_REACH]:
-            chunk = self.chunks[index]
-            old = chunk.date and newest and (newest - chunk.date).days >= span_days
-            if chunk.id in taken or old or is_links_section(chunk.heading):
-                continue
-            return [Hit(chunk=chunk, score=0.0, rank=len(have) + 1, bm25_score=score)]
-        return []
 
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage

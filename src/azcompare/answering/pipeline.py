@@ -77,7 +77,6 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         boost=service_boost(text),
         required=query.required,
         subject=query.subject,
-        span_days=settings.dated_span_days,
     )
 
 
