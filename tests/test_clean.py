@@ -96,3 +96,15 @@ def test_check_mark_lines_become_items_of_their_lead_in(mirror_dir):
 def test_a_single_linked_list_item_stays_but_a_list_of_links_goes():
     text = clean_markdown("Intro:\n\n- [Only link](https://a.example)\n\nText.\n\n- [One](/a)\n- [Two](/b)\n")
     assert "Only link" in text and "One" not in text and "Two" not in text
+
+
+def test_a_list_written_with_line_breaks_in_a_table_cell_becomes_items_joined_by_semicolons():
+    text = clean_markdown(
+        "| Category | Services |\n| --- | --- |\n"
+        "| [Language](/a) | - [Azure Language](/b) <br><br> - [Translator](/c) <br><br> - [Models](/d) |\n"
+        "| Files | 512 MB via the API<br><br>200 MB via the portal |\n"
+        "| Dash | - |\n"
+    )
+    assert "| Language | Azure Language; Translator; Models |" in text
+    assert "| Files | 512 MB via the API; 200 MB via the portal |" in text
+    assert "| Dash | - |" in text  # a lone dash is a value (not available), not a list marker

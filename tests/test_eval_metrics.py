@@ -259,6 +259,21 @@ def test_junk_rate_counts_quoted_statements_only_and_table_rows_by_their_cells()
     assert m.junk_rate(item(), answer("", abstained=True)) is None
 
 
+def test_a_source_title_ending_in_a_question_mark_does_not_end_the_statement_it_introduces():
+    text = (
+        "“What is Azure OpenAI in Microsoft Foundry Models?” (2025-07-31): Private link support: Azure OpenAI yes [1]. "
+        "Is that all? (It is not.) Done [2]."
+    )
+    assert [s.plain for s in split_statements(text)] == [
+        "“What is Azure OpenAI in Microsoft Foundry Models?” (2025-07-31): Private link support: Azure OpenAI yes.",
+        "Is that all?",
+        "(It is not.)",
+        "Done.",
+    ]
+    q = item(facts=[["private link support: Azure OpenAI yes"]])
+    assert m.lead_accuracy(q, answer(text)) == 1.0
+
+
 def test_lead_accuracy_looks_for_an_expected_fact_in_the_first_statement_only():
     q = item(facts=[["all Azure customers are eligible"]])
     assert m.lead_accuracy(q, answer("Today all Azure customers are eligible [1]. Some models need a form [2].")) == 1.0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from azcompare.retrieval import NEAR_COPY_SIMILARITY, NEAR_COPY_WORDS, open_knowledge_base
+from azcompare.retrieval import NEAR_COPY_SIMILARITY, NEAR_COPY_WORDS, KnowledgeBase, open_knowledge_base
+from azcompare.types import Chunk
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +135,19 @@ def test_a_near_copy_from_a_document_not_about_the_subject_makes_room_for_other_
         first_off = [source for source, _ in ranked].index(off)
         assert ranked[0] == (on, True) and (off, True) in ranked[first_off:], ranked
         assert {source for source, _ in ranked[first_off:]} == {off}, ranked
+
+
+def test_a_links_only_section_naming_what_is_asked_for_does_not_stand_for_a_passage_about_it():
+    """`required` names are held by a passage that says something: a "Help and support" list naming the
+    product leaves the last place to the best keyword match that does hold it."""
+    from types import SimpleNamespace
+
+    chunks = [
+        Chunk(id="a#0", doc_id="a", title="A", text="Roles for Cognitive Services users.", heading_path=("Roles",)),
+        Chunk(id="b#5", doc_id="b", title="B", text="Ask about Foundry Tools.", heading_path=("Help and support",)),
+        Chunk(id="c#0", doc_id="c", title="C", text="Foundry Tools provide a suite of data science tools."),
+    ]
+    required = [re.compile("Foundry Tools", re.IGNORECASE)]
+    kb = SimpleNamespace(chunks=chunks)
+    order = KnowledgeBase._with_required(kb, [0, 1], [(1, 4.0), (2, 3.0)], required, top_k=2)
+    assert order == [0, 2]

@@ -149,9 +149,14 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
+def is_links_section(heading: str) -> bool:
+    """A section that only lists links ("Next steps", "Help and support", "References")."""
+    return _POINTER_HEADING.search(heading) is not None
+
+
 def is_pointer(text: str, heading: str = "") -> bool:
     """A statement that points elsewhere or a bare link label, or any text of a links-only section."""
-    if _POINTER_HEADING.search(heading) or _POINTER.search(text.strip()):
+    if is_links_section(heading) or _POINTER.search(text.strip()):
         return True
     stripped = text.strip()
     return not re.search(r"[.!?:;]$", stripped) and ":" not in stripped and len(stripped.split()) <= _LABEL_WORDS

@@ -55,7 +55,7 @@ from azcompare.index_state import (
     is_writable,
     storage_error,
 )
-from azcompare.links import read_links
+from azcompare.links import is_links_section, read_links
 from azcompare.records import chunk_from_record
 from azcompare.settings import Settings
 from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
@@ -485,7 +485,9 @@ class KnowledgeBase:
         self, order: list[int], keyword: list[tuple[int, float]], required: Sequence[re.Pattern[str]], top_k: int
     ) -> list[int]:
         def holds(i: int) -> bool:
-            return all(p.search(self.chunks[i].text) for p in required)
+            # A links-only section ("Help and support") may name the thing without saying anything about it.
+            chunk = self.chunks[i]
+            return not is_links_section(chunk.heading) and all(p.search(chunk.text) for p in required)
 
         if not required or any(holds(i) for i in order):
             return order

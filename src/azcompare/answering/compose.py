@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
+from azcompare.answering.condense import entities_in
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -64,7 +65,10 @@ def compose(
     `renames` holds (former, current) names: the question used a former name, so the answer first
     says what it is called now.
     """
-    statements = label_stale(current_first(_value_first(ask, chosen), span_days), newest, span_days)
+    ordered = _value_first(ask, chosen)
+    if not _about_openai_only(ask):
+        ordered = current_first(ordered, span_days)
+    statements = label_stale(ordered, newest, span_days)
     if statements:
         lead, first = statements[0]
         for former, current in renames:
@@ -112,6 +116,12 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"
+
+
+def _about_openai_only(ask: Ask) -> bool:
+    """A question about OpenAI alone: the current (Microsoft) pages speak for Azure OpenAI, so a newer
+    statement of theirs does not take the place of what an older source says about OpenAI."""
+    return entities_in(ask.question) == ["OpenAI"]
 
 
 def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:

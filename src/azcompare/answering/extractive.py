@@ -23,7 +23,7 @@ from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
-from azcompare.text import match_key, terms
+from azcompare.text import Sentence, match_key, terms
 from azcompare.types import Chunk, Citation
 
 # Sentences much weaker than the best one add noise rather than support.
@@ -119,8 +119,13 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
             if about_openai_only and not _OPENAI_ITSELF.search(unit.sentence.text):
                 score *= OTHER_SERVICE_FACTOR
             scored.append(Evidence(hit, unit.sentence, score, coverage, unit.vector))
-    scored.sort(key=lambda e: (-e.score, e.hit.rank, e.sentence.spans))
+    # Copies of one statement score alike: the newest source's copy comes first, so that it is the one quoted.
+    scored.sort(key=lambda e: (-e.score, -_ordinal(e.hit.chunk.date), e.hit.rank, e.sentence.spans))
     return scored
+
+
+def _ordinal(date: dt.date | None) -> int:
+    return date.toordinal() if date else 0
 
 
 def select_evidence(scored: list[Evidence], limit: int) -> list[Evidence]:
@@ -169,7 +174,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
-        chosen = select_evidence(scored, 2)
+        chosen = with_continuations(select_evidence(scored, 2), kb)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
     elif ask.shape == "howto" and (
@@ -185,6 +190,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings)
+        chosen = with_continuations(chosen, kb)
         table = comparison(chosen, settings.dated_span_days) if ask.shape == "compare" else None
         composed = table or compose(
             ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames
@@ -232,10 +238,49 @@ def with_counterparts(
         ]
         # The most relevant counterpart, if it is relevant enough to have been chosen on its own merit.
         best = max(counterparts, key=lambda n: n.score, default=None)
-        if best is not None and best.score >= floor and best not in out:
+        quoted = {o.sentence.text for o in out}  # a copy of a chosen statement (another passage of its page)
+        if best is not None and best.score >= floor and best.sentence.text not in quoted:
             out.insert(out.index(e), best)
             return out
     return out
+
+
+# A sentence that qualifies or resolves the one before it ("However, …", "Instead, …", "To address these
+# concerns, …"; not "Instead of …"): the one before it, quoted alone, would tell half of what the source says.
+_CONTINUES = re.compile(
+    r"^((however|instead|nevertheless|nonetheless|otherwise),|to address (this|these|that|those|such)\b)", re.IGNORECASE
+)
+
+
+def with_continuations(chosen: list[Evidence], kb: KnowledgeBase) -> list[Evidence]:
+    """Each chosen statement joined with the next sentence of its passage when that one qualifies or
+    resolves it (_CONTINUES) and follows it directly: "Data at rest stays in the geography; however,
+    inferencing data is processed as follows: …". A continuation chosen on its own is left where it is.
+    """
+    quoted = {e.sentence.text for e in chosen}
+    out: list[Evidence] = []
+    for e in chosen:
+        following = _next_sentence(e, kb)
+        if following is not None and _CONTINUES.match(following.text) and following.text not in quoted:
+            first = e.sentence.text.rstrip(" .")
+            text = f"{first}; {following.text[:1].lower()}{following.text[1:]}"
+            e = replace(e, sentence=Sentence(text, e.sentence.spans + following.spans))
+        out.append(e)
+    return out
+
+
+def _next_sentence(e: Evidence, kb: KnowledgeBase) -> Sentence | None:
+    """The quotable sentence right after `e`'s in its passage (nothing but white space between them)."""
+    units = kb.sentences(e.hit.chunk)
+    spans = [u.sentence.spans for u in units]
+    if e.sentence.spans not in spans:
+        return None
+    at = spans.index(e.sentence.spans)
+    if at + 1 == len(units):
+        return None
+    following = units[at + 1].sentence
+    between = e.hit.chunk.text[e.sentence.spans[-1][1] : following.spans[0][0]]
+    return following if not between.strip() else None
 
 
 def _same_sentence(a: str, b: str) -> bool:

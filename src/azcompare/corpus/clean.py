@@ -37,6 +37,10 @@ _LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]*\)[\s.;,]*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# In a table cell, a list written with line breaks ("- A <br><br> - B"): one "; " between its items, no
+# empty items, no list markers ("A; B", not "- A ; ;  - B").
+_CELL_BREAKS = re.compile(r"\s*(?:<br\s*/?>\s*)+(?:[-*+]\s+)?", re.IGNORECASE)
+_CELL_ITEM = re.compile(r"(\|\s*)[-*+]\s+(?=[^\s|])")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
@@ -186,7 +190,11 @@ def _clean_inline(text: str) -> str:
     text = _MD_IMAGE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _REF_LINK.sub(r"\1", text)
-    text = _BR.sub("; " if text.lstrip().startswith("|") else "\n", text)
+    if text.lstrip().startswith("|"):
+        text = _CELL_BREAKS.sub("; ", text)
+        if "; " in text:  # the first item of a cell's list loses its marker too
+            text = _CELL_ITEM.sub(r"\1", text)
+    text = _BR.sub("\n", text)
     text = _TAG.sub("", text)
     text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or "", text)
     text = _INLINE_CODE.sub(r"\1", text)

@@ -43,8 +43,11 @@ _MARKER = re.compile(r"\s*\[(\d+)\]")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! or ? (with any closing quote, bracket or citation markers after it) before
-# whitespace; "e.g." and "i.e." do not end one.
+# whitespace; "e.g." and "i.e." do not end one, nor does a quoted title (_TITLE_THEN_DATE).
 _SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])((?:[\"'”’)\]]|\s*\[\d+\])*)\s+")
+# A quoted title that ends in "?" or "!" with a parenthesis after it names a source before its statement
+# ("“What is Azure OpenAI?” (2025-07-31): …"): the statement goes on.
+_TITLE_THEN_DATE = re.compile(r"[?!][\"”]\s+\(")
 _LIST_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _NUMBERED = re.compile(r"^\d+[.)]\s+\S")
 _URL = re.compile(r"https?://\S+")
@@ -147,6 +150,8 @@ def _sentences(paragraph: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(paragraph):
+        if _TITLE_THEN_DATE.match(paragraph, match.start() - 1):
+            continue
         end = match.end(1) if match.group(1) else match.start()
         parts.append(paragraph[start:end].strip())
         start = match.end()

@@ -1,0 +1,149 @@
+"""How the extractive answer orders and labels newer and older statements (no index needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from azcompare.answering.citations import Evidence
+from azcompare.answering.compose import compose
+from azcompare.answering.question import read_question
+from azcompare.text import Sentence
+from azcompare.types import Chunk, Hit
+
+ARTICLE = dt.date(2024, 6, 1)
+PAGE = dt.date(2025, 11, 26)
+SPAN = 365
+
+
+def _evidence(doc_id: str, title: str, date: dt.date, text: str, score: float, via_link: str = "") -> Evidence:
+    chunk = Chunk(id=f"{doc_id}#0", doc_id=doc_id, title=title, text=text, date=date)
+    hit = Hit(chunk=chunk, score=score, rank=1, via_link=via_link)
+    return Evidence(hit, Sentence(text, ((0, len(text)),)), score, 0.5)
+
+
+def _article(text: str, score: float) -> Evidence:
+    return _evidence("article", "The differences (article)", ARTICLE, text, score)
+
+
+def _page(text: str, score: float) -> Evidence:
+    return _evidence("page", "Encryption of data at rest", PAGE, text, score)
+
+
+def test_a_newer_statement_as_relevant_leads_the_older_one():
+    old = _article("Azure OpenAI uses customer data for training.", 0.5)
+    new = _page("Azure OpenAI does not use customer data to train models.", 0.45)
+    composed = compose(read_question("Does Azure OpenAI train on our data?"), [old, new], PAGE, SPAN)
+    assert [e.hit.chunk.doc_id for e in composed.evidence] == ["page", "article"]
+    assert "The 2024 article (2024-06-01) said:" in composed.text
+
+
+def test_a_question_about_openai_alone_keeps_what_the_older_source_says_about_openai_first():
+    # The current pages are Microsoft's: they speak for Azure OpenAI, not for OpenAI.
+    old = _article("OpenAI used training data for model improvements prior to March 2023.", 0.5)
+    new = _page("The Fine-tunes API allows customers to fine-tune the OpenAI models on their training data.", 0.45)
+    composed = compose(read_question("Did OpenAI ever use API data to improve its models?"), [old, new], PAGE, SPAN)
+    assert [e.hit.chunk.doc_id for e in composed.evidence] == ["article", "page"]
+    assert composed.text.startswith("Yes — according to the 2024 article (2024-06-01): OpenAI used")
+
+
+def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
+    """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import score_sentences
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    text = "Managed Identity: Azure OpenAI: Yes, via Microsoft Entra ID"
+    vector = np.ones(4, np.float32) / 2
+    old = Chunk(id="overview-2023#3", doc_id="overview-2023", title="Overview", text=text, date=dt.date(2023, 10, 16))
+    new = Chunk(id="overview#3", doc_id="overview", title="Overview", text=text, date=dt.date(2025, 7, 31))
+    kb = SimpleNamespace(
+        idf=lambda term: 1.0,
+        sentences=lambda chunk: [SentenceUnit(Sentence(text, ((0, len(text)),)), terms(text), vector)],
+    )
+    result = SimpleNamespace(
+        all_hits=[Hit(chunk=old, score=0.07, rank=1), Hit(chunk=new, score=0.06, rank=2)], query_vector=vector
+    )
+    scored = score_sentences("Can we sign in with Entra ID?", result, kb)
+    assert scored[0].score == scored[1].score
+    assert [e.hit.chunk.doc_id for e in scored] == ["overview", "overview-2023"]
+
+
+def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():
+    """The current page holds the statement in its table row and in its section: one copy is enough."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_counterparts
+    from azcompare.settings import Settings
+    from azcompare.types import Link
+
+    row = "Managed Identity: Azure OpenAI: Yes, via Microsoft Entra ID"
+    old = _article("Identity and Access Management, Azure AD: OpenAI no; Azure OpenAI yes", 0.7)
+    chosen_copy = _evidence("overview", "Overview", PAGE, row, 0.52)
+    other_copy = replace(
+        chosen_copy, hit=replace(chosen_copy.hit, chunk=replace(chosen_copy.hit.chunk, id="overview#9"))
+    )
+    link = Link(
+        old_chunk_id=old.hit.chunk.id,
+        old_doc_id="article",
+        old_title="The differences (article)",
+        old_date=ARTICLE,
+        old_sentence=old.sentence.text,
+        new_chunk_id="overview#9",
+        new_doc_id="overview",
+        new_title="Overview",
+        new_date=PAGE,
+        new_sentences=(row,),
+        kind="similar",
+        score=0.8,
+    )
+    kb = SimpleNamespace(newer=lambda chunk_id: [link] if chunk_id == old.hit.chunk.id else [])
+    chosen = [old, chosen_copy]
+    out = with_counterparts(chosen, [old, chosen_copy, other_copy], kb, PAGE, Settings())
+    assert [e.sentence.text for e in out] == [old.sentence.text, row]
+
+
+def _units(passage: str) -> list:
+    import numpy as np
+
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import quotable_sentences, terms
+
+    return [SentenceUnit(s, terms(s.text), np.zeros(4, np.float32)) for s in quotable_sentences(passage)]
+
+
+def _from(passage: str, first_words: str, date: dt.date = PAGE) -> Evidence:
+    chunk = Chunk(id="types#4", doc_id="types", title="Deployment types", text=passage, date=date)
+    sentence = next(u.sentence for u in _units(passage) if u.sentence.text.startswith(first_words))
+    return Evidence(Hit(chunk=chunk, score=1.0, rank=1), sentence, 1.0, 0.5)
+
+
+def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
+    """Quoted alone, "data at rest stays in the geography" would hide that inferencing data may leave it."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_continuations
+
+    passage = (
+        "Data stored at rest remains in the designated Azure geography. However, inferencing data may be processed "
+        "in any Azure region for global deployment types. Pick a deployment type for each model you deploy. "
+        "Instead of building custom solutions, use these services for most workloads."
+    )
+    kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
+    first, pick = _from(passage, "Data stored"), _from(passage, "Pick")
+    joined, alone = with_continuations([first, pick], kb)
+    assert joined.sentence.text == (
+        "Data stored at rest remains in the designated Azure geography; however, inferencing data may be processed "
+        "in any Azure region for global deployment types."
+    )
+    assert [passage[a:b] for a, b in joined.sentence.spans] == [
+        "Data stored at rest remains in the designated Azure geography.",
+        "However, inferencing data may be processed in any Azure region for global deployment types.",
+    ]
+    assert alone == pick  # "Instead of …" does not qualify the sentence before it
+    qualifier = _from(passage, "However")
+    assert with_continuations([first, qualifier], kb) == [first, qualifier]  # already quoted on its own
