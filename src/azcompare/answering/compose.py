@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
-from azcompare.answering.condense import entities_in
+from azcompare.answering.condense import asks_about_openai_only
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -66,7 +66,7 @@ def compose(
     says what it is called now.
     """
     ordered = _value_first(ask, chosen)
-    if not _about_openai_only(ask):
+    if not asks_about_openai_only(ask.question):
         ordered = current_first(ordered, span_days)
     statements = label_stale(ordered, newest, span_days)
     if statements:
@@ -116,12 +116,6 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"
-
-
-def _about_openai_only(ask: Ask) -> bool:
-    """A question about OpenAI alone: the current (Microsoft) pages speak for Azure OpenAI, so a newer
-    statement of theirs does not take the place of what an older source says about OpenAI."""
-    return entities_in(ask.question) == ["OpenAI"]
 
 
 def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:

@@ -58,6 +58,12 @@ def entities_in(text: str) -> list[str]:
     return seen
 
 
+def asks_about_openai_only(question: str) -> bool:
+    """A question about OpenAI alone: the current (Microsoft) pages speak for Azure OpenAI, so text about
+    Azure OpenAI only does not answer it, nor does a newer Microsoft page replace what a source says of OpenAI."""
+    return entities_in(question) == ["OpenAI"]
+
+
 def condense_question(question: str, history: Sequence[Turn] | None) -> str:
     """The question rewritten to stand on its own, using the earlier user turns when it is a follow-up.
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
-from azcompare.answering.condense import entities_in
+from azcompare.answering.condense import asks_about_openai_only
 from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
 from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
@@ -66,11 +66,6 @@ class ExtractiveDraft:
 def is_pointer_heading(heading: str) -> bool:
     """Sections like "Next steps" or "See also" list links rather than say something."""
     return _POINTER_HEADING.search(heading) is not None
-
-
-def asks_about_openai_only(question: str) -> bool:
-    """A question about OpenAI itself is not answered by text about Azure OpenAI only."""
-    return entities_in(question) == ["OpenAI"]
 
 
 def service_boost(question: str) -> Callable[[Chunk], float] | None:
