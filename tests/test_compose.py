@@ -126,7 +126,7 @@ def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
     """Quoted alone, "data at rest stays in the geography" would hide that inferencing data may leave it."""
     from types import SimpleNamespace
 
-    from azcompare.answering.extractive import with_continuations
+    from azcompare.answering.extractive import with_context
 
     passage = (
         "Data stored at rest remains in the designated Azure geography. However, inferencing data may be processed "
@@ -135,7 +135,7 @@ def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
     )
     kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
     first, pick = _from(passage, "Data stored"), _from(passage, "Pick")
-    joined, alone = with_continuations([first, pick], kb)
+    joined, alone = with_context([first, pick], kb)
     assert joined.sentence.text == (
         "Data stored at rest remains in the designated Azure geography; however, inferencing data may be processed "
         "in any Azure region for global deployment types."
@@ -146,4 +146,30 @@ def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
     ]
     assert alone == pick  # "Instead of …" does not qualify the sentence before it
     qualifier = _from(passage, "However")
-    assert with_continuations([first, qualifier], kb) == [first, qualifier]  # already quoted on its own
+    assert with_context([first, qualifier], kb) == [first, qualifier]  # already quoted on its own
+
+
+def test_a_statement_that_leans_on_the_sentence_before_it_carries_that_one():
+    """Quoted alone, "This data is stored in Azure Storage" has lost what it speaks of."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_context
+
+    passage = (
+        "Training data is uploaded by the customer with the Files API. This data is stored in Azure Storage, "
+        "in the same region as the resource. This article explains how the data is encrypted."
+    )
+    kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
+    leaning, standing = _from(passage, "This data"), _from(passage, "This article")
+    joined, alone = with_context([leaning, standing], kb)
+    assert joined.sentence.text == (
+        "Training data is uploaded by the customer with the Files API; this data is stored in Azure Storage, "
+        "in the same region as the resource."
+    )
+    assert [passage[a:b] for a, b in joined.sentence.spans] == [
+        "Training data is uploaded by the customer with the Files API.",
+        "This data is stored in Azure Storage, in the same region as the resource.",
+    ]
+    assert alone == standing  # "This article …" names its page
+    first = _from(passage, "Training")
+    assert with_context([first, leaning], kb) == [first, leaning]  # what it leans on is already quoted

@@ -169,7 +169,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
-        chosen = with_continuations(select_evidence(scored, 2), kb)
+        chosen = with_context(select_evidence(scored, 2), kb)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
     elif ask.shape == "howto" and (
@@ -185,7 +185,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings)
-        chosen = with_continuations(chosen, kb)
+        chosen = with_context(chosen, kb)
         table = comparison(chosen, settings.dated_span_days) if ask.shape == "compare" else None
         composed = table or compose(
             ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames
@@ -245,37 +245,56 @@ def with_counterparts(
 _CONTINUES = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise),|to address (this|these|that|those|such)\b)", re.IGNORECASE
 )
+# A sentence that leans on the one before it: a connective, or a subject that points back ("This data is
+# stored …", "This will return …", "They are …"); quoted alone it has lost what it speaks of. "This
+# article …" names its page and stands alone.
+_LEANS_BACK = re.compile(
+    r"^((however|instead|nevertheless|nonetheless|otherwise|therefore|thus|consequently),"
+    r"|(this|these|that|those|such)\b(?!\s+(article|page|section|document|guide|tutorial|topic|quickstart)\b)"
+    r"|(it|they)\s+(is|are|was|were|will|can|may|does|do|has|have)\b)",
+    re.IGNORECASE,
+)
 
 
-def with_continuations(chosen: list[Evidence], kb: KnowledgeBase) -> list[Evidence]:
-    """Each chosen statement joined with the next sentence of its passage when that one qualifies or
-    resolves it (_CONTINUES) and follows it directly: "Data at rest stays in the geography; however,
-    inferencing data is processed as follows: …". A continuation chosen on its own is left where it is.
+def with_context(chosen: list[Evidence], kb: KnowledgeBase) -> list[Evidence]:
+    """Each chosen statement joined with the sentences of its passage it cannot do without, when they
+    stand right beside it: the one before, when the statement leans on it (_LEANS_BACK: "Training data
+    is uploaded with the Files API; this data is stored in Azure Storage …"), and the one after, when
+    that one qualifies or resolves it (_CONTINUES: "Data at rest stays in the geography; however,
+    inferencing data is processed as follows: …"). A sentence chosen on its own is left where it is.
     """
     quoted = {e.sentence.text for e in chosen}
     out: list[Evidence] = []
     for e in chosen:
-        following = _next_sentence(e, kb)
-        if following is not None and _CONTINUES.match(following.text) and following.text not in quoted:
-            first = e.sentence.text.rstrip(" .")
-            text = f"{first}; {following.text[:1].lower()}{following.text[1:]}"
-            e = replace(e, sentence=Sentence(text, e.sentence.spans + following.spans))
+        before = _neighbour(e, kb, -1) if _LEANS_BACK.match(e.sentence.text) else None
+        if before is not None and before.text not in quoted:
+            e = replace(e, sentence=_joined(before, e.sentence))
+        after = _neighbour(e, kb, +1)
+        if after is not None and _CONTINUES.match(after.text) and after.text not in quoted:
+            e = replace(e, sentence=_joined(e.sentence, after))
         out.append(e)
     return out
 
 
-def _next_sentence(e: Evidence, kb: KnowledgeBase) -> Sentence | None:
-    """The quotable sentence right after `e`'s in its passage (nothing but white space between them)."""
+def _joined(first: Sentence, then: Sentence) -> Sentence:
+    """Two sentences as one statement, joined with "; " like a list's lead-in and its items."""
+    text = f"{first.text.rstrip(' .')}; {then.text[:1].lower()}{then.text[1:]}"
+    return Sentence(text, first.spans + then.spans)
+
+
+def _neighbour(e: Evidence, kb: KnowledgeBase, step: int) -> Sentence | None:
+    """The quotable sentence right before (-1) or after (+1) `e`'s in its passage, with nothing but
+    white space between them; `e` may already span several sentences."""
     units = kb.sentences(e.hit.chunk)
-    spans = [u.sentence.spans for u in units]
-    if e.sentence.spans not in spans:
+    starts = {u.sentence.spans[0]: i for i, u in enumerate(units)}
+    ends = {u.sentence.spans[-1]: i for i, u in enumerate(units)}
+    at = starts.get(e.sentence.spans[0]) if step < 0 else ends.get(e.sentence.spans[-1])
+    if at is None or not 0 <= at + step < len(units):
         return None
-    at = spans.index(e.sentence.spans)
-    if at + 1 == len(units):
-        return None
-    following = units[at + 1].sentence
-    between = e.hit.chunk.text[e.sentence.spans[-1][1] : following.spans[0][0]]
-    return following if not between.strip() else None
+    other = units[at + step].sentence
+    left, right = (other, e.sentence) if step < 0 else (e.sentence, other)
+    between = e.hit.chunk.text[left.spans[-1][1] : right.spans[0][0]]
+    return other if not between.strip() else None
 
 
 def _same_sentence(a: str, b: str) -> bool:
