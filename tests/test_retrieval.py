@@ -151,3 +151,28 @@ def test_a_links_only_section_naming_what_is_asked_for_does_not_stand_for_a_pass
     kb = SimpleNamespace(chunks=chunks)
     order = KnowledgeBase._with_required(kb, [0, 1], [(1, 4.0), (2, 3.0)], required, top_k=2)
     assert order == [0, 2]
+
+
+def test_an_abbreviation_the_documents_define_is_searched_with_its_long_form_too():
+    from types import SimpleNamespace
+
+    chunks = [
+        Chunk(id="a#0", doc_id="a", title="A", text="Buy provisioned throughput units (PTU) for steady load."),
+        Chunk(id="a#1", doc_id="a", title="A", text="Limits are given in tokens per minute (TPM) per region."),
+        Chunk(id="a#2", doc_id="a", title="A", text="Keys live in the vault (see below) with the key (KV)."),
+    ]
+    kb = SimpleNamespace(chunks=chunks)
+    found = KnowledgeBase.abbreviations.func(kb)
+    assert found == {"PTU": "provisioned throughput units", "TPM": "tokens per minute"}  # no "KV": initials differ
+    kb.abbreviations = found
+    expand = KnowledgeBase.spelled_out
+    assert expand(kb, "How many PTUs per deployment?") == "How many PTUs per deployment? provisioned throughput units"
+    assert expand(kb, "What is the tokens per minute (TPM) limit?") == "What is the tokens per minute (TPM) limit?"
+    assert expand(kb, "Are TPMS sensors covered?") == "Are TPMS sensors covered?"  # another word, not "TPM"
+
+
+def test_a_question_using_a_defined_abbreviation_finds_the_passage_that_spells_it_out(kb):
+    # The quotas page writes "provisioned throughput units"; the question only "PTUs".
+    hits = kb.search("How many PTUs can one deployment have?", top_k=8, candidates=30, rrf_k=60, weights=(1, 1, 2)).hits
+    ranks = [h.rank for h in hits if "provisioned throughput units per deployment" in h.chunk.text]
+    assert ranks and ranks[0] <= 2, ranks

@@ -78,6 +78,8 @@ NEAR_COPY_WORDS = 0.7
 # A near-copy whose document names the question's subject in less than this share of what the most
 # on-subject copy's document does is set aside (see _named_first).
 OFF_SUBJECT_SHARE = 0.5
+# "Provisioned throughput units (PTU)": up to six words whose initials spell the capitals in brackets.
+_DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6}?)\(([A-Z][A-Za-z]{1,6})\)")
 
 
 @dataclass
@@ -198,6 +200,29 @@ class KnowledgeBase:
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks of a term's match key; unseen terms get the maximum."""
         return self._idf.get(match_key(term), self._max_idf)
+
+    @cached_property
+    def abbreviations(self) -> dict[str, str]:
+        """Abbreviations the documents define, "PTU" -> "provisioned throughput units" (first definition)."""
+        found: dict[str, str] = {}
+        for chunk in self.chunks:
+            for match in _DEFINED.finditer(chunk.text):
+                short = match.group(2).removesuffix("s")
+                words = match.group(1).split()[-len(short) :]
+                if len(words) == len(short) and "".join(w[0] for w in words).lower() == short.lower():
+                    found.setdefault(short, " ".join(words).lower())
+        return found
+
+    def spelled_out(self, text: str) -> str:
+        """`text` followed by the long form of each abbreviation it uses without it ("PTU": "provisioned
+        throughput units"): a passage may use either, and neither keywords nor the embedding relate them."""
+        lowered = text.lower()
+        extra = [
+            long
+            for short, long in self.abbreviations.items()
+            if re.search(rf"(?<![\w-]){re.escape(short)}s?(?![\w-])", text) and long not in lowered
+        ]
+        return " ".join([text, *dict.fromkeys(extra)])
 
     def knows(self, term: str) -> bool:
         """Whether any passage holds the term (compared by its match key)."""
@@ -324,6 +349,7 @@ class KnowledgeBase:
         The rankings: chunks by embedding (Chroma), chunks by BM25 keywords, and chunks by their best
         sentence's embedding (a passage that holds one exact answer sentence among others).
         `boost` scales a chunk's fused score (the caller's knowledge of what the question is about).
+        Abbreviations the documents define are searched with their long form too (`spelled_out`).
         `subject` names what the question is about; among near-copies the one naming it ranks first
         (`_named_first`).
         `max_per_doc` (0: no cap) keeps one long page from filling every slot, so that the passages
@@ -333,6 +359,7 @@ class KnowledgeBase:
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
+        text = self.spelled_out(text)
         embedding = self.embed_query(text)
         t1 = time.perf_counter()
         dense = self.dense_search(embedding, candidates)
