@@ -5,7 +5,8 @@
 Starts, as a whole process on a free loopback port, a Gradio app shaped like the chat page (the same
 Gradio tuning, a text input, the page's eight outputs, the same queue settings, Gradio's per-component
 processing off as on the page's chat event) whose handler returns at once, and drives its event with
-`gradio_client` from --users sessions, as scripts/loadtest.py drives the page. Prints the server's CPU per event (median of --runs), the figure to set beside the page's own
+`gradio_client` from --users sessions, as scripts/loadtest.py drives the page. Prints the server's CPU
+per event (median of --runs), the figure to set beside the page's own
 "server CPU ms/answer" and `answer()`'s CPU per question: the page costs at least this much more.
 """
 
