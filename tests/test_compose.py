@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import pytest
+
 from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import compose
 from azcompare.answering.question import read_question
@@ -122,54 +124,51 @@ def _from(passage: str, first_words: str, date: dt.date = PAGE) -> Evidence:
     return Evidence(Hit(chunk=chunk, score=1.0, rank=1), sentence, 1.0, 0.5)
 
 
-def test_a_statement_carries_the_next_sentence_when_that_one_qualifies_it():
-    """Quoted alone, "data at rest stays in the geography" would hide that inferencing data may leave it."""
+@pytest.mark.parametrize(
+    ("passage", "joins", "stands_alone", "already_quoted", "parts"),
+    [
+        # Quoted alone, "data at rest stays in the geography" would hide that inferencing data may leave it;
+        # "Instead of …" does not qualify the sentence before it.
+        (
+            "Data stored at rest remains in the designated Azure geography. However, inferencing data may be "
+            "processed in any Azure region for global deployment types. Pick a deployment type for each model you "
+            "deploy. Instead of building custom solutions, use these services for most workloads.",
+            "Data stored",
+            "Pick",
+            ("Data stored", "However"),
+            [
+                "Data stored at rest remains in the designated Azure geography.",
+                "However, inferencing data may be processed in any Azure region for global deployment types.",
+            ],
+        ),
+        # Quoted alone, "This data is stored in Azure Storage" has lost what it speaks of; "This article …"
+        # names its page.
+        (
+            "Training data is uploaded by the customer with the Files API. This data is stored in Azure Storage, "
+            "in the same region as the resource. This article explains how the data is encrypted.",
+            "This data",
+            "This article",
+            ("Training", "This data"),
+            [
+                "Training data is uploaded by the customer with the Files API.",
+                "This data is stored in Azure Storage, in the same region as the resource.",
+            ],
+        ),
+    ],
+)
+def test_a_statement_is_quoted_with_the_neighbouring_sentence_it_cannot_do_without(
+    passage, joins, stands_alone, already_quoted, parts
+):
     from types import SimpleNamespace
 
     from azcompare.answering.extractive import with_context
 
-    passage = (
-        "Data stored at rest remains in the designated Azure geography. However, inferencing data may be processed "
-        "in any Azure region for global deployment types. Pick a deployment type for each model you deploy. "
-        "Instead of building custom solutions, use these services for most workloads."
-    )
     kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
-    first, pick = _from(passage, "Data stored"), _from(passage, "Pick")
-    joined, alone = with_context([first, pick], kb)
-    assert joined.sentence.text == (
-        "Data stored at rest remains in the designated Azure geography; however, inferencing data may be processed "
-        "in any Azure region for global deployment types."
-    )
-    assert [passage[a:b] for a, b in joined.sentence.spans] == [
-        "Data stored at rest remains in the designated Azure geography.",
-        "However, inferencing data may be processed in any Azure region for global deployment types.",
-    ]
-    assert alone == pick  # "Instead of …" does not qualify the sentence before it
-    qualifier = _from(passage, "However")
-    assert with_context([first, qualifier], kb) == [first, qualifier]  # already quoted on its own
-
-
-def test_a_statement_that_leans_on_the_sentence_before_it_carries_that_one():
-    """Quoted alone, "This data is stored in Azure Storage" has lost what it speaks of."""
-    from types import SimpleNamespace
-
-    from azcompare.answering.extractive import with_context
-
-    passage = (
-        "Training data is uploaded by the customer with the Files API. This data is stored in Azure Storage, "
-        "in the same region as the resource. This article explains how the data is encrypted."
-    )
-    kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
-    leaning, standing = _from(passage, "This data"), _from(passage, "This article")
-    joined, alone = with_context([leaning, standing], kb)
-    assert joined.sentence.text == (
-        "Training data is uploaded by the customer with the Files API; this data is stored in Azure Storage, "
-        "in the same region as the resource."
-    )
-    assert [passage[a:b] for a, b in joined.sentence.spans] == [
-        "Training data is uploaded by the customer with the Files API.",
-        "This data is stored in Azure Storage, in the same region as the resource.",
-    ]
-    assert alone == standing  # "This article …" names its page
-    first = _from(passage, "Training")
-    assert with_context([first, leaning], kb) == [first, leaning]  # what it leans on is already quoted
+    picked, alone = _from(passage, joins), _from(passage, stands_alone)
+    joined, unchanged = with_context([picked, alone], kb)
+    first, then = parts
+    assert joined.sentence.text == f"{first.rstrip('.')}; {then[:1].lower()}{then[1:]}"
+    assert [passage[a:b] for a, b in joined.sentence.spans] == parts
+    assert unchanged == alone
+    both = [_from(passage, words) for words in already_quoted]
+    assert with_context(both, kb) == both  # each already quoted on its own
