@@ -172,3 +172,18 @@ def test_a_statement_is_quoted_with_the_neighbouring_sentence_it_cannot_do_witho
     assert unchanged == alone
     both = [_from(passage, words) for words in already_quoted]
     assert with_context(both, kb) == both  # each already quoted on its own
+
+
+def test_a_statement_is_not_joined_to_a_fragment_before_it():
+    """A list item's tail before "Such prompts …" would only move the fragment to the front."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_context
+
+    passage = (
+        "either confirm or correct the classification based on predefined policies. Such prompts can be accessed "
+        "for human review only by authorized Microsoft employees."
+    )
+    kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
+    such = _from(passage, "Such")
+    assert with_context([such], kb) == [such]

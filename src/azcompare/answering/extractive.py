@@ -267,7 +267,9 @@ def with_context(chosen: list[Evidence], kb: KnowledgeBase) -> list[Evidence]:
     out: list[Evidence] = []
     for e in chosen:
         before = _neighbour(e, kb, -1) if _LEANS_BACK.match(e.sentence.text) else None
-        if before is not None and before.text not in quoted:
+        # The sentence before must read on its own: a list item's tail ("either confirm or …") would only
+        # move the fragment to the front.
+        if before is not None and before.text not in quoted and is_readable(before.text):
             e = replace(e, sentence=_joined(before, e.sentence))
         after = _neighbour(e, kb, +1)
         if after is not None and _CONTINUES.match(after.text) and after.text not in quoted:
