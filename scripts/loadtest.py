@@ -1,7 +1,7 @@
 """Load test: the real chat page at 1, 4 and 16 concurrent users, over loopback with `gradio_client`.
 
     python scripts/loadtest.py [--url URL] [--levels 1,4,16] [--questions 6] [--level-seconds 120]
-                               [--path chat|ask] [--rounds 3]
+                               [--path chat|ask] [--rounds 3] [--split-cores]
 
 Without `--url` it starts `python app.py` on a free loopback port (the index of the current settings,
 the extractive provider) and stops it at the end. Each user is a session of its own that asks a
@@ -23,6 +23,12 @@ The serial answers come from `answer()` in this process, asked the same conversa
 order with the same history the page passes (its earlier (question, answer text) pairs): the page
 calls the same pipeline, so the message it shows must be `render.answer_markup()` of that Answer,
 character for character. Timings on a shared machine are only comparable within one run.
+
+On the same cores, the page's throughput also pays for the load test's own clients (a browser's work,
+on the user's machine in real use) and the server's one interpreter lock, neither of which `answer()`'s
+threads carry. `--split-cores` compares cost for cost: the app it starts runs on one core and this
+process (its clients, and `answer()` between the page's turns) on the other, so `answer()` and the page
+each get one core of their own.
 """
 
 from __future__ import annotations
@@ -126,7 +132,15 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of every level, pooled (answer() and page in turn)"
     )
+    parser.add_argument(
+        "--split-cores", action="store_true", help="the app on one core, this process on another (not with --url)"
+    )
     args = parser.parse_args()
+    if args.split_cores:
+        if args.url or len(os.sched_getaffinity(0)) < 2:
+            sys.exit("--split-cores starts the app itself (no --url) and needs two cores")
+        # Before any thread starts: threads inherit the core of the thread that starts them.
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     try:
         levels = [int(n) for n in args.levels.split(",")]
     except ValueError:
@@ -156,7 +170,7 @@ def main() -> None:
         f"CPU {_median(answer_cpu):.1f} ms per question (median)",
         flush=True,
     )
-    server, log_path = (None, None) if args.url else _start_app()
+    server, log_path = (None, None) if args.url else _start_app(split_cores=args.split_cores)
     url = args.url or server[1]  # type: ignore[index]
     pid = server[0].pid if server else None
     in_process: dict[int, InProcess] = {n: InProcess() for n in levels}
@@ -219,8 +233,9 @@ def _converse(sequence: list[str], *, settings: Any, answer: Any, render: Any) -
     return ref
 
 
-def _start_app() -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
-    """`python app.py` on a free loopback port; returns it once its page answers."""
+def _start_app(*, split_cores: bool = False) -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
+    """`python app.py` on a free loopback port (on a core this process does not use when `split_cores`);
+    returns it once its page answers."""
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="azcompare-loadtest-"))
     env = {
@@ -232,9 +247,11 @@ def _start_app() -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
     }
     log_path = work / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        command = [sys.executable, str(ROOT / "app.py")]
+        if split_cores:
+            free = sorted(set(range(os.cpu_count() or 1)) - os.sched_getaffinity(0))
+            command = ["taskset", "--cpu-list", str(free[0]), *command]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     problem = wait_for_http(process, url, APP_START_SECONDS, interval=0.5)
     if problem:
@@ -375,6 +392,8 @@ def _report(
 ) -> None:
     where = "the page's chat event (/chat: what Enter or Ask triggers)" if args.path == "chat" else "the /ask API"
     print(f"\npath: {where}, {url}; each user asks up to {args.questions} questions in one conversation")
+    if args.split_cores:
+        print("cores: the app on one, this process (the clients, and answer() between the page's turns) on the other")
     print(
         "users | answers | errors | same as serial | p50 ms | p95 ms | answers/s | answer() answers/s | "
         "page cost × answer() | server CPU ms/answer | server CPU × answer()'s"
