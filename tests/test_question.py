@@ -87,6 +87,7 @@ def test_language(question, language):
         ("Price: Azure OpenAI: Available here", "link label"),
         ("Learn more", "link label"),
         ("To learn about creating resources, see Deploy models in the Foundry portal.", "navigation"),
+        ("For more on networking in Azure OpenAI resource, see Configure Virtual Networks.", "navigation"),
         ("japaneast: gpt-4o, 2024-05-13 no; gpt-35-turbo, 0613 yes", None),
         ("are NOT used for automatically improving Azure OpenAI models.", "fragment"),
         ("Your data is:", "fragment"),

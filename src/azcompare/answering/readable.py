@@ -18,7 +18,8 @@ _LINK_LABEL = re.compile(
 _POINTER = re.compile(r"^(for (more )?(details|information)|to learn more|see )", re.IGNORECASE)
 # A short sentence that only sends the reader elsewhere ("To learn more, see …").
 _NAVIGATION = re.compile(
-    r"^(for (more )?(information|details)|for a (comprehensive|complete|full) list|to (learn|see|find|read|get started)"
+    r"^(for (more )?(information|details)|for more (on|about)|for a (comprehensive|complete|full) list"
+    r"|to (learn|see|find|read|get started)"
     r"|learn more|see also|refer to|next steps|read more|more information"
     r"|(this|the steps in this|in this|after completing this) (article|quickstart|tutorial|guide))\b",
     re.IGNORECASE,
