@@ -49,6 +49,23 @@ def test_a_question_about_openai_alone_keeps_what_the_older_source_says_about_op
     assert composed.text.startswith("Yes — according to the 2024 article (2024-06-01): OpenAI used")
 
 
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("Do both platforms support private endpoints?", "article"),  # the row speaks for both services
+        ("Does Azure OpenAI support private endpoints, and OpenAI?", "article"),
+        ("Does Azure OpenAI support private endpoints?", "page"),  # the current page speaks for Azure OpenAI
+    ],
+)
+def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(question, first):
+    row = _article("Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes", 0.5)
+    new = _page("Azure OpenAI offers private networking, regional availability, and content filtering.", 0.48)
+    composed = compose(read_question(question), [row, new], PAGE, SPAN)
+    assert composed.evidence[0].hit.chunk.doc_id == first, composed.text
+    if first == "article":  # no newer statement replaces it: the row says how old it is
+        assert "according to the 2024 article (2024-06-01): network security" in composed.text.lower()
+
+
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
     """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
     from types import SimpleNamespace

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
-from azcompare.answering.condense import asks_about_openai_only
+from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -66,9 +66,10 @@ def compose(
     says what it is called now.
     """
     ordered = _value_first(ask, chosen)
+    keep_rows = asks_about_openai_too(ask.question)
     if not asks_about_openai_only(ask.question):
-        ordered = current_first(ordered, span_days)
-    statements = label_stale(ordered, newest, span_days)
+        ordered = current_first(ordered, span_days, keep_rows)
+    statements = label_stale(ordered, newest, span_days, keep_rows)
     if statements:
         lead, first = statements[0]
         for former, current in renames:
@@ -118,12 +119,19 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     return "No" if _NEGATION.search(text) else "Yes"
 
 
-def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
+def current_first(evidence: list[Evidence], span_days: int, keep_rows: bool = False) -> list[Evidence]:
     """Relevance order, except that a statement of an older source comes after the newer statement
-    on the same point (when one was chosen), so the current fact is read first."""
+    on the same point (when one was chosen), so the current fact is read first.
+
+    With `keep_rows` (a question about OpenAI too), a feature-matrix row that gives both services' values
+    keeps its place: a newer page speaks for Azure OpenAI only and does not replace the row's OpenAI half.
+    """
     ordered: list[Evidence] = []
     for e in evidence:
         if e in ordered:
+            continue
+        if keep_rows and speaks_for_both(e.sentence.text):
+            ordered.append(e)
             continue
         newer = [n for n in evidence if n not in ordered and n is not e and _supersedes(n, e, span_days)]
         ordered.extend(newer[:1])
@@ -131,12 +139,15 @@ def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
     return ordered
 
 
-def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int) -> list[tuple[str, Evidence]]:
+def label_stale(
+    evidence: list[Evidence], newest: dt.date | None, span_days: int, keep_rows: bool = False
+) -> list[tuple[str, Evidence]]:
     """Each statement with its lead-in: the source and its age for an old one, and, beside an old one,
     the title and date of each current source the first time it speaks.
 
     An old statement after a newer one on the same point: "The 2024 article (2024-06-01) said: …";
-    an old statement no newer one speaks to: "According to the 2024 article (2024-06-01): …".
+    an old statement no newer one speaks to (or a row kept in its place, see current_first):
+    "According to the 2024 article (2024-06-01): …".
     """
     statements: list[tuple[str, Evidence]] = []
     # Beside an older source, a current one says its date too, so the change reads as one.
@@ -152,9 +163,15 @@ def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int
             statements.append((lead, e))
             continue
         name = source_name(chunk)
-        superseded = any(_supersedes(n, e, span_days) for n in evidence[:i])
+        kept = keep_rows and speaks_for_both(e.sentence.text)
+        superseded = not kept and any(_supersedes(n, e, span_days) for n in evidence[:i])
         statements.append((f"{name[0].upper()}{name[1:]} said: " if superseded else f"According to {name}: ", e))
     return statements
+
+
+def speaks_for_both(text: str) -> bool:
+    """Whether the statement is a feature-matrix row with each service's value ("…: OpenAI no; Azure OpenAI yes")."""
+    return {m.group("service").lower() for m in _ROW_VALUE.finditer(text)} == {"openai", "azure openai"}
 
 
 def _subject(e: Evidence) -> str:

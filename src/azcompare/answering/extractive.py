@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial
-from azcompare.answering.condense import asks_about_openai_only
+from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial, speaks_for_both
+from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
 from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
@@ -184,7 +184,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         )
         chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
-            chosen = with_counterparts(chosen, scored, kb, newest, settings)
+            chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
         chosen = with_context(chosen, kb)
         table = comparison(chosen, settings.dated_span_days) if ask.shape == "compare" else None
         composed = table or compose(
@@ -210,12 +210,19 @@ _FIGURE = re.compile(r"\d")
 
 
 def with_counterparts(
-    chosen: list[Evidence], scored: list[Evidence], kb: KnowledgeBase, newest: dt.date | None, settings: Settings
+    chosen: list[Evidence],
+    scored: list[Evidence],
+    kb: KnowledgeBase,
+    newest: dt.date | None,
+    settings: Settings,
+    keep_rows: bool = False,
 ) -> list[Evidence]:
     """The chosen statements, each statement of an old source preceded by the newer statement its link
     points to (made at index time), when that one was not chosen already: the current fact comes first.
 
-    Only the first old statement gets one, so that the answer stays short.
+    Only the first old statement gets one, so that the answer stays short. With `keep_rows` (a question
+    about OpenAI too) a feature-matrix row giving both services' values gets none: a newer Microsoft page
+    speaks for Azure OpenAI only.
     """
     by_sentence = {(e.hit.chunk.id, e.sentence.text): e for e in scored}
     floor = RELATIVE_CUTOFF * scored[0].score if scored else 0.0
@@ -223,6 +230,8 @@ def with_counterparts(
     for e in chosen:
         chunk = e.hit.chunk
         if not (chunk.date and newest and (newest - chunk.date).days >= settings.dated_span_days):
+            continue
+        if keep_rows and speaks_for_both(e.sentence.text):
             continue
         counterparts = [
             by_sentence[key]
