@@ -87,6 +87,8 @@ def test_language(question, language):
         ("Price: Azure OpenAI: Available here", "link label"),
         ("Learn more", "link label"),
         ("To learn about creating resources, see Deploy models in the Foundry portal.", "navigation"),
+        ("To get started, see the quickstart for your language.", "navigation"),
+        ("To get started with Azure OpenAI, you need to create an Azure OpenAI resource in your subscription.", None),
         ("japaneast: gpt-4o, 2024-05-13 no; gpt-35-turbo, 0613 yes", None),
         ("are NOT used for automatically improving Azure OpenAI models.", "fragment"),
         ("Your data is:", "fragment"),
