@@ -66,6 +66,27 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
         assert "according to the 2024 article (2024-06-01): network security" in composed.text.lower()
 
 
+@pytest.mark.parametrize(
+    ("question", "statement", "verdict"),
+    [
+        (
+            "Can I use Azure OpenAI without an Azure subscription?",
+            "To get started, you need to create an Azure OpenAI resource in your Azure subscription.",
+            "No",
+        ),
+        (
+            "Can I call Azure OpenAI without an API key?",
+            "Azure OpenAI supports Microsoft Entra ID authentication.",
+            "Yes",
+        ),
+        ("Can I use Azure OpenAI without a subscription?", "A subscription is not required for the playground.", "Yes"),
+    ],
+)
+def test_a_question_to_do_without_something_is_answered_by_whether_it_is_needed(question, statement, verdict):
+    composed = compose(read_question(question), [_page(statement, 0.5)], PAGE, SPAN)
+    assert composed.text.startswith(f"{verdict} — "), composed.text
+
+
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
     """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
     from types import SimpleNamespace

@@ -37,6 +37,11 @@ _CONDITION = re.compile(
     r"(for|to access|in|with) some (\w+ ){0,2}(models?|features?|regions?|customers?))\b",
     re.IGNORECASE,
 )
+# "Can I use it without an Azure subscription?" is answered No by a statement that a subscription is needed.
+_WITHOUT = re.compile(
+    r"\bwithout\s+(?:an?\s+|the\s+|any\s+|my\s+|our\s+|your\s+)?(?P<what>[\w-]+(?:\s+[\w-]+){0,2})", re.I
+)
+_NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
     r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
@@ -114,9 +119,25 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    needed = _need_of_what_is_done_without(ask.question, text)
+    if needed is not None:
+        return "No" if needed else "Yes"
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"
+
+
+def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
+    """For a question to do without something ("… without an Azure subscription?"), whether the statement
+    says that thing is needed (True: "you need to create a resource in your Azure subscription") or not
+    needed (False: "a subscription is not required"); None when the statement does not say."""
+    without = _WITHOUT.search(question)
+    if not without or not _NEEDED.search(text):
+        return None
+    thing = without.group("what").split()[-1]
+    if not re.search(rf"\b{re.escape(thing)}", text, re.IGNORECASE):
+        return None
+    return not _NEGATION.search(text)
 
 
 def current_first(evidence: list[Evidence], span_days: int, keep_rows: bool = False) -> list[Evidence]:
