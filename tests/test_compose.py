@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import compose
+from azcompare.answering.compose import comparison, compose
 from azcompare.answering.question import read_question
 from azcompare.text import Sentence
 from azcompare.types import Chunk, Hit
@@ -85,6 +85,19 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
 def test_a_question_to_do_without_something_is_answered_by_whether_it_is_needed(question, statement, verdict):
     composed = compose(read_question(question), [_page(statement, 0.5)], PAGE, SPAN)
     assert composed.text.startswith(f"{verdict} — "), composed.text
+
+
+def test_a_tables_summary_cites_the_matrix_rows_it_summarizes():
+    page = _page("Azure OpenAI offers private networking and regional availability.", 0.6)
+    rows = [
+        _article("Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes", 0.5),
+        _article("Network Security, Virtual Networks: OpenAI no; Azure OpenAI yes", 0.5),
+    ]
+    composed = comparison([page, *rows], SPAN)
+    lead = composed.text.splitlines()[0]
+    assert lead.startswith("Azure OpenAI has “Private Endpoints” and “Virtual Networks”, which OpenAI lacks")
+    assert lead.endswith(" [2][3]."), composed.text  # the rows, not the page that fills row 1
+    assert [e.hit.chunk.doc_id for e in composed.evidence] == ["page", "article", "article"]
 
 
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():

@@ -228,8 +228,10 @@ def comparison(evidence: list[Evidence], span_days: int) -> Composed | None:
     rows = rows[:TABLE_ROWS]
     citer = Citer()
     numbers = [citer.number(e) for *_, e in rows]
-    lead_e = rows[0][3]
-    lead = f"{_lead_for_table(rows)} [{numbers[0]}]." if _lead_for_table(rows) else f"{body(lead_e)} [{numbers[0]}]."
+    summary, used = _lead_for_table(rows)
+    # The summary speaks of feature-matrix rows: it cites those rows, not whichever statement fills row 1.
+    marks = "".join(f"[{n}]" for n, row in zip(numbers, rows, strict=True) if row[0] in used) or f"[{numbers[0]}]"
+    lead = f"{summary} {marks}." if summary else f"{body(rows[0][3])} [{numbers[0]}]."
     lines = [lead, "", "| Point | OpenAI | Azure OpenAI | Source |", "| --- | --- | --- | --- |"]
     for (point, openai, azure, e), n in zip(rows, numbers, strict=True):
         chunk = e.hit.chunk
@@ -256,8 +258,9 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
-    """One sentence over the matrix points: which only Azure OpenAI has, which both have."""
+def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> tuple[str, set[str]]:
+    """One sentence over the matrix points (which only Azure OpenAI has, which both have), and the points
+    it names; ("", set()) when no row gives both services' values."""
     azure_only = [p for p, o, a, _ in rows if a == "yes" and o == "no"]
     openai_only = [p for p, o, a, _ in rows if o == "yes" and a == "no"]
     both = [p for p, o, a, _ in rows if o == a == "yes"]
@@ -269,9 +272,9 @@ def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
     if both:
         parts.append(f"both have {_join(_short_points(both), 'and')}")
     if not parts:
-        return ""
+        return "", set()
     sentence = "; ".join(parts)
-    return sentence[0].upper() + sentence[1:]
+    return sentence[0].upper() + sentence[1:], {*azure_only, *openai_only, *both}
 
 
 def _short_points(points: Sequence[str]) -> list[str]:
