@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, replace
 from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
-from azcompare.answering.question import Ask, language_name, read_question, region_words, renamed_in
+from azcompare.answering.question import (
+    Ask,
+    compares_other_things,
+    language_name,
+    read_question,
+    region_words,
+    renamed_in,
+)
 from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
 from azcompare.retrieval import KnowledgeBase, SearchResult
@@ -186,7 +193,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
         chosen = with_context(chosen, kb)
-        table = comparison(chosen, settings.dated_span_days) if ask.shape == "compare" else None
+        side_by_side = ask.shape == "compare" and not compares_other_things(question)
+        table = comparison(chosen, settings.dated_span_days) if side_by_side else None
         composed = table or compose(
             ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames
         )
