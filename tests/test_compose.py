@@ -238,3 +238,24 @@ def test_a_statement_is_not_joined_to_a_fragment_before_it():
     kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
     such = _from(passage, "Such")
     assert with_context([such], kb) == [such]
+
+
+def test_a_long_list_quoted_in_parts_is_read_from_its_start():
+    from azcompare.answering.extractive import _lists_score_as_one
+
+    passage = "Here's what you should do:\n- Request a quota increase.\n- Upgrade to PTU.\n- Monitor your usage tier."
+    chunk = Chunk(id="page#0", doc_id="page", title="Quotas", text=passage, date=PAGE)
+    hit = Hit(chunk=chunk, score=1.0, rank=1)
+    lead_in, first, second, third = (0, 26), (29, 54), (57, 72), (75, len(passage))
+
+    def part(spans, score):
+        text = " ".join(passage[i:j] for i, j in spans)
+        return Evidence(hit, Sentence(text, spans), score, 0.5)
+
+    start = part((lead_in, first, second), 0.4)
+    rest = part((lead_in, third), 0.6)  # it repeats a word of the question ("usage tier")
+    other = Evidence(hit, Sentence("Usage tiers apply to Standard.", ((0, 5),)), 0.5, 0.5)
+    rescored = _lists_score_as_one([rest, other, start])
+    by_text = {e.sentence.text: e.score for e in rescored}
+    assert by_text[start.sentence.text] > by_text[rest.sentence.text] == 0.6  # the list's start leads
+    assert by_text[other.sentence.text] == 0.5

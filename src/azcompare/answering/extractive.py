@@ -121,9 +121,28 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
             if about_openai_only and not _OPENAI_ITSELF.search(unit.sentence.text):
                 score *= OTHER_SERVICE_FACTOR
             scored.append(Evidence(hit, unit.sentence, score, coverage, unit.vector))
+    scored = _lists_score_as_one(scored)
     # Copies of one statement score alike: the newest source's copy comes first, so that it is the one quoted.
     scored.sort(key=lambda e: (-e.score, -_ordinal(e.hit.chunk.date), e.hit.rank, e.sentence.spans))
     return scored
+
+
+def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
+    """A long list quoted in several statements, each with the lead-in again ("here's what you should do:
+    Request a quota increase …" / "here's what you should do: Monitor your usage …"), is read from its
+    start: its first statement scores (just above) the best of them, not only the part that happens to
+    repeat a word of the question. The other parts keep their own scores."""
+    groups: dict[tuple[str, tuple[int, int]], list[Evidence]] = {}
+    for e in scored:
+        if len(e.sentence.spans) > 1:  # a lead-in with its items
+            groups.setdefault((e.hit.chunk.id, e.sentence.spans[0]), []).append(e)
+    raised: dict[int, float] = {}
+    for parts in groups.values():
+        first = min(parts, key=lambda e: e.sentence.spans)
+        best = max(e.score for e in parts)
+        if best > first.score:
+            raised[id(first)] = best + 1e-6
+    return [replace(e, score=raised[id(e)]) if id(e) in raised else e for e in scored]
 
 
 def _ordinal(date: dt.date | None) -> int:
