@@ -80,9 +80,19 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
             "Yes",
         ),
         ("Can I use Azure OpenAI without a subscription?", "A subscription is not required for the playground.", "Yes"),
+        (
+            "Can other customers use my fine-tuned model?",
+            "Your fine-tuned models are available exclusively for your use.",
+            "No",
+        ),
+        (
+            "Can I use my fine-tuned model in any region?",
+            "Your fine-tuned models are available exclusively for your use.",
+            "Yes",
+        ),
     ],
 )
-def test_a_question_to_do_without_something_is_answered_by_whether_it_is_needed(question, statement, verdict):
+def test_a_verdict_reads_what_the_question_asks_against_the_statement(question, statement, verdict):
     composed = compose(read_question(question), [_page(statement, 0.5)], PAGE, SPAN)
     assert composed.text.startswith(f"{verdict} — "), composed.text
 

@@ -41,6 +41,11 @@ _CONDITION = re.compile(
 _WITHOUT = re.compile(
     r"\bwithout\s+(?:an?\s+|the\s+|any\s+|my\s+|our\s+|your\s+)?(?P<what>[\w-]+(?:\s+[\w-]+){0,2})", re.I
 )
+# "Can other customers use my fine-tuned model?" is answered No by "… available exclusively for your use".
+_OTHERS = re.compile(
+    r"\b(other (customers?|users?|tenants?|people|organi[sz]ations?|companies)|anyone else|third[- ]part)", re.I
+)
+_YOURS_ONLY = re.compile(r"\b(exclusively|only)\b[^.;]{0,40}\b(you|your|yours)\b", re.IGNORECASE)
 _NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
@@ -119,6 +124,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
+        return "No"  # kept for the asker alone: not for the others the question asks about
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:
         return "No" if needed else "Yes"
