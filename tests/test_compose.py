@@ -269,3 +269,24 @@ def test_a_long_list_quoted_in_parts_is_read_from_its_start():
     by_text = {e.sentence.text: e.score for e in rescored}
     assert by_text[start.sentence.text] > by_text[rest.sentence.text] == 0.6  # the list's start leads
     assert by_text[other.sentence.text] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("passage", "quoted", "shown"),
+    [
+        (  # a clause a long sentence was split into reads as a sentence
+            "All Azure customers are eligible, so customers are not required to submit a form.",
+            "customers are not required to submit a form.",
+            "Customers are not required to submit a form",
+        ),
+        ("Models:\n- gpt-4o supports vision.", "gpt-4o supports vision.", "gpt-4o supports vision"),  # a name
+        ("Your data:\n- are NOT shared.", "are NOT shared.", "are NOT shared"),  # a fragment stays one
+    ],
+)
+def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
+    from azcompare.answering.citations import body
+
+    chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
+    start = passage.index(quoted)
+    e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
+    assert body(e) == shown
