@@ -50,6 +50,10 @@ def test_unresolvable_follow_up_keeps_the_earlier_question_beside_it():
         ("Does Azure OpenAI support private endpoints?", False),
         ("Is each Azure OpenAI deployment type regional?", False),  # a service named: "each" is about it
         ("How is data at rest encrypted?", False),
+        (
+            "The comparison says Azure OpenAI is regional, unlike OpenAI. Can an Azure OpenAI deployment run anywhere?",
+            False,
+        ),
     ],
 )
 def test_a_question_about_openai_too_is_told_apart(question, too):
