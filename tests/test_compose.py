@@ -136,6 +136,30 @@ def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first(
     assert [e.hit.chunk.doc_id for e in scored] == ["overview", "overview-2023"]
 
 
+def test_a_note_scores_below_the_same_statement_in_the_text():
+    """A note is an aside ("Note: A registration form is required for some models"): the text states the point."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import ASIDE_FACTOR, score_sentences
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    texts = [
+        "Note: A registration form is required for some models.",
+        "A registration form is required for some models.",
+    ]
+    vector = np.ones(4, np.float32) / 2
+    chunk = Chunk(id="page#0", doc_id="page", title="Access", text=" ".join(texts), date=PAGE)
+    units = [SentenceUnit(Sentence(t, ((0, len(t)),)), terms(t), vector) for t in texts]
+    kb = SimpleNamespace(idf=lambda term: 1.0, sentences=lambda chunk: units)
+    result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
+    scored = score_sentences("Is a registration form required?", result, kb)
+    assert [e.sentence.text for e in scored] == texts[::-1]
+    assert scored[1].score == pytest.approx(ASIDE_FACTOR * scored[0].score)
+
+
 def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():
     """The current page holds the statement in its table row and in its section: one copy is enough."""
     from types import SimpleNamespace
