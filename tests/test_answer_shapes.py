@@ -70,7 +70,10 @@ def test_a_comparison_gets_a_side_by_side_table_with_a_citation_in_each_row(kb_s
         "What's the difference between OpenAI and Azure OpenAI in terms of data privacy?", settings=kb_settings
     )
     lines = result.text.splitlines()
-    assert re.search(r"\[1\]\.$", lines[0]), result.text  # one answering sentence first
+    assert re.search(r"(\[\d+\])+\.$", lines[0]), result.text  # one answering sentence first
+    for n in re.findall(r"\[(\d+)\]", lines[0]):  # citing the rows it speaks of
+        row = next(line for line in lines[1:] if f"| [{n}] " in line)
+        assert row.split("|")[1].strip().split(", ")[-1] in lines[0], row
     assert "| Point | OpenAI | Azure OpenAI | Source |" in lines
     rows = [line for line in lines if line.startswith("| ") and "---" not in line and "Point" not in line]
     assert len(rows) >= 2

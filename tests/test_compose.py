@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import compose
+from azcompare.answering.compose import comparison, compose
 from azcompare.answering.question import read_question
 from azcompare.text import Sentence
 from azcompare.types import Chunk, Hit
@@ -49,6 +49,67 @@ def test_a_question_about_openai_alone_keeps_what_the_older_source_says_about_op
     assert composed.text.startswith("Yes — according to the 2024 article (2024-06-01): OpenAI used")
 
 
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("Do both platforms support private endpoints?", "article"),  # the row speaks for both services
+        ("Does Azure OpenAI support private endpoints, and OpenAI?", "article"),
+        ("Does Azure OpenAI support private endpoints?", "page"),  # the current page speaks for Azure OpenAI
+    ],
+)
+def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(question, first):
+    row = _article("Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes", 0.5)
+    new = _page("Azure OpenAI offers private networking, regional availability, and content filtering.", 0.48)
+    composed = compose(read_question(question), [row, new], PAGE, SPAN)
+    assert composed.evidence[0].hit.chunk.doc_id == first, composed.text
+    if first == "article":  # no newer statement replaces it: the row says how old it is
+        assert "according to the 2024 article (2024-06-01): network security" in composed.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "verdict"),
+    [
+        (
+            "Can I use Azure OpenAI without an Azure subscription?",
+            "To get started, you need to create an Azure OpenAI resource in your Azure subscription.",
+            "No",
+        ),
+        (
+            "Can I call Azure OpenAI without an API key?",
+            "Azure OpenAI supports Microsoft Entra ID authentication.",
+            "Yes",
+        ),
+        ("Can I use Azure OpenAI without a subscription?", "A subscription is not required for the playground.", "Yes"),
+        (
+            "Can other customers use my fine-tuned model?",
+            "Your fine-tuned models are available exclusively for your use.",
+            "No",
+        ),
+        (
+            "Can I use my fine-tuned model in any region?",
+            "Your fine-tuned models are available exclusively for your use.",
+            "Yes",
+        ),
+    ],
+)
+def test_a_verdict_reads_what_the_question_asks_against_the_statement(question, statement, verdict):
+    composed = compose(read_question(question), [_page(statement, 0.5)], PAGE, SPAN)
+    assert composed.text.startswith(f"{verdict} — "), composed.text
+
+
+def test_a_tables_summary_cites_the_matrix_rows_it_summarizes():
+    page = _page("Azure OpenAI offers private networking and regional availability.", 0.6)
+    rows = [
+        _article("Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes", 0.5),
+        _article("Network Security, Virtual Networks: OpenAI no; Azure OpenAI yes", 0.5),
+    ]
+    composed = comparison([page, *rows], SPAN)
+    lead = composed.text.splitlines()[0]
+    assert lead.startswith("Azure OpenAI has “Private Endpoints” and “Virtual Networks”, which OpenAI lacks")
+    assert lead.endswith(" [2][3]."), composed.text  # the rows, not the page that fills row 1
+    assert [e.hit.chunk.doc_id for e in composed.evidence] == ["page", "article", "article"]
+
+
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
     """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
     from types import SimpleNamespace
@@ -73,6 +134,30 @@ def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first(
     scored = score_sentences("Can we sign in with Entra ID?", result, kb)
     assert scored[0].score == scored[1].score
     assert [e.hit.chunk.doc_id for e in scored] == ["overview", "overview-2023"]
+
+
+def test_a_note_scores_below_the_same_statement_in_the_text():
+    """A note is an aside ("Note: A registration form is required for some models"): the text states the point."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import ASIDE_FACTOR, score_sentences
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    texts = [
+        "Note: A registration form is required for some models.",
+        "A registration form is required for some models.",
+    ]
+    vector = np.ones(4, np.float32) / 2
+    chunk = Chunk(id="page#0", doc_id="page", title="Access", text=" ".join(texts), date=PAGE)
+    units = [SentenceUnit(Sentence(t, ((0, len(t)),)), terms(t), vector) for t in texts]
+    kb = SimpleNamespace(idf=lambda term: 1.0, sentences=lambda chunk: units)
+    result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
+    scored = score_sentences("Is a registration form required?", result, kb)
+    assert [e.sentence.text for e in scored] == texts[::-1]
+    assert scored[1].score == pytest.approx(ASIDE_FACTOR * scored[0].score)
 
 
 def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():
@@ -187,3 +272,45 @@ def test_a_statement_is_not_joined_to_a_fragment_before_it():
     kb = SimpleNamespace(sentences=lambda chunk: _units(chunk.text))
     such = _from(passage, "Such")
     assert with_context([such], kb) == [such]
+
+
+def test_a_long_list_quoted_in_parts_is_read_from_its_start():
+    from azcompare.answering.extractive import _lists_score_as_one
+
+    passage = "Here's what you should do:\n- Request a quota increase.\n- Upgrade to PTU.\n- Monitor your usage tier."
+    chunk = Chunk(id="page#0", doc_id="page", title="Quotas", text=passage, date=PAGE)
+    hit = Hit(chunk=chunk, score=1.0, rank=1)
+    lead_in, first, second, third = (0, 26), (29, 54), (57, 72), (75, len(passage))
+
+    def part(spans, score):
+        text = " ".join(passage[i:j] for i, j in spans)
+        return Evidence(hit, Sentence(text, spans), score, 0.5)
+
+    start = part((lead_in, first, second), 0.4)
+    rest = part((lead_in, third), 0.6)  # it repeats a word of the question ("usage tier")
+    other = Evidence(hit, Sentence("Usage tiers apply to Standard.", ((0, 5),)), 0.5, 0.5)
+    rescored = _lists_score_as_one([rest, other, start])
+    by_text = {e.sentence.text: e.score for e in rescored}
+    assert by_text[start.sentence.text] > by_text[rest.sentence.text] == 0.6  # the list's start leads
+    assert by_text[other.sentence.text] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("passage", "quoted", "shown"),
+    [
+        (  # a clause a long sentence was split into reads as a sentence
+            "All Azure customers are eligible, so customers are not required to submit a form.",
+            "customers are not required to submit a form.",
+            "Customers are not required to submit a form",
+        ),
+        ("Models:\n- gpt-4o supports vision.", "gpt-4o supports vision.", "gpt-4o supports vision"),  # a name
+        ("Your data:\n- are NOT shared.", "are NOT shared.", "are NOT shared"),  # a fragment stays one
+    ],
+)
+def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
+    from azcompare.answering.citations import body
+
+    chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
+    start = passage.index(quoted)
+    e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
+    assert body(e) == shown

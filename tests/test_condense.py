@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from azcompare.answering.condense import condense_question
+from azcompare.answering.condense import asks_about_openai_too, condense_question
 
 PREVIOUS = [("Does Azure OpenAI support private endpoints?", "Yes [1].")]
 
@@ -39,3 +39,22 @@ def test_unresolvable_follow_up_keeps_the_earlier_question_beside_it():
     history = [("What can the Cognitive Services OpenAI Contributor role do?", "")]
     standalone = condense_question("Can it see quota as well?", history)
     assert "Can it see quota as well?" in standalone and "Contributor role" in standalone
+
+
+@pytest.mark.parametrize(
+    ("question", "too"),
+    [
+        ("Do both platforms meet privacy standards?", True),
+        ("Does OpenAI support private endpoints?", True),
+        ("Unterstützt Azure OpenAI private Endpunkte, und OpenAI auch?", True),
+        ("Does Azure OpenAI support private endpoints?", False),
+        ("Is each Azure OpenAI deployment type regional?", False),  # a service named: "each" is about it
+        ("How is data at rest encrypted?", False),
+        (
+            "The comparison says Azure OpenAI is regional, unlike OpenAI. Can an Azure OpenAI deployment run anywhere?",
+            False,
+        ),
+    ],
+)
+def test_a_question_about_openai_too_is_told_apart(question, too):
+    assert asks_about_openai_too(question) is too

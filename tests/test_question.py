@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from azcompare.answering.question import language_of, question_shape, read_question, search_query
+from azcompare.answering.question import (
+    compares_other_things,
+    language_of,
+    question_shape,
+    read_question,
+    search_query,
+)
 from azcompare.answering.readable import junk_reason
 from azcompare.settings import Settings
 
@@ -88,6 +94,8 @@ def test_language(question, language):
         ("Learn more", "link label"),
         ("To learn about creating resources, see Deploy models in the Foundry portal.", "navigation"),
         ("For more on networking in Azure OpenAI resource, see Configure Virtual Networks.", "navigation"),
+        ("To get started, see the quickstart for your language.", "navigation"),
+        ("To get started with Azure OpenAI, you need to create an Azure OpenAI resource in your subscription.", None),
         ("japaneast: gpt-4o, 2024-05-13 no; gpt-35-turbo, 0613 yes", None),
         ("are NOT used for automatically improving Azure OpenAI models.", "fragment"),
         ("Your data is:", "fragment"),
@@ -102,3 +110,19 @@ def test_language(question, language):
 )
 def test_junk_rule(sentence, reason):
     assert junk_reason(sentence) == reason
+
+
+@pytest.mark.parametrize(
+    ("question", "other"),
+    [
+        ("Global Standard vs Data Zone Standard: where is my data processed in each?", True),
+        ("What's the difference between the Cognitive Services OpenAI User and Contributor roles?", True),
+        ("What's the difference between OpenAI and Azure OpenAI for network security?", False),
+        ("Which is cheaper, OpenAI or Azure OpenAI?", False),
+        ("What's the difference between the two platforms?", False),  # the services, unnamed
+        ("OpenAI vs Azure OpenAI: which is more secure?", False),
+    ],
+)
+def test_a_comparison_of_two_other_things_is_told_apart(question, other):
+    # Such a comparison gets no OpenAI | Azure OpenAI table: its two sides are not those columns.
+    assert compares_other_things(question) is other

@@ -11,6 +11,7 @@ from azcompare.text import Sentence
 from azcompare.types import Citation, Hit
 
 _TERMINAL = re.compile(r"[\s.!?:;,]+$")
+_CLAUSE_BEFORE = re.compile(r",\s+(?:and|so|but|while|whereas)\s+$")  # text.py _CLAUSE_BREAK, at its end
 _NOTE_LABEL = re.compile(r"^(Note|Tip|Important|Caution|Warning):\s+(?=\S)")
 
 
@@ -65,8 +66,14 @@ class Citer:
 
 def body(evidence: Evidence) -> str:
     """The quoted sentence without its closing punctuation (the [n] and a full stop follow it), nor the
-    label of the note it stood in ("Important:", "Tip:")."""
-    return _TERMINAL.sub("", _NOTE_LABEL.sub("", evidence.sentence.text))
+    label of the note it stood in ("Important:", "Tip:"). A clause that a long sentence was split into
+    (text.py `_clauses`: "…, so customers are not required to …") starts with a capital, as a sentence
+    does; any other lower-case start (a fragment, a name such as "gpt-4o") is left as it is."""
+    text = _TERMINAL.sub("", _NOTE_LABEL.sub("", evidence.sentence.text))
+    before = evidence.hit.chunk.text[: evidence.sentence.spans[0][0]]
+    if text[:1].islower() and _CLAUSE_BEFORE.search(before):
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def render(statements: list[tuple[str, Evidence]], citer: Citer | None = None) -> tuple[str, list[Citation]]:

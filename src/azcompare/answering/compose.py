@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
-from azcompare.answering.condense import asks_about_openai_only
+from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -37,6 +37,16 @@ _CONDITION = re.compile(
     r"(for|to access|in|with) some (\w+ ){0,2}(models?|features?|regions?|customers?))\b",
     re.IGNORECASE,
 )
+# "Can I use it without an Azure subscription?" is answered No by a statement that a subscription is needed.
+_WITHOUT = re.compile(
+    r"\bwithout\s+(?:an?\s+|the\s+|any\s+|my\s+|our\s+|your\s+)?(?P<what>[\w-]+(?:\s+[\w-]+){0,2})", re.I
+)
+# "Can other customers use my fine-tuned model?" is answered No by "… available exclusively for your use".
+_OTHERS = re.compile(
+    r"\b(other (customers?|users?|tenants?|people|organi[sz]ations?|companies)|anyone else|third[- ]part)", re.I
+)
+_YOURS_ONLY = re.compile(r"\b(exclusively|only)\b[^.;]{0,40}\b(you|your|yours)\b", re.IGNORECASE)
+_NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
     r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
@@ -66,9 +76,10 @@ def compose(
     says what it is called now.
     """
     ordered = _value_first(ask, chosen)
+    keep_rows = asks_about_openai_too(ask.question)
     if not asks_about_openai_only(ask.question):
-        ordered = current_first(ordered, span_days)
-    statements = label_stale(ordered, newest, span_days)
+        ordered = current_first(ordered, span_days, keep_rows)
+    statements = label_stale(ordered, newest, span_days, keep_rows)
     if statements:
         lead, first = statements[0]
         for former, current in renames:
@@ -113,17 +124,42 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
+        return "No"  # kept for the asker alone: not for the others the question asks about
+    needed = _need_of_what_is_done_without(ask.question, text)
+    if needed is not None:
+        return "No" if needed else "Yes"
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"
 
 
-def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
+def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
+    """For a question to do without something ("… without an Azure subscription?"), whether the statement
+    says that thing is needed (True: "you need to create a resource in your Azure subscription") or not
+    needed (False: "a subscription is not required"); None when the statement does not say."""
+    without = _WITHOUT.search(question)
+    if not without or not _NEEDED.search(text):
+        return None
+    thing = without.group("what").split()[-1]
+    if not re.search(rf"\b{re.escape(thing)}", text, re.IGNORECASE):
+        return None
+    return not _NEGATION.search(text)
+
+
+def current_first(evidence: list[Evidence], span_days: int, keep_rows: bool = False) -> list[Evidence]:
     """Relevance order, except that a statement of an older source comes after the newer statement
-    on the same point (when one was chosen), so the current fact is read first."""
+    on the same point (when one was chosen), so the current fact is read first.
+
+    With `keep_rows` (a question about OpenAI too), a feature-matrix row that gives both services' values
+    keeps its place: a newer page speaks for Azure OpenAI only and does not replace the row's OpenAI half.
+    """
     ordered: list[Evidence] = []
     for e in evidence:
         if e in ordered:
+            continue
+        if keep_rows and speaks_for_both(e.sentence.text):
+            ordered.append(e)
             continue
         newer = [n for n in evidence if n not in ordered and n is not e and _supersedes(n, e, span_days)]
         ordered.extend(newer[:1])
@@ -131,12 +167,15 @@ def current_first(evidence: list[Evidence], span_days: int) -> list[Evidence]:
     return ordered
 
 
-def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int) -> list[tuple[str, Evidence]]:
+def label_stale(
+    evidence: list[Evidence], newest: dt.date | None, span_days: int, keep_rows: bool = False
+) -> list[tuple[str, Evidence]]:
     """Each statement with its lead-in: the source and its age for an old one, and, beside an old one,
     the title and date of each current source the first time it speaks.
 
     An old statement after a newer one on the same point: "The 2024 article (2024-06-01) said: …";
-    an old statement no newer one speaks to: "According to the 2024 article (2024-06-01): …".
+    an old statement no newer one speaks to (or a row kept in its place, see current_first):
+    "According to the 2024 article (2024-06-01): …".
     """
     statements: list[tuple[str, Evidence]] = []
     # Beside an older source, a current one says its date too, so the change reads as one.
@@ -152,9 +191,15 @@ def label_stale(evidence: list[Evidence], newest: dt.date | None, span_days: int
             statements.append((lead, e))
             continue
         name = source_name(chunk)
-        superseded = any(_supersedes(n, e, span_days) for n in evidence[:i])
+        kept = keep_rows and speaks_for_both(e.sentence.text)
+        superseded = not kept and any(_supersedes(n, e, span_days) for n in evidence[:i])
         statements.append((f"{name[0].upper()}{name[1:]} said: " if superseded else f"According to {name}: ", e))
     return statements
+
+
+def speaks_for_both(text: str) -> bool:
+    """Whether the statement is a feature-matrix row with each service's value ("…: OpenAI no; Azure OpenAI yes")."""
+    return {m.group("service").lower() for m in _ROW_VALUE.finditer(text)} == {"openai", "azure openai"}
 
 
 def _subject(e: Evidence) -> str:
@@ -190,8 +235,10 @@ def comparison(evidence: list[Evidence], span_days: int) -> Composed | None:
     rows = rows[:TABLE_ROWS]
     citer = Citer()
     numbers = [citer.number(e) for *_, e in rows]
-    lead_e = rows[0][3]
-    lead = f"{_lead_for_table(rows)} [{numbers[0]}]." if _lead_for_table(rows) else f"{body(lead_e)} [{numbers[0]}]."
+    summary, used = _lead_for_table(rows)
+    # The summary speaks of feature-matrix rows: it cites those rows, not whichever statement fills row 1.
+    marks = "".join(f"[{n}]" for n, row in zip(numbers, rows, strict=True) if row[0] in used) or f"[{numbers[0]}]"
+    lead = f"{summary} {marks}." if summary else f"{body(rows[0][3])} [{numbers[0]}]."
     lines = [lead, "", "| Point | OpenAI | Azure OpenAI | Source |", "| --- | --- | --- | --- |"]
     for (point, openai, azure, e), n in zip(rows, numbers, strict=True):
         chunk = e.hit.chunk
@@ -218,8 +265,9 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
-    """One sentence over the matrix points: which only Azure OpenAI has, which both have."""
+def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> tuple[str, set[str]]:
+    """One sentence over the matrix points (which only Azure OpenAI has, which both have), and the points
+    it names; ("", set()) when no row gives both services' values."""
     azure_only = [p for p, o, a, _ in rows if a == "yes" and o == "no"]
     openai_only = [p for p, o, a, _ in rows if o == "yes" and a == "no"]
     both = [p for p, o, a, _ in rows if o == a == "yes"]
@@ -231,9 +279,9 @@ def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> str:
     if both:
         parts.append(f"both have {_join(_short_points(both), 'and')}")
     if not parts:
-        return ""
+        return "", set()
     sentence = "; ".join(parts)
-    return sentence[0].upper() + sentence[1:]
+    return sentence[0].upper() + sentence[1:], {*azure_only, *openai_only, *both}
 
 
 def _short_points(points: Sequence[str]) -> list[str]:

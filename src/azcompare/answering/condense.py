@@ -64,6 +64,22 @@ def asks_about_openai_only(question: str) -> bool:
     return entities_in(question) == ["OpenAI"]
 
 
+# "Do both platforms …", "… each have": a question about both services without naming them.
+_BOTH = re.compile(r"\b(both|each|either)\b", re.IGNORECASE)
+
+
+def asks_about_openai_too(question: str) -> bool:
+    """A question about OpenAI, alone or beside Azure OpenAI ("Do both platforms …?", "… and OpenAI?"): a
+    newer Microsoft page speaks for Azure OpenAI only, so it does not replace what a source says of both.
+
+    Read from the last sentence that asks: "The comparison says Azure OpenAI X, unlike OpenAI. Can an Azure
+    OpenAI deployment …?" asks about Azure OpenAI, whatever the sentence before it quotes."""
+    asking = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s.rstrip().endswith("?")]
+    asked = asking[-1] if asking else question
+    named = entities_in(asked)
+    return "OpenAI" in named or (not named and _BOTH.search(asked) is not None)
+
+
 def condense_question(question: str, history: Sequence[Turn] | None) -> str:
     """The question rewritten to stand on its own, using the earlier user turns when it is a follow-up.
 

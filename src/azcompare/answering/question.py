@@ -232,6 +232,20 @@ def question_shape(question: str) -> Shape:
     return "open"
 
 
+_TWO_THINGS = re.compile(r"\bbetween\b.+\band\b|\S\s+(?:vs\.?|versus)\s+\S", re.IGNORECASE)
+
+
+def compares_other_things(question: str) -> bool:
+    """A comparison of two things other than the services ("Global Standard vs Data Zone Standard", "the
+    difference between the OpenAI User and Contributor roles"): a side-by-side OpenAI | Azure OpenAI table
+    does not fit it. A comparison that names no service and no two things ("the two platforms") is theirs."""
+    return not _SERVICES.search(_ROLE_NAMES.sub(" ", question)) and _TWO_THINGS.search(question) is not None
+
+
+# Role names hold "OpenAI" without naming the service ("Cognitive Services OpenAI User").
+_ROLE_NAMES = re.compile(r"\bServices OpenAI\b", re.IGNORECASE)
+
+
 def _wants(question: str) -> list[Want]:
     wants: list[Want] = []
     if _PRICE_Q.search(question):

@@ -25,6 +25,11 @@ _NAVIGATION = re.compile(
     re.IGNORECASE,
 )
 NAVIGATION_WORDS = 30
+# After its opening phrase, a navigation sentence only points on ("To get started, see …"); one that goes
+# on with a claim ("To get started with Azure OpenAI, you need to create a resource …") states something.
+_GOES_ON_TO_CLAIM = re.compile(
+    r"^[^,]{0,80},\s*(you|it|they|the|an?|azure|openai)\b(?![^.]{0,40}\b(see|visit|refer to)\b)", re.IGNORECASE
+)
 # "…, see the support options page": its only claim is where to read on.
 _SEE_PAGE = re.compile(
     r"\b(see|can be found (on|in|at)) (the )?[^.;]{0,60}\b(page|article|documentation|docs|guide)\.?$", re.IGNORECASE
@@ -56,7 +61,8 @@ def junk_reason(text: str) -> str | None:
     if pieces and all(_LINK_LABEL.match(p) or _URL.fullmatch(p.rstrip(".")) or _POINTER.match(p) for p in pieces):
         return "link label"
     words = _WORD.findall(stripped)
-    navigates = _NAVIGATION.match(_value(stripped) if ":" in stripped[:40] else stripped) or _SEE_PAGE.search(stripped)
+    opening = _value(stripped) if ":" in stripped[:40] else stripped
+    navigates = (_NAVIGATION.match(opening) and not _GOES_ON_TO_CLAIM.match(opening)) or _SEE_PAGE.search(stripped)
     if navigates and len(words) < NAVIGATION_WORDS:
         return "navigation"
     if len(words) < MIN_WORDS:
