@@ -50,6 +50,20 @@ def test_a_feature_matrix_row_decides_the_verdict_for_the_service_asked(kb_setti
 
 
 @pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        # Past an exclusive right: "available exclusively for your use" says no to anyone else.
+        ("Can another customer use a model I fine-tuned on Azure OpenAI?", "No"),
+        # Doing without a thing the statement says is not required, unless…
+        ("Can I use Azure OpenAI models without submitting a registration form?", "It depends"),
+    ],
+)
+def test_a_question_that_asks_past_a_limit_gets_the_verdict_of_the_limit(kb_settings, question, verdict):
+    result = answer(question, settings=kb_settings)
+    assert result.text.startswith(f"{verdict} — "), result.text
+
+
+@pytest.mark.parametrize(
     "question", ["What is the TPM limit for gpt-oss-120b?", "How many requests-per-minute does gpt-oss-120b get?"]
 )
 def test_a_rate_the_quotas_page_gives_is_answered_with_its_value(kb_settings, question):

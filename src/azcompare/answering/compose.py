@@ -43,7 +43,9 @@ _WITHOUT = re.compile(
 )
 # "Can other customers use my fine-tuned model?" is answered No by "… available exclusively for your use".
 _OTHERS = re.compile(
-    r"\b(other (customers?|users?|tenants?|people|organi[sz]ations?|companies)|anyone else|third[- ]part)", re.I
+    r"\b((other|another) (customers?|users?|tenants?|people|organi[sz]ations?|compan(y|ies))|anyone else"
+    r"|third[- ]part)",
+    re.IGNORECASE,
 )
 _YOURS_ONLY = re.compile(r"\b(exclusively|only)\b[^.;]{0,40}\b(you|your|yours)\b", re.IGNORECASE)
 _NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
@@ -127,8 +129,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
         return "No"  # kept for the asker alone: not for the others the question asks about
     needed = _need_of_what_is_done_without(ask.question, text)
-    if needed is not None:
-        return "No" if needed else "Yes"
+    if needed is not None:  # not needed "unless …": it depends on that
+        return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
     if _CONDITION.search(text):
         return "It depends"
     return "No" if _NEGATION.search(text) else "Yes"
