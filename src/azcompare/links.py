@@ -13,6 +13,11 @@ where term coverage is the rarity-weighted share of the old sentence's words the
 scripts/link_stats.py --calibrate) become links, the best MAX_PER_SENTENCE per sentence. A link whose
 newer passage uses the current name of something the old sentence names by a former one (the
 [aliases] of sources.toml) is a "rename".
+
+A link quotes the newer sentence closest to the old one, except that a sentence turning it around on
+shared terms ("exclusively … Enterprise customers" against "all Azure customers are eligible", "yes"
+against "may not support") ranks CONTRADICTION_BONUS higher, and may come from the next passage of the
+same section (the link then points at that passage, and is `turned`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from azcompare.types import Chunk, Link
 
 LINKS_FILE = "links.json"
 # Bump when the scoring changes: the recipe is recorded in the manifest; a change relinks the index.
-LINKS_VERSION = 3
+LINKS_VERSION = 6
 SENTENCE_WEIGHT, PASSAGE_WEIGHT, TERMS_WEIGHT = 0.5, 0.2, 0.3
 # Calibrated on scripts/link_labels.yaml (scripts/link_stats.py --calibrate).
 THRESHOLD = 0.66  # best F1 (0.84) with the higher precision (0.89; recall 0.80)
@@ -55,6 +60,14 @@ _POINTER_HEADING = re.compile(
     re.IGNORECASE,
 )
 _LABEL_WORDS = 12
+# A newer sentence that turns the old one around (a quantifier or a negation flipped) on the same terms is
+# what the reader must see first, even when another sentence of the passage is closer in wording.
+CONTRADICTION_BONUS = 0.2
+# Terms (match keys, former names expanded) an old and a newer sentence share before a flip counts.
+SHARED_TERMS = 2
+_EXCLUSIVE = re.compile(r"\b(exclusively|only|solely|limited to|restricted to)\b", re.IGNORECASE)
+_UNIVERSAL = re.compile(r"\b(all|any|every|everyone|anyone)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(not|no longer|never|cannot|can't|isn't|aren't|doesn't|don't)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,14 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
+def flips(old: str, new: str) -> bool:
+    """Whether the newer sentence turns the old one around: "exclusively"/"only" against "all"/"any", or
+    one of them negated ("may not support") where the other is not."""
+    exclusive = bool(_EXCLUSIVE.search(old)) and bool(_UNIVERSAL.search(new)) and not _EXCLUSIVE.search(new)
+    negated = bool(_NEGATION.search(old)) != bool(_NEGATION.search(new))
+    return exclusive or negated
+
+
 def is_links_section(heading: str) -> bool:
     """A section that only lists links ("Next steps", "Help and support", "References")."""
     return _POINTER_HEADING.search(heading) is not None
@@ -186,6 +207,7 @@ class Scorer:
         # Newer statements that can be quoted against an old one (no pointers or link labels).
         position = {i: row for row, i in enumerate(self.new_index)}
         chunk_row = {c.id: position[i] for i, c in enumerate(corpus.chunks) if i in position}
+        self.row_of = position
         self.new_statements = [
             s for s in corpus.statements if s.chunk.id in chunk_row and not is_pointer(s.text, s.chunk.heading)
         ]
@@ -199,7 +221,7 @@ class Scorer:
         best = np.full(len(self.new_index), -1.0, np.float32)
         np.maximum.at(best, self.statement_owner, sims)
         passage = self.new_chunk_vectors @ old.vector
-        text = old.text + "".join(f" {current}" for former, current in self.pairs if _mentions(old.text, former))
+        text = self.expanded(old.text)
         weights = np.zeros(len(self.vocab), np.float32)
         for key in set(index_terms(text)):
             if key in self.vocab:
@@ -209,6 +231,44 @@ class Scorer:
         score = SENTENCE_WEIGHT * best + PASSAGE_WEIGHT * passage + TERMS_WEIGHT * coverage
         # A passage with no quotable statement has nothing to set against the old one.
         return np.where(best > -1.0, score, -1.0), sims
+
+    def section_rows(self, row: int) -> list[int]:
+        """The newer passage of `row` and its neighbours in the same section (same page and heading)."""
+        i = self.new_index[row]
+        chunk = self.corpus.chunks[i]
+        rows = [row]
+        for step in (-1, 1):
+            j = i + step
+            if 0 <= j < len(self.corpus.chunks) and j in self.row_of:
+                other = self.corpus.chunks[j]
+                if other.doc_id == chunk.doc_id and other.heading == chunk.heading:
+                    rows.append(self.row_of[j])
+        return rows
+
+    def ranked_sentences(
+        self, old: Statement, row: int, sims: np.ndarray
+    ) -> tuple[list[int], dict[int, float], set[int]]:
+        """The newer statements of a passage's section, best first: cosine to the old statement, plus
+        CONTRADICTION_BONUS for one that turns it around on shared terms (see `flips`); their ranks, and
+        which of them turn it around."""
+        mine = np.flatnonzero(np.isin(self.statement_owner, self.section_rows(row)))
+        own = set(index_terms(self.expanded(old.text)))
+        rank: dict[int, float] = {}
+        flipped: set[int] = set()
+        for j in mine:
+            text = self.new_statements[j].text
+            # Neighbours only count when they turn the old statement around: else the passage speaks for itself.
+            turned = len(own & set(index_terms(text))) >= SHARED_TERMS and flips(old.text, text)
+            if self.statement_owner[j] != row and not turned:
+                continue
+            rank[int(j)] = float(sims[j]) + (CONTRADICTION_BONUS if turned else 0.0)
+            if turned:
+                flipped.add(int(j))
+        return sorted(rank, key=lambda j: -rank[j]), rank, flipped
+
+    def expanded(self, text: str) -> str:
+        """The text with the current name of each former name it uses appended (so terms meet renamed ones)."""
+        return text + "".join(f" {current}" for former, current in self.pairs if _mentions(text, former))
 
     def links_for(self, old: Statement, threshold: float = THRESHOLD) -> list[Link]:
         """The newer passages at or above `threshold` for one old statement, best first (at most MAX_PER_SENTENCE)."""
@@ -221,13 +281,16 @@ class Scorer:
             chunk = self.corpus.chunks[self.new_index[row]]
             if old.chunk.date and chunk.date and chunk.date <= old.chunk.date:
                 continue  # only newer passages: never from a new source back to an old one
-            mine = np.flatnonzero(self.statement_owner == row)
-            ranked = mine[np.argsort(-sims[mine], kind="stable")]
-            top = float(sims[ranked[0]])
+            ranked, rank, turned = self.ranked_sentences(old, int(row), sims)
+            # The sentence that answers the old one may sit in the next passage of the same section.
+            owner = int(self.statement_owner[ranked[0]])
+            chunk = self.corpus.chunks[self.new_index[owner]]
+            ranked = [j for j in ranked if self.statement_owner[j] == owner]
+            top = rank[ranked[0]]
             sentences = tuple(
                 self.new_statements[j].text
                 for j in ranked[:2]
-                if j == ranked[0] or float(sims[j]) >= top - SECOND_SENTENCE_MARGIN
+                if j == ranked[0] or rank[j] >= top - SECOND_SENTENCE_MARGIN
             )
             sentences = tuple(dict.fromkeys(sentences))  # a page may say the same sentence twice
             if sentences[0] in quoted:
@@ -250,6 +313,7 @@ class Scorer:
                     score=float(score[row]),
                     renamed=renamed,
                     same_text=terms(old.text) == terms(sentences[0]),
+                    turned=ranked[0] in turned,
                 )
             )
         return links

@@ -98,7 +98,8 @@ class Link:
 
     `kind` is "rename" when the newer passage uses the current name of something the older statement
     names by a former one (`renamed`: (former, current) pairs), else "similar". `same_text` says the
-    newer statement reads the same as the older one (nothing changed but the date).
+    newer statement reads the same as the older one (nothing changed but the date); `turned` that it
+    turns the older one around (a quantifier or a negation flipped on the same terms).
     """
 
     old_chunk_id: str
@@ -115,6 +116,7 @@ class Link:
     score: float
     renamed: tuple[tuple[str, str], ...] = ()
     same_text: bool = False
+    turned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -147,6 +149,7 @@ class Link:
             score=float(data["score"]),
             renamed=tuple((str(a), str(b)) for a, b in data.get("renamed", [])),
             same_text=bool(data.get("same_text", False)),
+            turned=bool(data.get("turned", False)),
         )
 
 

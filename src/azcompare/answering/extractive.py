@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from azcompare.answering.citations import Evidence
-from azcompare.answering.compose import TABLE_ROWS, comparison, compose, partial, speaks_for_both
+from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
     Ask,
@@ -266,17 +266,23 @@ def with_counterparts(
             continue
         if keep_rows and speaks_for_both(e.sentence.text):
             continue
+        links = [k for k in kb.newer(chunk.id) if not k.same_text and _same_sentence(k.old_sentence, e.sentence.text)]
         counterparts = [
-            by_sentence[key]
-            for link in kb.newer(chunk.id)
-            if not link.same_text and _same_sentence(link.old_sentence, e.sentence.text)
+            (by_sentence[key], link.turned)
+            for link in links
             for key in ((link.new_chunk_id, s) for s in link.new_sentences)
             if key in by_sentence
         ]
-        # The most relevant counterpart, if it is relevant enough to have been chosen on its own merit.
-        best = max(counterparts, key=lambda n: n.score, default=None)
+        # A stale claim that would lead the answer gets the newer sentence that turns it around whatever
+        # that one's own score (it must not lead alone), unless a current statement about as relevant leads
+        # instead (see compose.current_first); else the most relevant counterpart, if it is relevant enough
+        # to have been chosen on its own merit.
+        leads = e is chosen[0] and not any(
+            o.hit.chunk.date and o.hit.chunk.date > chunk.date and o.score >= AS_RELEVANT * e.score for o in chosen
+        )
+        best, turned = max(counterparts, key=lambda n: (leads and n[1], n[0].score), default=(None, False))
         quoted = {o.sentence.text for o in out}  # a copy of a chosen statement (another passage of its page)
-        if best is not None and best.score >= floor and best.sentence.text not in quoted:
+        if best is not None and (best.score >= floor or (leads and turned)) and best.sentence.text not in quoted:
             out.insert(out.index(e), best)
             return out
     return out

@@ -1,0 +1,97 @@
+"""Links quote the newer sentence that turns an old statement around (a flipped quantifier or negation),
+even when it sits in the next passage of the same section and another sentence is closer in wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from azcompare.links import LinkCorpus, Scorer, Statement, flips
+from azcompare.types import Chunk, Link
+
+OLD = "Azure OpenAI is available exclusively to enterprise customers with a subscription."
+CLOSE = "Azure OpenAI is made available to customers under the terms of their subscription."
+TURNED = "All Azure customers are eligible for access to Azure OpenAI."
+OTHER = "Azure OpenAI customers can deploy models in many regions."
+
+
+def test_flips_reads_quantifiers_and_negations():
+    assert flips(OLD, TURNED)
+    assert not flips(OLD, CLOSE)
+    assert flips("Customer managed keys: Azure OpenAI yes", "Some preview features may not support customer keys.")
+    assert not flips("Only admins can do it.", "Only owners can do it.")  # exclusive on both sides
+    assert not flips("Keys are not stored.", "Keys are never shared.")  # negated on both sides
+
+
+def _vector(*values: float) -> np.ndarray:
+    v = np.asarray(values, np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _chunk(doc: str, position: int, text: str, date: str, heading: str = "Access") -> Chunk:
+    return Chunk(
+        id=f"{doc}#{position:04d}",
+        doc_id=doc,
+        title=doc,
+        text=text,
+        date=dt.date.fromisoformat(date),
+        heading_path=(heading,),
+        position=position,
+    )
+
+
+def _scorer(neighbour_text: str, neighbour_heading: str = "Access") -> tuple[Scorer, Statement]:
+    old = _chunk("article", 0, OLD, "2024-06-01")
+    first = _chunk("page", 0, neighbour_text, "2025-11-01", neighbour_heading)
+    second = _chunk("page", 1, CLOSE, "2025-11-01")
+    statements = [
+        Statement(old, OLD, _vector(1, 0, 0)),
+        Statement(first, neighbour_text, _vector(0.7, 0.71414, 0)),  # cosine 0.7 to the old statement
+        Statement(second, CLOSE, _vector(0.8, 0, 0.6)),  # cosine 0.8: closer in wording
+    ]
+    vectors = np.vstack([_vector(1, 0, 0), _vector(0.7, 0.71414, 0), _vector(0.8, 0, 0.6)])
+    corpus = LinkCorpus([old, first, second], vectors, statements)
+    return Scorer(corpus, {"article"}), statements[0]
+
+
+def test_a_turning_sentence_of_the_neighbouring_passage_is_quoted_with_its_own_passage():
+    scorer, old = _scorer(TURNED)
+    links = scorer.links_for(old, threshold=0.0)
+    best = links[0]
+    assert best.new_sentences[0] == TURNED
+    assert best.new_chunk_id == "page#0000" and best.turned
+
+
+def test_a_neighbour_that_does_not_turn_the_statement_around_is_not_quoted():
+    scorer, old = _scorer(OTHER)
+    link = next(k for k in scorer.links_for(old, threshold=0.0) if k.new_chunk_id == "page#0001")
+    assert link.new_sentences[0] == CLOSE and not link.turned
+
+
+def test_another_sections_passage_is_no_neighbour():
+    scorer, old = _scorer(TURNED, neighbour_heading="Pricing")
+    link = next(k for k in scorer.links_for(old, threshold=0.0) if TURNED not in k.new_sentences)
+    assert link.new_chunk_id == "page#0001" and link.new_sentences[0] == CLOSE and not link.turned
+
+
+def test_turned_survives_the_links_file():
+    link = Link(
+        old_chunk_id="a#0",
+        old_doc_id="a",
+        old_title="a",
+        old_date=None,
+        old_sentence=OLD,
+        new_chunk_id="p#0",
+        new_doc_id="p",
+        new_title="p",
+        new_date=None,
+        new_sentences=(TURNED,),
+        kind="similar",
+        score=0.7,
+        turned=True,
+    )
+    assert Link.from_dict(link.to_dict()).turned
+    legacy = link.to_dict()
+    del legacy["turned"]
+    assert not Link.from_dict(legacy).turned
