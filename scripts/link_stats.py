@@ -78,17 +78,22 @@ def calibrate(corpus: LinkCorpus, settings: Settings) -> None:
     scorer = Scorer(corpus, older, load_source_list(settings.sources_file).aliases)
     rows = {corpus.chunks[i].id: row for row, i in enumerate(scorer.new_index)}
     scored: list[tuple[float, bool]] = []
+    lost: list[str] = []
     for item in labels:
         old = next((s for s in corpus.statements if s.chunk.doc_id in older and s.text == item["old"]), None)
         new = next(
             (c for c in corpus.chunks if c.doc_id == item["new_doc"] and item["new"] in c.text and c.id in rows), None
         )
         if old is None or new is None:
-            sys.exit(f"label not found in the index: {item['old'][:60]!r} / {item['new_doc']}: {item['new'][:60]!r}")
+            # A page re-chunked or edited since the labels were made: the pair is reported, not scored.
+            lost.append(f"{item['old'][:60]!r} / {item['new_doc']}: {item['new'][:60]!r}")
+            continue
         score = float(scorer.scores(old)[0][rows[new.id]])
         scored.append((score, bool(item["same_point"])))
     positives = sum(same for _, same in scored)
     print(f"{len(scored)} labelled pairs, {positives} on the same point")
+    for pair in lost:
+        print(f"  not in the index (skipped): {pair}")
     print("threshold  precision  recall   F1   (links are made at or above the threshold)")
     best = (0.0, 0.0)
     for step in range(40, 81, 2):
