@@ -166,3 +166,18 @@ def test_the_panel_shows_links_escaped():
     rendered = MarkdownIt("commonmark", {"html": True}).render(panel)  # as the page's Markdown shows it
     assert '<table class="az-links">' in rendered and "<script>" not in rendered
     assert "Newer passages" not in render.how_markdown(Answer(question="q", text="t"))
+
+
+def test_a_stale_exclusive_claim_links_to_the_sentence_that_turns_it_around(kb):
+    claim = _chunk(kb, ARTICLE, "available exclusively to Microsoft Enterprise customers and requires", kind="section")
+    links = [k for k in kb.newer(claim.id) if "requires an Azure subscription" in k.old_sentence]
+    turned = [k for k in links if k.turned]
+    assert turned, [(k.new_chunk_id, k.new_sentences) for k in links]
+    assert "all Azure customers are eligible" in turned[0].new_sentences[0]
+
+
+def test_the_sentence_that_turns_a_leading_stale_claim_around_leads_the_answer(kb_settings):
+    result = answer("Do you have to be a Microsoft Enterprise customer to get Azure OpenAI?", settings=kb_settings)
+    first, _, rest = result.text.partition("[1]")
+    assert "all Azure customers are eligible" in first, result.text
+    assert "2024 article (2024-06-01)" in rest and "exclusively" in rest, result.text
