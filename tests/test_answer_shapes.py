@@ -54,6 +54,8 @@ def test_a_feature_matrix_row_decides_the_verdict_for_the_service_asked(kb_setti
     [
         # Past an exclusive right: "available exclusively for your use" says no to anyone else.
         ("Can another customer use a model I fine-tuned on Azure OpenAI?", "No"),
+        # "Only enterprises?" against "all Azure customers are eligible" (unless …): not only them.
+        ("Is Azure OpenAI only available to enterprise customers?", "No"),
         # Doing without a thing the statement says is not required, unless…
         ("Can I use Azure OpenAI models without submitting a registration form?", "It depends"),
     ],

@@ -48,6 +48,11 @@ _OTHERS = re.compile(
     re.IGNORECASE,
 )
 _YOURS_ONLY = re.compile(r"\b(exclusively|only)\b[^.;]{0,40}\b(you|your|yours)\b", re.IGNORECASE)
+# "Is Azure OpenAI only available to enterprise customers?" is answered No by "all Azure customers are eligible".
+_ONLY = re.compile(r"\b(only|exclusively|solely)\b", re.IGNORECASE)
+_ALL_OF_A_GROUP = re.compile(
+    r"\b(all|any|every)\s+(\w+\s+){0,2}(customers?|users?|regions?|subscriptions?|tenants?|organi[sz]ations?)\b", re.I
+)
 _NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
@@ -128,6 +133,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
     if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
         return "No"  # kept for the asker alone: not for the others the question asks about
+    if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
+        return "No"  # not only them: all of the group, whatever exceptions the statement names
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:  # not needed "unless …": it depends on that
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
