@@ -314,3 +314,70 @@ def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
     start = passage.index(quoted)
     e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
     assert body(e) == shown
+
+
+def _under(heading: str, title: str, text: str) -> Evidence:
+    chunk = Chunk(id="p#0", doc_id="p", title=title, text=text, date=PAGE, heading_path=(heading,) if heading else ())
+    return Evidence(Hit(chunk=chunk, score=0.5, rank=1), Sentence(text, ((0, len(text)),)), 0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("heading", "title", "statement", "point"),
+    [
+        # A generic section name shares no content word: the point comes from the statement.
+        (
+            "Summary",
+            "The differences (article)",
+            "Azure OpenAI does not utilize customer data for enhancement purposes.",
+            "Customer data",
+        ),
+        (
+            "Key Differences and Feature Matrix",
+            "The differences (article)",
+            "In contrast, Azure OpenAI is available exclusively to Microsoft Enterprise customers.",
+            "Available to Microsoft Enterprise customers",
+        ),
+        # A specific heading (the page title here) is kept, without the service's long name.
+        (
+            "",
+            "Azure OpenAI in Microsoft Foundry Models encryption of data at rest",
+            "Azure OpenAI automatically encrypts your data when it's persisted to the cloud.",
+            "Encryption of data at rest",
+        ),
+        (
+            "Securing Azure OpenAI inside a virtual network with private endpoints",
+            "Networking",
+            "Azure OpenAI uses a private endpoint to communicate using the virtual network.",
+            "Virtual network with private endpoints",
+        ),
+        # The first item of a list is not the whole point.
+        (
+            "Comparing Azure OpenAI and OpenAI",
+            "What is Azure OpenAI?",
+            "Azure OpenAI offers private networking, regional availability, and responsible AI content filtering.",
+            "Private networking, …",
+        ),
+        # The statement's own label says it best.
+        (
+            "Features overview",
+            "What is Azure OpenAI?",
+            "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview); GPT-4 (preview)",
+            "Fine-tuning",
+        ),
+        # About OpenAI: its column, and its point.
+        (
+            "Summary",
+            "The differences (article)",
+            "OpenAI used training data for model improvements prior to March 2023.",
+            "Training data",
+        ),
+    ],
+)
+def test_a_prose_rows_point_says_what_the_statement_is_about(heading, title, statement, point):
+    rows = [
+        _under(heading, title, statement),
+        _article("Data Security, Data Privacy: OpenAI yes; Azure OpenAI yes", 0.4),
+    ]
+    composed = comparison(rows, SPAN)
+    first = next(line for line in composed.text.splitlines() if line.startswith("| ") and "[1]" in line)
+    assert first.split("|")[1].strip() == point, composed.text

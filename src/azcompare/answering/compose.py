@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
+from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -259,7 +260,9 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
         return point, values.get("openai", "not stated"), values.get("azure openai", "not stated")
     names_azure = re.search(r"\bAzure OpenAI\b|\bAzure\b", text) is not None
     names_openai = re.search(r"(?<!Azure )\bOpenAI\b(?! Service)", text) is not None
-    point = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
+    heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
+    # What the statement is about, not the name of the section it stands in ("Summary").
+    point = point_of(text, heading) or heading
     if names_azure and not names_openai:
         return point, "not stated", text
     if names_openai and not names_azure:
