@@ -364,6 +364,7 @@ def _under(heading: str, title: str, text: str) -> Evidence:
             "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview); GPT-4 (preview)",
             "Fine-tuning",
         ),
+        ("Models", "Model availability", "gpt-oss-120b: Region: All Azure OpenAI regions", "gpt-oss-120b"),
         # About OpenAI: its column, and its point.
         (
             "Summary",
@@ -381,3 +382,12 @@ def test_a_prose_rows_point_says_what_the_statement_is_about(heading, title, sta
     composed = comparison(rows, SPAN)
     first = next(line for line in composed.text.splitlines() if line.startswith("| ") and "[1]" in line)
     assert first.split("|")[1].strip() == point, composed.text
+
+
+def test_a_cell_leaves_out_the_label_its_point_shows_and_the_service_its_column_names():
+    label = _under("Features overview", "What is Azure OpenAI?", "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview)")
+    plain = _under("Summary", "The differences (article)", "Azure OpenAI does not utilize customer data.")
+    rows = [label, plain, _article("Data Security, Data Privacy: OpenAI yes; Azure OpenAI yes", 0.4)]
+    lines = comparison(rows, SPAN).text.splitlines()
+    assert "| Fine-tuning | not stated | GPT-4o-mini (preview) | [1]" in "\n".join(lines), lines
+    assert "| Customer data | not stated | Azure OpenAI does not utilize customer data | [2]" in "\n".join(lines), lines

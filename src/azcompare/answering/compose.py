@@ -263,11 +263,22 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
     heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
     # What the statement is about, not the name of the section it stands in ("Summary").
     point = point_of(text, heading) or heading
+    text = _after_label(text, point)
     if names_azure and not names_openai:
         return point, "not stated", text
     if names_openai and not names_azure:
         return point, text, "not stated"
     return "", "", ""
+
+
+def _after_label(text: str, point: str) -> str:
+    """The statement without the label its Point already shows, nor the service its column names:
+    "GPT-4o-mini (preview); …" of "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview); …"."""
+    if not text.lower().startswith(point.lower() + ":"):
+        return text
+    rest = text[len(point) + 1 :].strip()
+    rest = re.sub(r"^(Azure OpenAI|OpenAI):\s*", "", rest)
+    return rest or text
 
 
 def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> tuple[str, set[str]]:

@@ -147,4 +147,6 @@ def _stems(text: str) -> set[str]:
 
 
 def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    """A capital first letter, except on a name written lower-case ("gpt-oss-120b")."""
+    first = text.split(" ", 1)[0]
+    return text if any(c.isdigit() for c in first) else text[:1].upper() + text[1:]
