@@ -365,6 +365,19 @@ def _under(heading: str, title: str, text: str) -> Evidence:
             "Fine-tuning",
         ),
         ("Models", "Model availability", "gpt-oss-120b: Region: All Azure OpenAI regions", "gpt-oss-120b"),
+        # A word of a generic section name still counts in a statement ("key vault", "Specify a key").
+        (
+            "Prerequisites",
+            "Customer-managed keys",
+            "The Azure OpenAI resource and the key vault must be in the same region.",
+            "Key vault",
+        ),
+        (
+            "Specify a key",
+            "Customer-managed keys",
+            "After you enable it, you can specify a key for Azure OpenAI.",
+            "Specify a key",
+        ),
         # About OpenAI: its column, and its point.
         (
             "Summary",

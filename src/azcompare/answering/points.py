@@ -18,8 +18,7 @@ _SERVICE = re.compile(
 _WORD = re.compile(r"[A-Za-z][\w/-]*(?:['’]\w+)?")
 # Words and the punctuation that ends a phrase ("private networking, regional availability" → "private networking").
 _TOKEN = re.compile(r"[A-Za-z][\w/-]*(?:['’]\w+)?|[,;:()]")
-# Words that say nothing of the point: function words, and generic section words (so "Summary" or
-# "Key Differences and Feature Matrix" is never taken as specific to a statement).
+# Function words: they say nothing of the point.
 _STOP = frozenset(
     """a an the and or but nor of in on at to for from by with within without into over as via per than
     inside outside across through under using against among upon onto
@@ -27,8 +26,13 @@ _STOP = frozenset(
     had do does did not no never can could will would may might must should also only all any some each
     both other such more most many several various certain following different available applicable
     when where which who how what while if so then there here after before about between including
-    in contrast addition however further new key differences difference feature features matrix
-    overview summary conclusion introduction comparing comparison understanding next steps include""".split()
+    in contrast addition however further""".split()
+)
+# Generic section words: a heading made of them ("Key Differences and Feature Matrix", "Summary") is never
+# specific to a statement; as a word of the statement itself ("a key vault") they still count.
+_GENERIC = frozenset(
+    """new key differences difference feature features matrix overview summary conclusion introduction
+    comparing comparison understanding next steps include""".split()
 )
 _LEAD_WORDS = re.compile(r"^(about|understanding|overview of|introduction to|what is|how to \w+)\s+", re.I)
 _AUX = frozenset("is are was were be been does do did can could will would may might must not no never".split())
@@ -138,7 +142,7 @@ def _first_run(words: list[str]) -> list[str]:
 
 
 def _content(text: str) -> list[str]:
-    return [w for w in _WORD.findall(_SERVICE.sub(" ", text)) if w.lower() not in _STOP]
+    return [w for w in _WORD.findall(_SERVICE.sub(" ", text)) if w.lower() not in _STOP | _GENERIC]
 
 
 def _stems(text: str) -> set[str]:
