@@ -314,3 +314,93 @@ def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
     start = passage.index(quoted)
     e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
     assert body(e) == shown
+
+
+def _under(heading: str, title: str, text: str) -> Evidence:
+    chunk = Chunk(id="p#0", doc_id="p", title=title, text=text, date=PAGE, heading_path=(heading,) if heading else ())
+    return Evidence(Hit(chunk=chunk, score=0.5, rank=1), Sentence(text, ((0, len(text)),)), 0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("heading", "title", "statement", "point"),
+    [
+        # A generic section name shares no content word: the point comes from the statement.
+        (
+            "Summary",
+            "The differences (article)",
+            "Azure OpenAI does not utilize customer data for enhancement purposes.",
+            "Customer data",
+        ),
+        (
+            "Key Differences and Feature Matrix",
+            "The differences (article)",
+            "In contrast, Azure OpenAI is available exclusively to Microsoft Enterprise customers.",
+            "Available to Microsoft Enterprise customers",
+        ),
+        # A specific heading (the page title here) is kept, without the service's long name.
+        (
+            "",
+            "Azure OpenAI in Microsoft Foundry Models encryption of data at rest",
+            "Azure OpenAI automatically encrypts your data when it's persisted to the cloud.",
+            "Encryption of data at rest",
+        ),
+        (
+            "Securing Azure OpenAI inside a virtual network with private endpoints",
+            "Networking",
+            "Azure OpenAI uses a private endpoint to communicate using the virtual network.",
+            "Virtual network with private endpoints",
+        ),
+        # The first item of a list is not the whole point.
+        (
+            "Comparing Azure OpenAI and OpenAI",
+            "What is Azure OpenAI?",
+            "Azure OpenAI offers private networking, regional availability, and responsible AI content filtering.",
+            "Private networking, …",
+        ),
+        # The statement's own label says it best.
+        (
+            "Features overview",
+            "What is Azure OpenAI?",
+            "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview); GPT-4 (preview)",
+            "Fine-tuning",
+        ),
+        ("Models", "Model availability", "gpt-oss-120b: Region: All Azure OpenAI regions", "gpt-oss-120b"),
+        # A word of a generic section name still counts in a statement ("key vault", "Specify a key").
+        (
+            "Prerequisites",
+            "Customer-managed keys",
+            "The Azure OpenAI resource and the key vault must be in the same region.",
+            "Key vault",
+        ),
+        (
+            "Specify a key",
+            "Customer-managed keys",
+            "After you enable it, you can specify a key for Azure OpenAI.",
+            "Specify a key",
+        ),
+        # About OpenAI: its column, and its point.
+        (
+            "Summary",
+            "The differences (article)",
+            "OpenAI used training data for model improvements prior to March 2023.",
+            "Training data",
+        ),
+    ],
+)
+def test_a_prose_rows_point_says_what_the_statement_is_about(heading, title, statement, point):
+    rows = [
+        _under(heading, title, statement),
+        _article("Data Security, Data Privacy: OpenAI yes; Azure OpenAI yes", 0.4),
+    ]
+    composed = comparison(rows, SPAN)
+    first = next(line for line in composed.text.splitlines() if line.startswith("| ") and "[1]" in line)
+    assert first.split("|")[1].strip() == point, composed.text
+
+
+def test_a_cell_leaves_out_the_label_its_point_shows_and_the_service_its_column_names():
+    label = _under("Features overview", "What is Azure OpenAI?", "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview)")
+    plain = _under("Summary", "The differences (article)", "Azure OpenAI does not utilize customer data.")
+    rows = [label, plain, _article("Data Security, Data Privacy: OpenAI yes; Azure OpenAI yes", 0.4)]
+    lines = comparison(rows, SPAN).text.splitlines()
+    assert "| Fine-tuning | not stated | GPT-4o-mini (preview) | [1]" in "\n".join(lines), lines
+    assert "| Customer data | not stated | Azure OpenAI does not utilize customer data | [2]" in "\n".join(lines), lines

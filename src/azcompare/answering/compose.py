@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
+from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask
 from azcompare.types import Chunk, Citation
 
@@ -266,12 +267,25 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
         return point, values.get("openai", "not stated"), values.get("azure openai", "not stated")
     names_azure = re.search(r"\bAzure OpenAI\b|\bAzure\b", text) is not None
     names_openai = re.search(r"(?<!Azure )\bOpenAI\b(?! Service)", text) is not None
-    point = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
+    heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
+    # What the statement is about, not the name of the section it stands in ("Summary").
+    point = point_of(text, heading) or heading
+    text = _after_label(text, point)
     if names_azure and not names_openai:
         return point, "not stated", text
     if names_openai and not names_azure:
         return point, text, "not stated"
     return "", "", ""
+
+
+def _after_label(text: str, point: str) -> str:
+    """The statement without the label its Point already shows, nor the service its column names:
+    "GPT-4o-mini (preview); …" of "Fine-tuning: Azure OpenAI: GPT-4o-mini (preview); …"."""
+    if not text.lower().startswith(point.lower() + ":"):
+        return text
+    rest = text[len(point) + 1 :].strip()
+    rest = re.sub(r"^(Azure OpenAI|OpenAI):\s*", "", rest)
+    return rest or text
 
 
 def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> tuple[str, set[str]]:
