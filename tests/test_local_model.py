@@ -221,3 +221,128 @@ def test_a_backed_lead_sentence_must_also_read_as_an_answer(sentence, kept):
     from azcompare.answering.generative import _reads_as_an_answer
 
     assert _reads_as_an_answer(sentence) is kept
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "left"),
+    [
+        (
+            "No, quotas aren't enforced at the tenant level [1].",
+            "No",
+            "Quotas aren't enforced at the tenant level [1].",
+        ),
+        ("It depends: some models need a form [1].", "It depends", "Some models need a form [1]."),
+        ("Yes. Azure OpenAI encrypts data [1].", "Yes", "Azure OpenAI encrypts data [1]."),
+        # A verdict other than the expected one stays, for the verdict check to reject; none expected, none taken.
+        (
+            "Yes, quotas are enforced at the tenant level [1].",
+            "No",
+            "Yes, quotas are enforced at the tenant level [1].",
+        ),
+        ("No, quotas aren't enforced [1].", "", "No, quotas aren't enforced [1]."),
+        ("Yes.", "Yes", "Yes."),
+    ],
+)
+def test_an_expected_verdict_is_taken_off_the_lead_before_its_checks(text, verdict, left):
+    from azcompare.answering.generative import without_verdict
+
+    assert without_verdict(text, verdict) == left
+
+
+def test_a_lead_that_only_restates_the_question_adds_nothing_from_its_statement():
+    from azcompare.answering.generative import adds_to_question
+
+    question = "Do both vendors follow responsible AI principles according to the feature comparison?"
+    statement = "Ethical AI, Responsible AI Principles: OpenAI yes; Azure OpenAI yes"
+    assert not adds_to_question("Both vendors follow responsible AI principles [1].", question, [statement])
+    question = "Are Azure OpenAI quotas enforced at the tenant level?"
+    statement = "Quotas and limits aren't enforced at the tenant level; instead, the highest level of quota "
+    statement += "restrictions is scoped at the Azure subscription level."
+    assert adds_to_question("Quota restrictions are scoped at the subscription level [1].", question, [statement])
+    # Words of its own (not in the statement) do not count as adding to the question.
+    assert not adds_to_question("Quotas are enforced by regional billing officers [1].", question, [statement])
+
+
+class _ScriptedChat:
+    """A stand-in chat model that streams one scripted reply per call and records how it was called."""
+
+    def __init__(self, replies: list[str], calls: list[dict]) -> None:
+        self.replies, self.calls, self.options = replies, calls, {}
+
+    def bind(self, **options):
+        bound = _ScriptedChat(self.replies, self.calls)
+        bound.options = {**self.options, **options}
+        return bound
+
+    def stream(self, messages):
+        from types import SimpleNamespace
+
+        self.calls.append({"messages": messages, **self.options})
+        for word in self.replies[len(self.calls) - 1].split(" "):
+            yield SimpleNamespace(text=word + " ", usage_metadata=None)
+
+
+class _ScriptedBackend:
+    name = "local"
+    description = "scripted replies"
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies, self.calls = replies, []
+
+    def unavailable_reason(self, settings):
+        return None
+
+    def session(self, settings, max_tokens, grammar=None):
+        from contextlib import nullcontext
+
+        return nullcontext(_ScriptedChat(self.replies, self.calls).bind(temperature=settings.llm_temperature))
+
+
+QUOTA_QUESTION = "Can I ask for more quota than my tier gives me?"
+
+
+def _scripted_answer(settings, replies: list[str]):
+    from azcompare.answering.generative import GenerativeProvider
+    from azcompare.answering.pipeline import ensure_index, retrieve
+    from azcompare.answering.providers import Draft
+
+    backend = _ScriptedBackend(replies)
+    kb = ensure_index(settings)
+    result = retrieve(kb, QUOTA_QUESTION, settings.top_k, settings)
+    events = list(GenerativeProvider(backend).generate(QUOTA_QUESTION, result, kb, settings))
+    return backend.calls, next(e for e in events if isinstance(e, Draft))
+
+
+def test_a_lead_that_fails_its_checks_is_sampled_again_and_the_one_that_passes_leads(kb_settings):
+    settings = kb_settings.with_overrides(local_lead_retries=2, local_lead_budget=60.0, local_best_last=True)
+    wrong = "I like turtles very much."
+    backed = "You can always ask for more quota using the quota form [2]."
+    calls, draft = _scripted_answer(settings, [wrong, wrong, backed])
+    assert len(calls) == 3 and draft.provider is None and draft.fallback == ""  # kept: the local model's answer
+    assert draft.text.startswith("Yes — you can always ask for more quota using the quota form [1].")
+    assert draft.timings["lead_retry_ms"] > 0
+    # The first lead is greedy; each resample is at the retry temperature, with its own seed.
+    assert calls[0]["temperature"] == 0.0 and "seed" not in calls[0]
+    assert [(c["temperature"], c["seed"]) for c in calls[1:]] == [(0.7, 1), (0.7, 2)]
+    # The best statement (the one the extractive answer leads with) is listed last, nearest the question.
+    facts = re.search(r"<facts>\n(.*?)\n</facts>", calls[0]["messages"][-1][1], re.S).group(1).splitlines()
+    assert len(facts) == 2 and "You can always ask for more quota" in facts[-1]
+
+
+def test_without_retries_a_failed_lead_gives_way_to_the_extractive_answer_at_once(kb_settings):
+    settings = kb_settings.with_overrides(local_lead_retries=0)
+    backed = "You can always ask for more quota using the quota form [2]."
+    calls, draft = _scripted_answer(settings, ["I like turtles very much.", backed])
+    assert len(calls) == 1 and draft.provider == "extractive" and draft.fallback == "uncited"
+    assert "lead_retry_ms" not in draft.timings
+
+
+def test_a_resampled_lead_must_come_from_the_best_statement(kb_settings):
+    """A resample is another chance for a wrong sentence to pass: it must cite the best statement and add
+    words of it to the question's. Backed by the other statement only, it is not taken."""
+    settings = kb_settings.with_overrides(local_lead_retries=1, local_lead_budget=60.0, local_best_last=True)
+    calls, _ = _scripted_answer(settings.with_overrides(local_lead_retries=0), ["I like turtles very much."])
+    other = re.search(r"<facts>\n1\. \([^)]*\) (.*?)\n", calls[0]["messages"][-1][1]).group(1)
+    # The other statement, copied and cited: backed, but not by the best statement.
+    calls, draft = _scripted_answer(settings, ["I like turtles very much.", f"{other.rstrip(' .…')} [1]."])
+    assert len(calls) == 2 and draft.provider == "extractive" and draft.fallback == "restates"

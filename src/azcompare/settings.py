@@ -118,6 +118,19 @@ class Settings(BaseSettings):
     local_statements: int = Field(
         2, ge=1, le=12, description="Statements the local model reads (the best ones the extractive answer chose)."
     )
+    local_best_last: bool = Field(
+        True, description="List the best statement last, nearest the question, in the local model's prompt."
+    )
+    # Best of n for the local model's lead: measured on dev (SmolLM2), see README.
+    local_lead_retries: int = Field(
+        2, ge=0, le=8, description="Leads the local model samples again when its first fails verification."
+    )
+    local_retry_temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Sampling temperature of the local model's resampled leads."
+    )
+    local_lead_budget: float = Field(
+        2.5, ge=0.0, le=60.0, description="Seconds after the lead began past which no lead is sampled again."
+    )
     # Measured on the 6 dev follow-ups: Qwen 0.5B's rewrites lose the topic (fact recall 0.33, abstention
     # 0.67) where the rules keep it (0.83, 1.0).
     local_condense: bool = Field(
