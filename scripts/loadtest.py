@@ -1,7 +1,7 @@
 """Load test: the real chat page at 1, 4 and 16 concurrent users, over loopback with `gradio_client`.
 
     python scripts/loadtest.py [--url URL] [--levels 1,4,16] [--questions 6] [--level-seconds 120]
-                               [--path chat|ask] [--rounds 3] [--split-cores]
+                               [--path chat|ask] [--rounds 3] [--split-cores | --apps N]
 
 Without `--url` it starts `python app.py` on a free loopback port (the index of the current settings,
 the extractive provider) and stops it at the end. Each user is a session of its own that asks a
@@ -28,7 +28,10 @@ On the same cores, the page's throughput also pays for the load test's own clien
 on the user's machine in real use) and the server's one interpreter lock, neither of which `answer()`'s
 threads carry. `--split-cores` compares cost for cost: the app it starts runs on one core and this
 process (its clients, and `answer()` between the page's turns) on the other, so `answer()` and the page
-each get one core of their own.
+each get one core of their own. `--apps 2` starts two app processes over the one index instead, as a
+team runs them (README, "A Chroma server for a team"), and the users take turns between them: each
+process has its own interpreter, as `answer()`'s threads share one process's; the server CPU counted is
+both processes'.
 """
 
 from __future__ import annotations
@@ -135,7 +138,12 @@ def main() -> None:
     parser.add_argument(
         "--split-cores", action="store_true", help="the app on one core, this process on another (not with --url)"
     )
+    parser.add_argument("--apps", type=int, default=1, help="app processes to start, users shared in turn")
     args = parser.parse_args()
+    if args.apps < 1 or (args.apps > 1 and (args.url or args.split_cores)):
+        sys.exit(
+            "--apps must be at least 1, and more than 1 only when this script starts the apps (no --url, --split-cores)"
+        )
     if args.split_cores:
         if args.url or len(os.sched_getaffinity(0)) < 2:
             sys.exit("--split-cores starts the app itself (no --url) and needs two cores")
@@ -170,38 +178,45 @@ def main() -> None:
         f"CPU {_median(answer_cpu):.1f} ms per question (median)",
         flush=True,
     )
-    server, log_path = (None, None) if args.url else _start_app(split_cores=args.split_cores)
-    url = args.url or server[1]  # type: ignore[index]
-    pid = server[0].pid if server else None
+    servers = [] if args.url else [_start_app(split_cores=args.split_cores) for _ in range(args.apps)]
+    urls = [args.url] if args.url else [url for _, url, _ in servers]
+    pids = [process.pid for process, _, _ in servers]
+    log_path = servers[0][2] if servers else None
     in_process: dict[int, InProcess] = {n: InProcess() for n in levels}
     results: dict[int, LevelResult] = {n: LevelResult(n) for n in levels}
     try:
-        _warm(url, args.path, references)
-        if pid:
-            _print_idle_cpu(pid)
+        _warm(urls, args.path, references)
+        if pids:
+            _print_idle_cpu(pids)
         # Each round measures answer() alone and then the page at every level in turn, so that a change of
         # the machine's load weighs on both sides of the ratio; the figures pool the rounds.
         for round_ in range(args.rounds):
             print(f"round {round_ + 1}/{args.rounds}", flush=True)
             for n in levels:
                 in_process[n].add(_in_process(n, sequences, references, settings, answer, render))
-                results[n].add(_run_level(url, args.path, n, references[:n], args, pid, render))
+                results[n].add(_run_level(urls, args.path, n, references[:n], args, pids, render))
     finally:
-        if server:
-            stop(server[0])
+        for process, _, _ in servers:
+            stop(process)
     for n in levels:
         own = in_process[n]
         print(f"answer() in this process, {n} threads: {own.rate:.2f} answers/s, process CPU "
               f"{own.cpu_s * 1000 / max(own.count, 1):.1f} ms/answer"
               + (f" ({own.differ} conversations differ from serial)" if own.differ else ""), flush=True)  # fmt: skip
-    _report(list(results.values()), args, in_process, url, log_path)
+    _report(list(results.values()), args, in_process, ", ".join(urls), log_path)
 
 
-def _print_idle_cpu(pid: int) -> None:
+def _cpu(pids: list[int]) -> float | None:
+    """The CPU seconds of all the app processes, or None when one cannot be read."""
+    times = [cpu_seconds(pid) for pid in pids]
+    return None if not times or None in times else sum(t for t in times if t is not None)
+
+
+def _print_idle_cpu(pids: list[int]) -> None:
     """What the app costs with nobody asking (its queue's polling): a team server runs all day."""
-    before = cpu_seconds(pid)
+    before = _cpu(pids)
     time.sleep(IDLE_SECONDS)
-    after = cpu_seconds(pid)
+    after = _cpu(pids)
     if before is not None and after is not None:
         print(f"server CPU while idle: {(after - before) / IDLE_SECONDS:.1%} of a core ({IDLE_SECONDS:.0f} s)")
 
@@ -233,9 +248,9 @@ def _converse(sequence: list[str], *, settings: Any, answer: Any, render: Any) -
     return ref
 
 
-def _start_app(*, split_cores: bool = False) -> tuple[tuple[subprocess.Popen[bytes], str], Path]:
+def _start_app(*, split_cores: bool = False) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`python app.py` on a free loopback port (on a core this process does not use when `split_cores`);
-    returns it once its page answers."""
+    returns it, its URL and its log once its page answers."""
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="azcompare-loadtest-"))
     env = {
@@ -258,7 +273,7 @@ def _start_app(*, split_cores: bool = False) -> tuple[tuple[subprocess.Popen[byt
         stop(process)
         sys.exit(f"the app did not start: {problem}; its log: {log_path}")
     print(f"app started at {url} (pid {process.pid}, log {log_path})", flush=True)
-    return (process, url), log_path
+    return process, url, log_path
 
 
 class Session:
@@ -313,27 +328,33 @@ def _message_text(message: Any) -> str:
     return str(content)
 
 
-def _warm(url: str, path: str, references: list[Reference]) -> None:
+def _warm(urls: list[str], path: str, references: list[Reference]) -> None:
     """Every conversation once through the chosen path before timing, as answer() had them serially.
 
     A process answers a question faster the second time it meets the passages (they are read from the
     index on first use), so both sides are compared warm.
     """
 
-    def converse(ref: Reference) -> None:
+    def converse(url: str, ref: Reference) -> None:
         session = Session(url, path)
         for question in ref.questions:
             session.ask(question, timeout=300)
 
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        list(executor.map(converse, references))
+    with ThreadPoolExecutor(max_workers=4) as executor:  # every app meets every conversation
+        list(executor.map(converse, *zip(*[(url, ref) for url in urls for ref in references], strict=True)))
 
 
 def _run_level(
-    url: str, path: str, users: int, references: list[Reference], args: argparse.Namespace, pid: int | None, render: Any
+    urls: list[str],
+    path: str,
+    users: int,
+    references: list[Reference],
+    args: argparse.Namespace,
+    pids: list[int],
+    render: Any,
 ) -> LevelResult:
     result = LevelResult(users)
-    sessions = [Session(url, path) for _ in range(users)]  # connecting is not timed
+    sessions = [Session(urls[i % len(urls)], path) for i in range(users)]  # connecting is not timed
     lock = threading.Lock()
     start = threading.Barrier(users + 1)
     deadline = [0.0]
@@ -365,14 +386,14 @@ def _run_level(
     for thread in threads:
         thread.start()
     print(f"  level {users}: {users} users asking…", flush=True)
-    cpu0, client0 = cpu_seconds(pid), time.process_time()
+    cpu0, client0 = _cpu(pids), time.process_time()
     deadline[0] = time.monotonic() + args.level_seconds
     t0 = time.perf_counter()
     start.wait()
     for thread in threads:
         thread.join(args.level_seconds + args.timeout + 30)
     result.wall_s = time.perf_counter() - t0
-    cpu1 = cpu_seconds(pid)
+    cpu1 = _cpu(pids)
     result.server_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
     result.client_cpu_s = time.process_time() - client0
     for session in sessions:
@@ -392,6 +413,8 @@ def _report(
 ) -> None:
     where = "the page's chat event (/chat: what Enter or Ask triggers)" if args.path == "chat" else "the /ask API"
     print(f"\npath: {where}, {url}; each user asks up to {args.questions} questions in one conversation")
+    if args.apps > 1:
+        print(f"apps: {args.apps} processes over one index, users in turn")
     if args.split_cores:
         print("cores: the app on one, this process (the clients, and answer() between the page's turns) on the other")
     print(
