@@ -341,7 +341,8 @@ def _warm(urls: list[str], path: str, references: list[Reference]) -> None:
             session.ask(question, timeout=300)
 
     with ThreadPoolExecutor(max_workers=4) as executor:  # every app meets every conversation
-        list(executor.map(converse, *zip(*[(url, ref) for url in urls for ref in references], strict=True)))
+        for future in [executor.submit(converse, url, ref) for url in urls for ref in references]:
+            future.result()
 
 
 def _run_level(
