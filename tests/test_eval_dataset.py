@@ -110,10 +110,10 @@ def test_questions_yaml_includes_both_splits_without_duplicating_them():
     assert counts["conflict"] >= 24 and counts["near_miss"] >= 30
     assert counts["comparison"] >= 15 and counts["yes_no"] >= 15
     assert counts["noisy"] >= 10 and counts["non_english"] >= 5
-    # Each kind is split roughly 40/60 between dev and held-out.
+    # Each kind was split roughly 40/60 between dev and held-out; fresh dev questions (dev-131 on) raise dev's share.
     for kind in KINDS:
         share = sum(i.kind == kind for i in dev) / counts[kind]
-        assert 0.25 <= share <= 0.5, f"{kind}: {share:.2f} of its items are in dev"
+        assert 0.25 <= share <= 0.6, f"{kind}: {share:.2f} of its items are in dev"
     # No question leaks from the tuning split into the reported one.
     asked = [re.sub(r"\W+", " ", i.question.lower()).strip() for i in questions.items]
     assert len(set(asked)) == len(asked)
