@@ -170,6 +170,18 @@ def test_a_how_to_gets_the_steps_of_one_procedure_in_order(kb_settings):
     assert starts == sorted(starts) and all(c.snippet.split(";")[0][:30] in c.passage for c in result.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("How can I verify that our Azure OpenAI private endpoint is working?", "Testing your configuration"),
+        ("How do I create a private endpoint for Azure OpenAI?", "Create a private endpoint and private DNS zone"),
+    ],
+)
+def test_a_how_to_gets_the_procedure_of_the_task_it_names(kb_settings, question, section):
+    # Both sections are about private endpoints; the heading's task (testing, creating) decides.
+    assert answer(question, settings=kb_settings).text.startswith(f"The steps of “{section}”")
+
+
 def test_a_procedure_cut_across_passages_is_quoted_whole_or_pointed_to(kb_settings):
     result = answer("How do I set up a private endpoint for Azure OpenAI?", settings=kb_settings)
     assert result.text.startswith("The steps of “Create a private endpoint and private DNS zone”"), result.text

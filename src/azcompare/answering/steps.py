@@ -21,6 +21,14 @@ from azcompare.text import Sentence, match_key, passage_lines, terms
 from azcompare.types import Hit
 
 MAX_STEPS = 10
+# A how-to names its task with a verb that the section heading may name with another: "check that it works"
+# is the section "Testing your configuration". Stems of one task, each group read as its first member.
+_TASKS = (
+    ("test", "check", "verifi", "valid", "confirm", "troubleshoot"),
+    ("creat", "set", "add", "configur", "deploy"),
+    ("remov", "delet", "disabl"),
+)
+_TASK = {stem: group[0] for group in _TASKS for stem in group}
 _ITEM = re.compile(r"^ {0,3}\d{1,2}[.)][ \t]+(?=\S)")
 _SUB_ITEM = re.compile(r"^\s+(?:[-*+]|\d{1,2}[.)])\s+(?=\S)")
 
@@ -40,9 +48,10 @@ def find_procedure(
 
     The sections are those holding a sentence scored at least `floor` (`scored` is best first); the one
     whose headings hold more of the question's words (rarer words weigh more) wins, then the one with
-    the better sentence. `hits` are the retrieved passages by id: the only ones quoted.
+    the better sentence; a heading that names another task than the question's counts none of them.
+    `hits` are the retrieved passages by id: the only ones quoted.
     """
-    weights = {match_key(t): kb.idf(t) for t in terms(question)}
+    weights = {_task_key(t): kb.idf(t) for t in terms(question)}
     best: dict[tuple[str, tuple[str, ...]], Evidence] = {}
     for e in scored:
         if e.score < floor:
@@ -63,11 +72,24 @@ def find_procedure(
         if len(steps) < 2:
             continue
         unquoted = left_out or any(c.id not in hits and numbered_steps(c.text) for c in section)
-        headings = {match_key(t) for t in terms(" ".join(e.hit.chunk.heading_path))}
-        named = sum(w for k, w in weights.items() if k in headings)
+        headings = {_task_key(t) for t in terms(" ".join(e.hit.chunk.heading_path))}
+        named = sum(w for k, w in weights.items() if k in headings) if _same_task(weights, headings) else 0.0
         url = e.hit.chunk.url if unquoted or len(steps) > MAX_STEPS else ""
         found.append((named, e.score, Procedure(steps[:MAX_STEPS], url)))
     return max(found, key=lambda f: f[:2])[2] if found else None
+
+
+def _task_key(term: str) -> str:
+    """A stemmed word's match key, one key for the words of one task ("check", "verify", "test")."""
+    return _TASK.get(term, match_key(term))
+
+
+def _same_task(asked: Mapping[str, float], heading: set[str]) -> bool:
+    """False when the question and the heading each name a task and not the same one: the steps of
+    "Create a private endpoint" do not answer "how do I check my private endpoint?"."""
+    tasks = set(_TASK.values())
+    wanted, named = tasks & set(asked), tasks & heading
+    return not (wanted and named) or bool(wanted & named)
 
 
 def numbered_steps(passage: str) -> list[Sentence]:
