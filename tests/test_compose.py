@@ -90,6 +90,27 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
             "Your fine-tuned models are available exclusively for your use.",
             "Yes",
         ),
+        # A negation inside the condition ahead of the statement's point is not its answer.
+        (
+            "Can a colleague see our deployments with the plain Reader role?",
+            "Deployment Viewer: If you don't want to grant this role, the Reader role lets a user see deployments.",
+            "Yes",
+        ),
+        ("Do rate limits still apply to batch jobs?", "Rate limits don't apply to batch jobs.", "No"),
+        # Asked whether something is lost: the loss stated says Yes, going on regardless says No.
+        (
+            "Our key vault holds the key. If it is deleted, do we lose the data encrypted with it?",
+            "If the key vault is deleted, data encrypted with its keys can no longer be read.",
+            "Yes",
+        ),
+        (
+            "When the safety system times out, will our calls fail?",
+            "When the safety system times out, the call still completes without a safety check.",
+            "No",
+        ),
+        # A model's row of regions that lacks the region asked for.
+        ("Is o9-max offered in Japan East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "No"),
+        ("Is o9-max offered in Norway East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "Yes"),
     ],
 )
 def test_a_verdict_reads_what_the_question_asks_against_the_statement(question, statement, verdict):

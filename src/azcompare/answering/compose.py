@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.points import point_of
-from azcompare.answering.question import Ask
+from azcompare.answering.question import Ask, asked_clause
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -60,6 +60,17 @@ _DEICTIC = re.compile(
     r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
 )
 _ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
+# A condition ahead of a statement's point, after a row's label ("Reader: If you don't wish to use this role,
+# the subscription Reader role provides equivalent access"): a negation in it belongs to the condition.
+_CONDITION_AHEAD = re.compile(r"^(?:[^:.;]{1,80}:\s+)?(?:if|when|whenever|once|after|before)\b[^,;]*,\s*", re.I)
+# A question about a loss ("do we lose access?", "will our calls fail?") is answered Yes by a statement of the
+# loss or a negation ("access will be removed", "data will no longer be accessible"), No by one that it goes on.
+_LOSS = re.compile(
+    r"\b(lose|loses|losing|lost|fail|fails|failing|break|breaks|stops? working|removed|revoked|deleted|blocked|"
+    r"rejected|inaccessible|no longer)\b",
+    re.IGNORECASE,
+)
+_GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         asked = "azure openai" if re.search(r"\bazure\b", ask.question, re.IGNORECASE) else "openai"
         value = values.get(asked) or next(iter(values.values()))
         return "Yes" if value == "yes" else "No"
+    if ask.lists_other_regions(text):
+        return "No"  # the model's regions, and the one asked for is not among them
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
@@ -141,7 +154,13 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
     if _CONDITION.search(text):
         return "It depends"
-    return "No" if _NEGATION.search(text) else "Yes"
+    point = _CONDITION_AHEAD.sub("", text, count=1)
+    if _LOSS.search(asked_clause(ask.question)):  # asked whether something is lost: a loss stated says yes
+        if _NEGATION.search(point) or _LOSS.search(point):
+            return "Yes"
+        if _GOES_ON.search(point):
+            return "No"
+    return "No" if _NEGATION.search(point) else "Yes"
 
 
 def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
