@@ -54,6 +54,12 @@ _ONLY = re.compile(r"\b(only|exclusively|solely)\b", re.IGNORECASE)
 _ALL_OF_A_GROUP = re.compile(
     r"\b(all|any|every)\s+(\w+\s+){0,2}(customers?|users?|regions?|subscriptions?|tenants?|organi[sz]ations?)\b", re.I
 )
+# "Does every feature support it?", "Do all regions offer it?": a question about each one of a group.
+_EVERY = re.compile(r"\b(every|each|all)\s+(?!of\s+(it|this|that)\b)\w+", re.IGNORECASE)
+_ALL = re.compile(r"\b(all|every|each|any|always)\b", re.IGNORECASE)
+# "Can we keep the vectors we stored?" is answered No by "you need to generate new embeddings".
+_KEEP = re.compile(r"\b(keep|reuse|re-use|retain|continue (to use|using)|still use)\b", re.IGNORECASE)
+_NEW = re.compile(r"\b(new|again|re-?create|regenerate|redeploy)\b", re.IGNORECASE)
 _NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
@@ -137,7 +143,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     text = evidence.sentence.text
     values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
     if values:
-        asked = "azure openai" if re.search(r"\bazure\b", ask.question, re.IGNORECASE) else "openai"
+        # "azur", "azrue": a misspelt Azure still asks about Azure OpenAI.
+        asked = "azure openai" if re.search(r"\ba(zu?re?|zrue)\b", ask.question, re.IGNORECASE) else "openai"
         value = values.get(asked) or next(iter(values.values()))
         return "Yes" if value == "yes" else "No"
     if ask.lists_other_regions(text):
@@ -145,6 +152,10 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    if _EVERY.search(asked_clause(ask.question)) and not _ALL.search(text):
+        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
+    if _KEEP.search(asked_clause(ask.question)) and _NEEDED.search(text) and _NEW.search(text):
+        return "No"  # something new is needed: what the asker has cannot be kept
     if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
         return "No"  # kept for the asker alone: not for the others the question asks about
     if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
