@@ -90,6 +90,42 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
             "Your fine-tuned models are available exclusively for your use.",
             "Yes",
         ),
+        # A negation inside the condition ahead of the statement's point is not its answer.
+        (
+            "Can a colleague see our deployments with the plain Reader role?",
+            "Deployment Viewer: If you don't want to grant this role, the Reader role lets a user see deployments.",
+            "Yes",
+        ),
+        ("Do rate limits still apply to batch jobs?", "Rate limits don't apply to batch jobs.", "No"),
+        # Asked whether something is lost: the loss stated says Yes, going on regardless says No.
+        (
+            "Our key vault holds the key. If it is deleted, do we lose the data encrypted with it?",
+            "If the key vault is deleted, data encrypted with its keys can no longer be read.",
+            "Yes",
+        ),
+        (
+            "When the safety system times out, will our calls fail?",
+            "When the safety system times out, the call still completes without a safety check.",
+            "No",
+        ),
+        # About every one of a group: a statement about some of them does not say yes for all.
+        (
+            "Do all regions offer fine-tuning?",
+            "Fine-tuning is offered in Sweden Central and North Central US.",
+            "It depends",
+        ),
+        ("Do all regions offer fine-tuning?", "Fine-tuning is offered in every region.", "Yes"),
+        # Keeping what one has, against a statement that something new is needed.
+        ("After the migration, can we reuse our API keys?", "After the migration you need to create new keys.", "No"),
+        # A misspelt "Azure" still asks for the Azure OpenAI value of a matrix row.
+        (
+            "does azur openai offer virtual networks?",
+            "Network Security, Virtual Networks: OpenAI no; Azure OpenAI yes",
+            "Yes",
+        ),
+        # A model's row of regions that lacks the region asked for.
+        ("Is o9-max offered in Japan East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "No"),
+        ("Is o9-max offered in Norway East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "Yes"),
     ],
 )
 def test_a_verdict_reads_what_the_question_asks_against_the_statement(question, statement, verdict):

@@ -27,6 +27,12 @@ from azcompare.settings import Settings
         ("How do I create a private endpoint for Azure OpenAI?", "howto"),
         ("Which roles are there for Azure OpenAI?", "list"),
         ("Tell me about abuse monitoring.", "open"),
+        # The yes/no question after background, or after a condition ahead of it.
+        ("We switched to the Batch API last month. Are batch jobs billed at the standard rate?", "yes_no"),
+        ("If I rotate the key in Key Vault, does the resource pick up the new version by itself?", "yes_no"),
+        ("Our team runs gpt-4.1 in Sweden Central. When the quota runs out, can we borrow quota elsewhere?", "yes_no"),
+        ("Once the deployment is deleted, what happens to the fine-tuned weights?", "open"),
+        ("Our resource is in Japan East. Is it billed per token, or does it charge per hour?", "open"),
     ],
 )
 def test_shapes(question, shape):

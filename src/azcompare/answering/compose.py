@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.points import point_of
-from azcompare.answering.question import Ask
+from azcompare.answering.question import Ask, asked_clause
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -54,12 +54,29 @@ _ONLY = re.compile(r"\b(only|exclusively|solely)\b", re.IGNORECASE)
 _ALL_OF_A_GROUP = re.compile(
     r"\b(all|any|every)\s+(\w+\s+){0,2}(customers?|users?|regions?|subscriptions?|tenants?|organi[sz]ations?)\b", re.I
 )
+# "Does every feature support it?", "Do all regions offer it?": a question about each one of a group.
+_EVERY = re.compile(r"\b(every|each|all)\s+(?!of\s+(it|this|that)\b)\w+", re.IGNORECASE)
+_ALL = re.compile(r"\b(all|every|each|any|always)\b", re.IGNORECASE)
+# "Can we keep the vectors we stored?" is answered No by "you need to generate new embeddings".
+_KEEP = re.compile(r"\b(keep|reuse|re-use|retain|continue (to use|using)|still use)\b", re.IGNORECASE)
+_NEW = re.compile(r"\b(new|again|re-?create|regenerate|redeploy)\b", re.IGNORECASE)
 _NEEDED = re.compile(r"\b(needs?|needed|requires?|required|must|ha(?:ve|s) to)\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _DEICTIC = re.compile(
     r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
 )
 _ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
+# A condition ahead of a statement's point, after a row's label ("Reader: If you don't wish to use this role,
+# the subscription Reader role provides equivalent access"): a negation in it belongs to the condition.
+_CONDITION_AHEAD = re.compile(r"^(?:[^:.;]{1,80}:\s+)?(?:if|when|whenever|once|after|before)\b[^,;]*,\s*", re.I)
+# A question about a loss ("do we lose access?", "will our calls fail?") is answered Yes by a statement of the
+# loss or a negation ("access will be removed", "data will no longer be accessible"), No by one that it goes on.
+_LOSS = re.compile(
+    r"\b(lose|loses|losing|lost|fail|fails|failing|break|breaks|stops? working|removed|revoked|deleted|blocked|"
+    r"rejected|inaccessible|no longer)\b",
+    re.IGNORECASE,
+)
+_GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -126,12 +143,19 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     text = evidence.sentence.text
     values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
     if values:
-        asked = "azure openai" if re.search(r"\bazure\b", ask.question, re.IGNORECASE) else "openai"
+        # "azur", "azrue": a misspelt Azure still asks about Azure OpenAI.
+        asked = "azure openai" if re.search(r"\ba(zu?re?|zrue)\b", ask.question, re.IGNORECASE) else "openai"
         value = values.get(asked) or next(iter(values.values()))
         return "Yes" if value == "yes" else "No"
+    if ask.lists_other_regions(text):
+        return "No"  # the model's regions, and the one asked for is not among them
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
+    if _EVERY.search(asked_clause(ask.question)) and not _ALL.search(text):
+        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
+    if _KEEP.search(asked_clause(ask.question)) and _NEEDED.search(text) and _NEW.search(text):
+        return "No"  # something new is needed: what the asker has cannot be kept
     if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
         return "No"  # kept for the asker alone: not for the others the question asks about
     if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
@@ -141,7 +165,13 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
     if _CONDITION.search(text):
         return "It depends"
-    return "No" if _NEGATION.search(text) else "Yes"
+    point = _CONDITION_AHEAD.sub("", text, count=1)
+    if _LOSS.search(asked_clause(ask.question)):  # asked whether something is lost: a loss stated says yes
+        if _NEGATION.search(point) or _LOSS.search(point):
+            return "Yes"
+        if _GOES_ON.search(point):
+            return "No"
+    return "No" if _NEGATION.search(point) else "Yes"
 
 
 def _need_of_what_is_done_without(question: str, text: str) -> bool | None:

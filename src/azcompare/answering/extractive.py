@@ -198,6 +198,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
     best = [e.sentence.text for e in scored[:FIGURE_SENTENCES]]
     missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, scored)
+    if missing and ask.shape == "yes_no" and (row := _row_of_other_regions(ask, missing, scored)):
+        missing, scored = [], _promote(scored, [row])  # the row decides: not offered in the region asked for
     newest = kb.newest_date
     renames = renamed_in(question, settings)
     if missing:
@@ -225,6 +227,15 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         )
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def _row_of_other_regions(ask: Ask, missing: list[str], scored: list[Evidence]) -> Evidence | None:
+    """When only regions are missing, one of the best sentences that is the asked-for model's row of the regions
+    it is offered in (see Ask.lists_other_regions): it answers a yes/no question with No."""
+    regions = {w.label for w in ask.wants if w.kind == "region"}
+    if not set(missing) <= regions:
+        return None
+    return next((e for e in scored[:FIGURE_SENTENCES] if ask.lists_other_regions(e.sentence.text)), None)
 
 
 def _missing_figure(ask: Ask, scored: list[Evidence]) -> list[str]:

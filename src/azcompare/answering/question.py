@@ -25,9 +25,8 @@ from azcompare.text import STOPWORDS
 
 Shape = Literal["yes_no", "compare", "number", "howto", "list", "open"]
 
-_YES_NO = re.compile(
-    r"^(is|are|does|do|can|could|will|would|should|has|have|was|were|did|may|must|am)\b", re.IGNORECASE
-)
+_AUXILIARY = r"(is|are|does|do|can|could|will|would|should|has|have|was|were|did|may|must|am)\b"
+_YES_NO = re.compile("^" + _AUXILIARY, re.IGNORECASE)
 _COMPARE = re.compile(
     r"\b(differen\w*|differ|compare[sd]?|comparison|versus|vs\.?|better|cheaper|worse|faster|"
     r"more (secure|private|expensive|reliable)|which (one|service|is|should))\b",
@@ -100,6 +99,17 @@ class Ask:
         units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
         together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
+
+    def lists_other_regions(self, statement: str) -> bool:
+        """Whether a statement is the asked-for model's row of regions, without the region asked for
+        ("o9-max: Region: Norway East & Brazil South" for "Is o9-max offered in Japan East?"): the model
+        is not offered there. Data zones are left out: a zone holds regions a row names one by one."""
+        regions = [w for w in self.wants if w.kind == "region" and w.label.startswith("the region ")]
+        names = [w for w in self.wants if w.kind == "name"]
+        label, colon, _ = statement.partition(":")
+        if not (regions and names and colon) or not any(n.found_in(label) for n in names):
+            return False
+        return _REGION_IN_QUESTION.search(statement) is not None and not any(r.found_in(statement) for r in regions)
 
 
 _PRICE_Q = re.compile(
@@ -219,7 +229,8 @@ def question_shape(question: str) -> Shape:
     both_services = {m.lower() for m in _SERVICES.findall(q)} >= {"openai", "azure openai"}
     if _COMPARE.search(q) and (both_services or re.search(r"\b(or|vs\.?|versus|between)\b", q, re.I)):
         return "compare"
-    if _YES_NO.match(q) and not re.search(r",?\s+or\s+(does|is|do|are|can|will)\b", q, re.I):
+    asked = asked_clause(q)
+    if _YES_NO.match(asked) and not re.search(r",?\s+or\s+(does|is|do|are|can|will)\b", asked, re.I):
         return "yes_no"
     if _HOWTO.match(q):
         return "howto"
@@ -230,6 +241,23 @@ def question_shape(question: str) -> Shape:
     if both_services and re.search(r"\b(what|how)\b", q, re.I):
         return "compare"
     return "open"
+
+
+# What a message says before it asks: sentences of background ("We moved to provisioned throughput."), and a
+# condition ahead of the question itself ("If we move the subscription, will the keys keep working?").
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CONDITION_AHEAD = re.compile(
+    rf"^(?:if|when|whenever|once|after|before|since|because|unless|in case)\b.*?,\s*(?={_AUXILIARY})", re.IGNORECASE
+)
+
+
+def asked_clause(question: str) -> str:
+    """The clause that asks: the message's first question sentence (its text when it has none), without a
+    condition ahead of it. "We moved to PTU. If we scale up, do the tiers still apply?" → "do the tiers still
+    apply?"."""
+    sentences = [s for s in _SENTENCE_END.split(question.strip()) if s]
+    asked = next((s for s in sentences if s.endswith("?")), question.strip())
+    return _CONDITION_AHEAD.sub("", asked, count=1)
 
 
 _TWO_THINGS = re.compile(r"\bbetween\b.+\band\b|\S\s+(?:vs\.?|versus)\s+\S", re.IGNORECASE)
