@@ -33,6 +33,7 @@ from azcompare.settings import Settings
         ("Our team runs gpt-4.1 in Sweden Central. When the quota runs out, can we borrow quota elsewhere?", "yes_no"),
         ("Once the deployment is deleted, what happens to the fine-tuned weights?", "open"),
         ("Our resource is in Japan East. Is it billed per token, or does it charge per hour?", "open"),
+        ("Our key vault already holds the key. How do I let the resource read it?", "howto"),
     ],
 )
 def test_shapes(question, shape):

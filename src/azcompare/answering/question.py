@@ -232,7 +232,7 @@ def question_shape(question: str) -> Shape:
     asked = asked_clause(q)
     if _YES_NO.match(asked) and not re.search(r",?\s+or\s+(does|is|do|are|can|will)\b", asked, re.I):
         return "yes_no"
-    if _HOWTO.match(q):
+    if _HOWTO.match(asked):
         return "howto"
     if _NUMBER.search(q):
         return "number"
