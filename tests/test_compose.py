@@ -126,6 +126,15 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
         # A model's row of regions that lacks the region asked for.
         ("Is o9-max offered in Japan East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "No"),
         ("Is o9-max offered in Norway East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "Yes"),
+        # Negations with a typographic apostrophe, and contractions beyond don't/isn't.
+        ("Does the playground keep our chats?", "The playground doesn’t keep chats after you close it.", "No"),
+        ("Was the feature available at launch?", "The feature wasn't available at launch.", "No"),
+        # A claim qualified by "however" holds only in part.
+        (
+            "Does our data stay in the region we choose?",
+            "Stored data stays in the chosen geography; however, some requests may be processed in other regions.",
+            "It depends",
+        ),
     ],
 )
 def test_a_verdict_reads_what_the_question_asks_against_the_statement(question, statement, verdict):

@@ -29,11 +29,10 @@ TABLE_ROWS = 5
 
 _ROW_VALUE = re.compile(r"(?P<service>(?<!Azure )OpenAI|Azure OpenAI)\s*(?::\s*)?(?P<value>yes|no)\b", re.IGNORECASE)
 _NEGATION = re.compile(
-    r"\b(not|never|no longer|cannot|can't|doesn't|don't|isn't|aren't|won't|unavailable|unsupported|"
-    r"isn't available|aren't available|does not|do not|is not|are not|NOT)\b"
+    r"\b(not|never|no longer|cannot|\w+n['’]t|unavailable|unsupported|does not|do not|is not|are not|NOT)\b"
 )
 _CONDITION = re.compile(
-    r"\b(unless|except|only (if|when|in|for|with)|depend(s|ing)? on|not all|some (regions|models)|"
+    r"\b(unless|except|however|only (if|when|in|for|with)|depend(s|ing)? on|not all|some (regions|models)|"
     r"certain (regions|models)|if you (opt|apply|request|explicitly)|varies|"
     r"(for|to access|in|with) some (\w+ ){0,2}(models?|features?|regions?|customers?))\b",
     re.IGNORECASE,
