@@ -308,12 +308,44 @@ def test_a_long_list_quoted_in_parts_is_read_from_its_start():
     ],
 )
 def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
-    from azcompare.answering.citations import body
+    from azcompare.answering.citations import body, shown_sentence
 
     chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
     start = passage.index(quoted)
     e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
     assert body(e) == shown
+    assert shown_sentence(e).rstrip(".") == shown
+
+
+def test_the_answerer_judges_a_split_clause_as_it_is_shown():
+    from azcompare.answering.citations import shown_sentence
+    from azcompare.answering.readable import is_readable
+
+    passage = (
+        "Every tenant can create resources in the supported regions, and all workloads that follow the usage"
+        " policy are allowed without a review.\nAccess to the preview:\n- is granted per subscription on request."
+    )
+    chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
+
+    def quoted(text: str) -> Evidence:
+        start = passage.index(text)
+        return Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(text, ((start, start + len(text)),)), 1.0, 0.5)
+
+    clause = quoted("all workloads that follow the usage policy are allowed without a review.")
+    item = quoted("is granted per subscription on request.")
+    assert is_readable(shown_sentence(clause)) and not is_readable(clause.sentence.text)
+    assert not is_readable(shown_sentence(item))  # a list item without its lead-in stays a fragment
+
+
+def test_a_former_name_brings_in_a_sentence_with_the_new_name_only_when_it_is_relevant():
+    from azcompare.answering.extractive import _renamed_first
+
+    best = _page("The Usages Reader role lets a user view quota across the subscription.", 0.6)
+    weak = _page("Search services: Azure AI Search; Document Intelligence in Contoso Tools.", 0.2)
+    apt = _page("Contoso Tools resources are billed per call.", 0.5)
+    renames = [("Widget Services", "Contoso Tools")]
+    assert _renamed_first([best, weak], renames)[0] is best  # too weak to be quoted at all: it does not lead
+    assert _renamed_first([best, apt, weak], renames)[0].sentence.text == apt.sentence.text
 
 
 def _under(heading: str, title: str, text: str) -> Evidence:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from azcompare.answering.citations import Evidence
+from azcompare.answering.citations import Evidence, shown_sentence
 from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
@@ -192,7 +192,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     """
     ask = read_question(question)
     strength = evidence_strength(result)
-    scored = [e for e in score_sentences(question, result, kb) if is_readable(e.sentence.text)]
+    # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
+    scored = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
@@ -352,9 +353,12 @@ def _same_sentence(a: str, b: str) -> bool:
 
 
 def _renamed_first(scored: list[Evidence], renames: list[tuple[str, str]]) -> list[Evidence]:
-    """When the question used a former name, the best sentence using the current name leads."""
+    """When the question used a former name, the best sentence using the current name leads, if it is
+    relevant enough to be quoted at all (a role named after the former name must not bring in any
+    sentence that happens to hold the new one)."""
+    floor = RELATIVE_CUTOFF * scored[0].score if scored else 0.0
     for _, current in renames:
-        using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower()]
+        using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower() and e.score >= floor]
         if using:
             return _promote(scored, using[:1])
     return scored

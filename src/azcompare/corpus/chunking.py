@@ -15,7 +15,7 @@ from azcompare.corpus.clean import inline_to_text
 from azcompare.types import Chunk, Document
 
 # Bump when the chunks or their sentence splitting change: the manifest then forces a full rebuild.
-CHUNKER_VERSION = 14
+CHUNKER_VERSION = 15
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
