@@ -293,6 +293,10 @@ def test_a_long_list_quoted_in_parts_is_read_from_its_start():
     by_text = {e.sentence.text: e.score for e in rescored}
     assert by_text[start.sentence.text] > by_text[rest.sentence.text] == 0.6  # the list's start leads
     assert by_text[other.sentence.text] == 0.5
+    # A start that is not about the question on its own (far below the part that answers) keeps its score.
+    unrelated_start = part((lead_in, first, second), 0.2)
+    rescored = _lists_score_as_one([rest, other, unrelated_start])
+    assert [e.score for e in rescored] == [0.6, 0.5, 0.2]
 
 
 @pytest.mark.parametrize(

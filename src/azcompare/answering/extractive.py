@@ -137,7 +137,9 @@ def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
     """A long list quoted in several statements, each with the lead-in again ("here's what you should do:
     Request a quota increase …" / "here's what you should do: Monitor your usage …"), is read from its
     start: its first statement scores (just above) the best of them, not only the part that happens to
-    repeat a word of the question. The other parts keep their own scores."""
+    repeat a word of the question, when that start is relevant on its own (within RELATIVE_CUTOFF of the
+    best part): a start about something else ("the key vault must meet these requirements: enable soft
+    delete …") must not lead the part that answers. The other parts keep their own scores."""
     groups: dict[tuple[str, tuple[int, int]], list[Evidence]] = {}
     for e in scored:
         if len(e.sentence.spans) > 1:  # a lead-in with its items
@@ -146,7 +148,8 @@ def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
     for parts in groups.values():
         first = min(parts, key=lambda e: e.sentence.spans)
         best = max(e.score for e in parts)
-        if best > first.score:
+        # Only a start that is about the question on its own: else the part that answers leads.
+        if best > first.score >= RELATIVE_CUTOFF * best:
             raised[id(first)] = best + 1e-6
     return [replace(e, score=raised[id(e)]) if id(e) in raised else e for e in scored]
 
