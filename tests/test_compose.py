@@ -110,6 +110,33 @@ def test_a_tables_summary_cites_the_matrix_rows_it_summarizes():
     assert [e.hit.chunk.doc_id for e in composed.evidence] == ["page", "article", "article"]
 
 
+def test_a_tables_lead_gives_each_services_side_when_no_matrix_row_summarizes_them():
+    rows = [
+        _page("Azure OpenAI needs a resource in a region where the model is offered.", 0.5),
+        _article("OpenAI answers billing questions by email within two working days.", 0.55),
+        _article("Azure OpenAI customers open support tickets with an enterprise agreement.", 0.6),
+    ]
+    composed = comparison(rows, SPAN)
+    lead = composed.text.splitlines()[0]
+    assert lead == (
+        "OpenAI answers billing questions by email within two working days [2]; Azure OpenAI customers open"
+        " support tickets with an enterprise agreement [3]."
+    ), composed.text
+    # Only one service speaks: the first row leads, as before.
+    one_side = comparison([rows[0], rows[2]], SPAN)
+    assert one_side.text.splitlines()[0].startswith("Azure OpenAI needs a resource")
+
+
+def test_a_role_named_after_openai_fills_the_azure_openai_column():
+    rows = [
+        _page("The Cognitive Services OpenAI Contributor role on Azure lets a user deploy fine-tuned models.", 0.6),
+        _article("OpenAI lets organization owners invite members to a project.", 0.5),
+    ]
+    table = comparison(rows, SPAN).text.splitlines()
+    role_row = next(line for line in table if "Contributor role" in line and line.startswith("|"))
+    assert role_row.split("|")[2].strip() == "not stated"  # the OpenAI column
+
+
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
     """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
     from types import SimpleNamespace
