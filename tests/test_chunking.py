@@ -65,6 +65,19 @@ def test_text_tables_keep_header_names():
     assert table_row_sentences(table) == ["Resources per region: Limit value: 30"]
 
 
+def test_a_row_named_only_by_a_code_says_what_the_code_is():
+    table = [
+        "| Exit status | Meaning |",
+        "|---|---|",
+        "| 3 | The job timed out. |",
+        "| Retry | The job is queued again. |",
+    ]
+    assert table_row_sentences(table) == [
+        "Exit status 3: Meaning: The job timed out.",
+        "Retry: Meaning: The job is queued again.",
+    ]
+
+
 def test_long_sections_are_split_with_overlap_and_same_path():
     para = " ".join(f"Sentence number {i} talks about quotas and limits." for i in range(80))
     doc = Document(id="d", title="T", text=f"# T\n\n## Quotas\n\n{para}\n")

@@ -155,6 +155,33 @@ def test_a_tables_summary_cites_the_matrix_rows_it_summarizes():
     assert [e.hit.chunk.doc_id for e in composed.evidence] == ["page", "article", "article"]
 
 
+def test_a_tables_lead_gives_each_services_side_when_no_matrix_row_summarizes_them():
+    rows = [
+        _page("Azure OpenAI needs a resource in a region where the model is offered.", 0.5),
+        _article("OpenAI answers billing questions by email within two working days.", 0.55),
+        _article("Azure OpenAI customers open support tickets with an enterprise agreement.", 0.6),
+    ]
+    composed = comparison(rows, SPAN)
+    lead = composed.text.splitlines()[0]
+    assert lead == (
+        "OpenAI answers billing questions by email within two working days [2]; Azure OpenAI customers open"
+        " support tickets with an enterprise agreement [3]."
+    ), composed.text
+    # Only one service speaks: the first row leads, as before.
+    one_side = comparison([rows[0], rows[2]], SPAN)
+    assert one_side.text.splitlines()[0].startswith("Azure OpenAI needs a resource")
+
+
+def test_a_role_named_after_openai_fills_the_azure_openai_column():
+    rows = [
+        _page("The Cognitive Services OpenAI Contributor role on Azure lets a user deploy fine-tuned models.", 0.6),
+        _article("OpenAI lets organization owners invite members to a project.", 0.5),
+    ]
+    table = comparison(rows, SPAN).text.splitlines()
+    role_row = next(line for line in table if "Contributor role" in line and line.startswith("|"))
+    assert role_row.split("|")[2].strip() == "not stated"  # the OpenAI column
+
+
 def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first():
     """The 2023 overview and its 2025 edition say the same: the current edition's copy is the one quoted."""
     from types import SimpleNamespace
@@ -338,6 +365,10 @@ def test_a_long_list_quoted_in_parts_is_read_from_its_start():
     by_text = {e.sentence.text: e.score for e in rescored}
     assert by_text[start.sentence.text] > by_text[rest.sentence.text] == 0.6  # the list's start leads
     assert by_text[other.sentence.text] == 0.5
+    # A start that is not about the question on its own (far below the part that answers) keeps its score.
+    unrelated_start = part((lead_in, first, second), 0.2)
+    rescored = _lists_score_as_one([rest, other, unrelated_start])
+    assert [e.score for e in rescored] == [0.6, 0.5, 0.2]
 
 
 @pytest.mark.parametrize(
@@ -353,12 +384,44 @@ def test_a_long_list_quoted_in_parts_is_read_from_its_start():
     ],
 )
 def test_a_split_clause_starts_with_a_capital(passage, quoted, shown):
-    from azcompare.answering.citations import body
+    from azcompare.answering.citations import body, shown_sentence
 
     chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
     start = passage.index(quoted)
     e = Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(quoted, ((start, start + len(quoted)),)), 1.0, 0.5)
     assert body(e) == shown
+    assert shown_sentence(e).rstrip(".") == shown
+
+
+def test_the_answerer_judges_a_split_clause_as_it_is_shown():
+    from azcompare.answering.citations import shown_sentence
+    from azcompare.answering.readable import is_readable
+
+    passage = (
+        "Every tenant can create resources in the supported regions, and all workloads that follow the usage"
+        " policy are allowed without a review.\nAccess to the preview:\n- is granted per subscription on request."
+    )
+    chunk = Chunk(id="page#0", doc_id="page", title="Page", text=passage, date=PAGE)
+
+    def quoted(text: str) -> Evidence:
+        start = passage.index(text)
+        return Evidence(Hit(chunk=chunk, score=1.0, rank=1), Sentence(text, ((start, start + len(text)),)), 1.0, 0.5)
+
+    clause = quoted("all workloads that follow the usage policy are allowed without a review.")
+    item = quoted("is granted per subscription on request.")
+    assert is_readable(shown_sentence(clause)) and not is_readable(clause.sentence.text)
+    assert not is_readable(shown_sentence(item))  # a list item without its lead-in stays a fragment
+
+
+def test_a_former_name_brings_in_a_sentence_with_the_new_name_only_when_it_is_relevant():
+    from azcompare.answering.extractive import _renamed_first
+
+    best = _page("The Usages Reader role lets a user view quota across the subscription.", 0.6)
+    weak = _page("Search services: Azure AI Search; Document Intelligence in Contoso Tools.", 0.2)
+    apt = _page("Contoso Tools resources are billed per call.", 0.5)
+    renames = [("Widget Services", "Contoso Tools")]
+    assert _renamed_first([best, weak], renames)[0] is best  # too weak to be quoted at all: it does not lead
+    assert _renamed_first([best, apt, weak], renames)[0].sentence.text == apt.sentence.text
 
 
 def _under(heading: str, title: str, text: str) -> Evidence:

@@ -66,3 +66,35 @@ def test_a_short_step_joins_the_step_before_it_and_a_lone_lead_in_is_left_out():
         "Switch the managed identity status to On.",
         "Save your changes.",
     ]
+
+
+def test_a_nested_lead_in_whose_items_go_on_in_the_next_sentence_does_not_end_the_first():
+    lead = "Before you turn on the feature, the storage account has to be set up as follows:"
+    items = [
+        "- Turn on versioning and soft delete for every container that the service will write its output files to.",
+        "- When the account sits behind a firewall, let trusted platform services reach it so that exports succeed.",
+        "- Network rules:",
+        "  - With a private endpoint, approve the connection request that the service sends to the account owner"
+        " when it is set up.",
+        "  - With service endpoints, add the subnet of the service to the allowed virtual networks of the account.",
+    ]
+    sentences = split_sentences("\n".join([lead, *items]))
+    assert len(sentences) == 2
+    assert all(not s.text.rstrip().endswith(":") for s in sentences)
+    assert "let trusted platform services reach it" in sentences[0].text
+    assert "approve the connection request" in sentences[1].text and sentences[1].text.startswith(lead)
+
+
+def test_a_long_sentence_is_not_cut_before_a_clause_that_shares_its_subject():
+    shared = (
+        "Uploaded files are kept in the storage account of the region that the customer picked when creating"
+        " the resource group and the"
+        " resource, but may be copied to a paired region inside the same country for disaster recovery and backup."
+    )
+    own = (
+        "Uploaded files are kept in the storage account of the region that the customer picked when creating"
+        " the resource group and the"
+        " resource, and the service deletes them automatically thirty days after the last job that used them ends."
+    )
+    assert [s.text for s in split_sentences(shared)] == [shared]
+    assert len(split_sentences(own)) == 2  # a clause with its own subject still stands alone

@@ -34,6 +34,11 @@ _MAX_LIST_CHARS = 400
 LONG_SENTENCE = 220
 MIN_CLAUSE = 50
 _CLAUSE_BREAK = re.compile(r",\s+(?:and|so|but|while|whereas)\s+")
+# A clause that shares the subject of the one before it ("Prompts are processed in the geography, but may be
+# processed between regions …") cannot stand alone: the sentence is not split there.
+_SHARES_SUBJECT = re.compile(
+    r"(may|might|can|could|will|would|should|must|cannot|is|are|was|were|has|have|had|does|do|did|also)\b"
+)
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"”')\]]*\s+(?=[\"“(\[]?[A-Z0-9])")
@@ -104,6 +109,8 @@ def split_sentences(passage: str) -> list[Sentence]:
     def flush() -> None:
         if not pending:
             return
+        if len(pending) > 2 and passage[slice(*pending[-1])].rstrip().endswith(":"):
+            pending.pop()  # a nested list's lead-in whose items did not fit: they go on in the next sentence
         lead, *items = pending
         parts = [passage[lead[0] : lead[1]]]
         if items:
@@ -182,6 +189,8 @@ def _clauses(line: str, start: int, end: int) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     cursor = start
     for match in _CLAUSE_BREAK.finditer(line, start, end):
+        if _SHARES_SUBJECT.match(line, match.end()):
+            continue
         if match.start() - cursor >= MIN_CLAUSE and end - match.end() >= MIN_CLAUSE:
             pieces.append((cursor, match.start()))
             cursor = match.end()

@@ -66,10 +66,15 @@ class Citer:
 
 def body(evidence: Evidence) -> str:
     """The quoted sentence without its closing punctuation (the [n] and a full stop follow it), nor the
-    label of the note it stood in ("Important:", "Tip:"). A clause that a long sentence was split into
-    (text.py `_clauses`: "…, so customers are not required to …") starts with a capital, as a sentence
-    does; any other lower-case start (a fragment, a name such as "gpt-4o") is left as it is."""
-    text = _TERMINAL.sub("", _NOTE_LABEL.sub("", evidence.sentence.text))
+    label of the note it stood in ("Important:", "Tip:"), as `shown_sentence` gives it."""
+    return _TERMINAL.sub("", _NOTE_LABEL.sub("", shown_sentence(evidence)))
+
+
+def shown_sentence(evidence: Evidence) -> str:
+    """The sentence as an answer shows it: a clause that a long sentence was split into (text.py `_clauses`:
+    "…, so customers are not required to …") starts with a capital, as a sentence does; any other
+    lower-case start (a fragment, a name such as "gpt-4o") is left as it is."""
+    text = evidence.sentence.text
     before = evidence.hit.chunk.text[: evidence.sentence.spans[0][0]]
     if text[:1].islower() and _CLAUSE_BEFORE.search(before):
         text = text[:1].upper() + text[1:]

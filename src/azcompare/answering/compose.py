@@ -277,7 +277,7 @@ def comparison(evidence: list[Evidence], span_days: int) -> Composed | None:
     summary, used = _lead_for_table(rows)
     # The summary speaks of feature-matrix rows: it cites those rows, not whichever statement fills row 1.
     marks = "".join(f"[{n}]" for n, row in zip(numbers, rows, strict=True) if row[0] in used) or f"[{numbers[0]}]"
-    lead = f"{summary} {marks}." if summary else f"{body(rows[0][3])} [{numbers[0]}]."
+    lead = f"{summary} {marks}." if summary else _lead_for_sides(rows, numbers)
     lines = [lead, "", "| Point | OpenAI | Azure OpenAI | Source |", "| --- | --- | --- | --- |"]
     for (point, openai, azure, e), n in zip(rows, numbers, strict=True):
         chunk = e.hit.chunk
@@ -295,7 +295,8 @@ def _columns(e: Evidence) -> tuple[str, str, str]:
         point = text.split(":", 1)[0].strip()
         return point, values.get("openai", "not stated"), values.get("azure openai", "not stated")
     names_azure = re.search(r"\bAzure OpenAI\b|\bAzure\b", text) is not None
-    names_openai = re.search(r"(?<!Azure )\bOpenAI\b(?! Service)", text) is not None
+    # A role name ("Cognitive Services OpenAI Contributor") holds "OpenAI" without speaking for OpenAI.
+    names_openai = re.search(r"(?<!Azure )(?<!Services )\bOpenAI\b(?! Service)", text) is not None
     heading = e.hit.chunk.heading_path[-1] if e.hit.chunk.heading_path else e.hit.chunk.title
     # What the statement is about, not the name of the section it stands in ("Summary").
     point = point_of(text, heading) or heading
@@ -334,6 +335,19 @@ def _lead_for_table(rows: list[tuple[str, str, str, Evidence]]) -> tuple[str, se
         return "", set()
     sentence = "; ".join(parts)
     return sentence[0].upper() + sentence[1:], {*azure_only, *openai_only, *both}
+
+
+def _lead_for_sides(rows: list[tuple[str, str, str, Evidence]], numbers: list[int]) -> str:
+    """One sentence that gives each service's side: the most relevant statement about OpenAI and the most
+    relevant about Azure OpenAI, in table order; the first row's statement when only one service speaks."""
+    sides = []
+    for column in (1, 2):
+        filled = [i for i, row in enumerate(rows) if row[column] != "not stated" and row[3 - column] == "not stated"]
+        if filled:
+            sides.append(max(filled, key=lambda i: rows[i][3].score))
+    if len(sides) < 2:
+        return f"{body(rows[0][3])} [{numbers[0]}]."
+    return "; ".join(f"{body(rows[i][3])} [{numbers[i]}]" for i in sorted(sides)) + "."
 
 
 def _short_points(points: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from azcompare.answering.citations import Evidence
+from azcompare.answering.citations import Evidence, shown_sentence
 from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
@@ -137,7 +137,9 @@ def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
     """A long list quoted in several statements, each with the lead-in again ("here's what you should do:
     Request a quota increase …" / "here's what you should do: Monitor your usage …"), is read from its
     start: its first statement scores (just above) the best of them, not only the part that happens to
-    repeat a word of the question. The other parts keep their own scores."""
+    repeat a word of the question, when that start is relevant on its own (within RELATIVE_CUTOFF of the
+    best part): a start about something else ("the key vault must meet these requirements: enable soft
+    delete …") must not lead the part that answers. The other parts keep their own scores."""
     groups: dict[tuple[str, tuple[int, int]], list[Evidence]] = {}
     for e in scored:
         if len(e.sentence.spans) > 1:  # a lead-in with its items
@@ -146,7 +148,8 @@ def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
     for parts in groups.values():
         first = min(parts, key=lambda e: e.sentence.spans)
         best = max(e.score for e in parts)
-        if best > first.score:
+        # Only a start that is about the question on its own: else the part that answers leads.
+        if best > first.score >= RELATIVE_CUTOFF * best:
             raised[id(first)] = best + 1e-6
     return [replace(e, score=raised[id(e)]) if id(e) in raised else e for e in scored]
 
@@ -192,7 +195,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     """
     ask = read_question(question)
     strength = evidence_strength(result)
-    scored = [e for e in score_sentences(question, result, kb) if is_readable(e.sentence.text)]
+    # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
+    scored = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
@@ -363,9 +367,12 @@ def _same_sentence(a: str, b: str) -> bool:
 
 
 def _renamed_first(scored: list[Evidence], renames: list[tuple[str, str]]) -> list[Evidence]:
-    """When the question used a former name, the best sentence using the current name leads."""
+    """When the question used a former name, the best sentence using the current name leads, if it is
+    relevant enough to be quoted at all (a role named after the former name must not bring in any
+    sentence that happens to hold the new one)."""
+    floor = RELATIVE_CUTOFF * scored[0].score if scored else 0.0
     for _, current in renames:
-        using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower()]
+        using = [e for e in scored[:20] if current.lower() in e.sentence.text.lower() and e.score >= floor]
         if using:
             return _promote(scored, using[:1])
     return scored

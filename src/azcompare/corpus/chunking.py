@@ -15,7 +15,7 @@ from azcompare.corpus.clean import inline_to_text
 from azcompare.types import Chunk, Document
 
 # Bump when the chunks or their sentence splitting change: the manifest then forces a full rebuild.
-CHUNKER_VERSION = 14
+CHUNKER_VERSION = 16
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -144,11 +144,17 @@ def table_row_sentences(table_lines: list[str]) -> list[str]:
         if not labels and not values:
             continue
         label = ", ".join(labels)
+        if _BARE_CODE.fullmatch(label) and header[0]:
+            label = f"{header[0]} {label}"  # "200" says nothing alone: "HTTP response code 200"
         if values:
             sentences.append(f"{label}: {'; '.join(values)}" if label else "; ".join(values))
         else:
             sentences.append(label)
     return sentences
+
+
+# A row label that is only a number or code ("200", "4xx") needs its column's name to be read.
+_BARE_CODE = re.compile(r"[\d.,x%+-]+", re.IGNORECASE)
 
 
 def _label_columns(header: list[str], body: list[list[str]]) -> int:
