@@ -95,3 +95,20 @@ def test_turned_survives_the_links_file():
     legacy = link.to_dict()
     del legacy["turned"]
     assert not Link.from_dict(legacy).turned
+
+
+def test_flips_reads_a_status_change_a_configurable_rule_and_a_condition():
+    # Made-up sentences: each newer one changes what the old one says without a negation or a quantifier.
+    assert flips("The widget API, currently in preview, draws charts.", "The widget API is generally available.")
+    assert not flips("The widget API is generally available.", "The widget API v2 is generally available.")
+    assert flips("Large files will be compressed.", "Customers can configure the compression level of large files.")
+    assert not flips("Customers can configure the level.", "Admins can configure the level too.")
+    assert flips("The photo is resized to 300 pixels wide.", "If the photo is wider than 300 pixels, it is resized.")
+    assert not flips("If the photo is wide, it is resized.", "If the photo is tall, it is cropped.")
+
+
+def test_flips_reads_a_restriction_lifted_and_storage_that_depends_on_a_feature():
+    assert flips("Access requires a reviewed business case.", "Every customer is eligible for access.")
+    assert not flips("Access requires a reviewed case.", "Access is allowed only with a reviewed case.")
+    assert flips("The service is stateless, so chats are not kept.", "The history feature creates a data store.")
+    assert not flips("The service is stateless.", "Its cache stores no chats either.")
