@@ -112,3 +112,37 @@ def test_flips_reads_a_restriction_lifted_and_storage_that_depends_on_a_feature(
     assert not flips("Access requires a reviewed case.", "Access is allowed only with a reviewed case.")
     assert flips("The service is stateless, so chats are not kept.", "The history feature creates a data store.")
     assert not flips("The service is stateless.", "Its cache stores no chats either.")
+
+
+def _one_passage(old_text: str, close: str, turning: str) -> tuple[Scorer, Statement]:
+    """An old statement and one newer passage holding a sentence close in wording (cosine 0.9) and one that
+    turns it around (cosine 0.6)."""
+    old = _chunk("article", 0, old_text, "2023-06-01")
+    new = _chunk("page", 0, f"{close} {turning}", "2025-11-01")
+    statements = [
+        Statement(old, old_text, _vector(1, 0, 0)),
+        Statement(new, close, _vector(0.9, 0.43589, 0)),
+        Statement(new, turning, _vector(0.6, 0, 0.8)),
+    ]
+    corpus = LinkCorpus([old, new], np.vstack([_vector(1, 0, 0), _vector(0.8, 0.6, 0)]), statements)
+    return Scorer(corpus, {"article"}), statements[0]
+
+
+def test_a_status_change_is_quoted_before_a_sentence_closer_in_wording():
+    scorer, old = _one_passage(
+        "The widget API, currently in preview, draws charts for reports.",
+        "The chart widgets draw charts for reports.",
+        "The widget API is generally available for reports.",
+    )
+    link = scorer.links_for(old, threshold=0.0)[0]
+    assert link.new_sentences[0] == "The widget API is generally available for reports." and link.turned
+
+
+def test_a_bare_negation_does_not_outrank_a_much_closer_sentence():
+    scorer, old = _one_passage(
+        "The widget API draws charts for reports.",
+        "The chart widgets draw charts for reports.",
+        "The widget API does not export reports.",
+    )
+    link = scorer.links_for(old, threshold=0.0)[0]
+    assert link.new_sentences[0] == "The chart widgets draw charts for reports." and not link.turned

@@ -18,9 +18,10 @@ A link quotes the newer sentence closest to the old one, except that a sentence 
 shared terms ("exclusively … Enterprise customers" against "all Azure customers are eligible", "yes"
 against "may not support", "in preview" against "generally available", a fixed rule against a configurable
 one, an unconditional statement against an "If …" one, "required" against "eligible", "stateless" against
-"creates a data store"; see `_TURN_RULES`) ranks CONTRADICTION_BONUS higher, and may come from the next
-passage of the same section (the link then points at that passage, and is `turned`). Its shared terms
-count the sentence before it in its passage too, which often names what it speaks of.
+"creates a data store"; see `_TURN_RULES`) ranks CONTRADICTION_BONUS higher (one of the _TURN_RULES
+CHANGE_BONUS more), and may come from the next passage of the same section (the link then points at that
+passage, and is `turned`). Its shared terms count the sentence before it in its passage too, which often
+names what it speaks of.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from azcompare.types import Chunk, Link
 
 LINKS_FILE = "links.json"
 # Bump when the scoring changes: the recipe is recorded in the manifest; a change relinks the index.
-LINKS_VERSION = 7
+LINKS_VERSION = 8
 SENTENCE_WEIGHT, PASSAGE_WEIGHT, TERMS_WEIGHT = 0.5, 0.2, 0.3
 # Calibrated on scripts/link_labels.yaml (scripts/link_stats.py --calibrate).
 THRESHOLD = 0.66  # best F1 (0.84) with the higher precision (0.89; recall 0.80)
@@ -66,6 +67,9 @@ _LABEL_WORDS = 12
 # A newer sentence that turns the old one around (a quantifier or a negation flipped) on the same terms is
 # what the reader must see first, even when another sentence of the passage is closer in wording.
 CONTRADICTION_BONUS = 0.2
+# A turn by one of the _TURNS (a status, rule, condition, permission or storage change) says what changed;
+# a bare negation or quantifier flip is far more common ("are NOT …" sentences), so it ranks less.
+CHANGE_BONUS = 0.15
 # Terms (match keys, former names expanded) an old and a newer sentence share before a flip counts.
 SHARED_TERMS = 2
 _EXCLUSIVE = re.compile(r"\b(exclusively|only|solely|limited to|restricted to)\b", re.IGNORECASE)
@@ -206,14 +210,16 @@ def flips(old: str, new: str) -> bool:
     one of them negated ("may not support") where the other is not."""
     exclusive = bool(_EXCLUSIVE.search(old)) and bool(_UNIVERSAL.search(new)) and not _EXCLUSIVE.search(new)
     negated = bool(_NEGATION.search(old)) != bool(_NEGATION.search(new))
-    return exclusive or negated or any(turned(old, new, rule) for rule in _TURNS)
+    return exclusive or negated or changes(old, new)
 
 
-def turned(old: str, new: str, rule: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]) -> bool:
+def changes(old: str, new: str) -> bool:
     """Whether one of the _TURNS holds: the old says the first, the newer says the second (and not the third),
     and the old does not already say the second (then nothing changed)."""
-    said, says, unless = rule
-    return bool(said.search(old) and says.search(new) and not unless.search(new) and not says.search(old))
+    return any(
+        said.search(old) and says.search(new) and not unless.search(new) and not says.search(old)
+        for said, says, unless in _TURNS
+    )
 
 
 def is_links_section(heading: str) -> bool:
@@ -308,6 +314,8 @@ class Scorer:
             if self.statement_owner[j] != row and not turned:
                 continue
             rank[int(j)] = float(sims[j]) + (CONTRADICTION_BONUS if turned else 0.0)
+            if turned and changes(old.text, text):
+                rank[int(j)] += CHANGE_BONUS
             if turned:
                 flipped.add(int(j))
         return sorted(rank, key=lambda j: -rank[j]), rank, flipped
