@@ -95,3 +95,54 @@ def test_turned_survives_the_links_file():
     legacy = link.to_dict()
     del legacy["turned"]
     assert not Link.from_dict(legacy).turned
+
+
+def test_flips_reads_a_status_change_a_configurable_rule_and_a_condition():
+    # Made-up sentences: each newer one changes what the old one says without a negation or a quantifier.
+    assert flips("The widget API, currently in preview, draws charts.", "The widget API is generally available.")
+    assert not flips("The widget API is generally available.", "The widget API v2 is generally available.")
+    assert flips("Large files will be compressed.", "Customers can configure the compression level of large files.")
+    assert not flips("Customers can configure the level.", "Admins can configure the level too.")
+    assert flips("The photo is resized to 300 pixels wide.", "If the photo is wider than 300 pixels, it is resized.")
+    assert not flips("If the photo is wide, it is resized.", "If the photo is tall, it is cropped.")
+
+
+def test_flips_reads_a_restriction_lifted_and_storage_that_depends_on_a_feature():
+    assert flips("Access requires a reviewed business case.", "Every customer is eligible for access.")
+    assert not flips("Access requires a reviewed case.", "Access is allowed only with a reviewed case.")
+    assert flips("The service is stateless, so chats are not kept.", "The history feature creates a data store.")
+    assert not flips("The service is stateless.", "Its cache stores no chats either.")
+
+
+def _one_passage(old_text: str, close: str, turning: str) -> tuple[Scorer, Statement]:
+    """An old statement and one newer passage holding a sentence close in wording (cosine 0.9) and one that
+    turns it around (cosine 0.6)."""
+    old = _chunk("article", 0, old_text, "2023-06-01")
+    new = _chunk("page", 0, f"{close} {turning}", "2025-11-01")
+    statements = [
+        Statement(old, old_text, _vector(1, 0, 0)),
+        Statement(new, close, _vector(0.9, 0.43589, 0)),
+        Statement(new, turning, _vector(0.6, 0, 0.8)),
+    ]
+    corpus = LinkCorpus([old, new], np.vstack([_vector(1, 0, 0), _vector(0.8, 0.6, 0)]), statements)
+    return Scorer(corpus, {"article"}), statements[0]
+
+
+def test_a_status_change_is_quoted_before_a_sentence_closer_in_wording():
+    scorer, old = _one_passage(
+        "The widget API, currently in preview, draws charts for reports.",
+        "The chart widgets draw charts for reports.",
+        "The widget API is generally available for reports.",
+    )
+    link = scorer.links_for(old, threshold=0.0)[0]
+    assert link.new_sentences[0] == "The widget API is generally available for reports." and link.turned
+
+
+def test_a_bare_negation_does_not_outrank_a_much_closer_sentence():
+    scorer, old = _one_passage(
+        "The widget API draws charts for reports.",
+        "The chart widgets draw charts for reports.",
+        "The widget API does not export reports.",
+    )
+    link = scorer.links_for(old, threshold=0.0)[0]
+    assert link.new_sentences[0] == "The chart widgets draw charts for reports." and not link.turned

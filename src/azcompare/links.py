@@ -16,8 +16,12 @@ newer passage uses the current name of something the old sentence names by a for
 
 A link quotes the newer sentence closest to the old one, except that a sentence turning it around on
 shared terms ("exclusively … Enterprise customers" against "all Azure customers are eligible", "yes"
-against "may not support") ranks CONTRADICTION_BONUS higher, and may come from the next passage of the
-same section (the link then points at that passage, and is `turned`).
+against "may not support", "in preview" against "generally available", a fixed rule against a configurable
+one, an unconditional statement against an "If …" one, "required" against "eligible", "stateless" against
+"creates a data store"; see `_TURN_RULES`) ranks CONTRADICTION_BONUS higher (one of the _TURN_RULES
+CHANGE_BONUS more), and may come from the next passage of the same section (the link then points at that
+passage, and is `turned`). Its shared terms count the sentence before it in its passage too, which often
+names what it speaks of.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from azcompare.types import Chunk, Link
 
 LINKS_FILE = "links.json"
 # Bump when the scoring changes: the recipe is recorded in the manifest; a change relinks the index.
-LINKS_VERSION = 6
+LINKS_VERSION = 8
 SENTENCE_WEIGHT, PASSAGE_WEIGHT, TERMS_WEIGHT = 0.5, 0.2, 0.3
 # Calibrated on scripts/link_labels.yaml (scripts/link_stats.py --calibrate).
 THRESHOLD = 0.66  # best F1 (0.84) with the higher precision (0.89; recall 0.80)
@@ -63,11 +67,50 @@ _LABEL_WORDS = 12
 # A newer sentence that turns the old one around (a quantifier or a negation flipped) on the same terms is
 # what the reader must see first, even when another sentence of the passage is closer in wording.
 CONTRADICTION_BONUS = 0.2
+# A turn by one of the _TURNS (a status, rule, condition, permission or storage change) says what changed;
+# a bare negation or quantifier flip is far more common ("are NOT …" sentences), so it ranks less.
+CHANGE_BONUS = 0.15
 # Terms (match keys, former names expanded) an old and a newer sentence share before a flip counts.
 SHARED_TERMS = 2
 _EXCLUSIVE = re.compile(r"\b(exclusively|only|solely|limited to|restricted to)\b", re.IGNORECASE)
 _UNIVERSAL = re.compile(r"\b(all|any|every|everyone|anyone)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(not|no longer|never|cannot|can't|isn't|aren't|doesn't|don't)\b", re.IGNORECASE)
+# Other ways a newer sentence turns an old one around, each (the old says, the newer says, the newer must not
+# say): a status change (preview -> generally available), a fixed rule -> a configurable one, an unconditional
+# statement -> a conditional one, a restriction -> a permission, "stores nothing" -> "stores when a feature is used".
+_TURN_RULES = (
+    # preview -> generally available
+    (
+        r"\b(preview|beta)\b",
+        r"\bgenerally available\b",
+        r"\bnot generally available\b",
+    ),
+    # a fixed rule ("will be filtered") -> a configurable one
+    (
+        r"\b(will be|is|are)\b",
+        r"\b(configur(e|able)|customi[sz]e|adjust(able)?)\b",
+        r"\b(not|isn't|aren't) \w*\s?configur",
+    ),
+    # an unconditional statement -> a conditional one ("If …, …")
+    (
+        r"^(?!.*\b(if|when|unless|only)\b)",
+        r"(^|[.;:]\s*)(if|when|only if|only when)\b",
+        r"^$",
+    ),
+    # a requirement or restriction -> a permission (still "only" is no permission)
+    (
+        r"\b(requir\w*|limited|restricted|must)\b",
+        r"\b(eligible|permitted|allowed)\b",
+        r"\bnot (eligible|permitted|allowed)\b|\bonly\b",
+    ),
+    # "stores nothing" -> "stores when a feature is used"
+    (
+        r"\b(stateless|never stor\w*|not stored|doesn't store|no \w+ (is|are) stored)\b",
+        r"\b(data store|persist\w*|stores|retain\w*)\b",
+        r"\b(not|never|no)\b",
+    ),
+)
+_TURNS = tuple(tuple(re.compile(p, re.IGNORECASE) for p in rule) for rule in _TURN_RULES)
 
 
 @dataclass(frozen=True)
@@ -167,7 +210,16 @@ def flips(old: str, new: str) -> bool:
     one of them negated ("may not support") where the other is not."""
     exclusive = bool(_EXCLUSIVE.search(old)) and bool(_UNIVERSAL.search(new)) and not _EXCLUSIVE.search(new)
     negated = bool(_NEGATION.search(old)) != bool(_NEGATION.search(new))
-    return exclusive or negated
+    return exclusive or negated or changes(old, new)
+
+
+def changes(old: str, new: str) -> bool:
+    """Whether one of the _TURNS holds: the old says the first, the newer says the second (and not the third),
+    and the old does not already say the second (then nothing changed)."""
+    return any(
+        said.search(old) and says.search(new) and not unless.search(new) and not says.search(old)
+        for said, says, unless in _TURNS
+    )
 
 
 def is_links_section(heading: str) -> bool:
@@ -258,13 +310,23 @@ class Scorer:
         for j in mine:
             text = self.new_statements[j].text
             # Neighbours only count when they turn the old statement around: else the passage speaks for itself.
-            turned = len(own & set(index_terms(text))) >= SHARED_TERMS and flips(old.text, text)
+            turned = len(own & set(index_terms(self.with_lead(int(j))))) >= SHARED_TERMS and flips(old.text, text)
             if self.statement_owner[j] != row and not turned:
                 continue
             rank[int(j)] = float(sims[j]) + (CONTRADICTION_BONUS if turned else 0.0)
+            if turned and changes(old.text, text):
+                rank[int(j)] += CHANGE_BONUS
             if turned:
                 flipped.add(int(j))
         return sorted(rank, key=lambda j: -rank[j]), rank, flipped
+
+    def with_lead(self, j: int) -> str:
+        """A newer statement with the one before it in its passage, which often names what it speaks of
+        ("The image models draw pictures. Model 3 is generally available.")."""
+        text = self.new_statements[j].text
+        if j and self.new_statements[j - 1].chunk.id == self.new_statements[j].chunk.id:
+            return f"{self.new_statements[j - 1].text} {text}"
+        return text
 
     def expanded(self, text: str) -> str:
         """The text with the current name of each former name it uses appended (so terms meet renamed ones)."""
