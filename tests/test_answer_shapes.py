@@ -210,3 +210,8 @@ def test_what_a_partial_answer_quotes_is_no_revision_history(kb_settings):
     result = answer("How many days do we get to respond after an abuse monitoring email?", settings=kb_settings)
     assert result.missing == ["a duration or interval"], result.text
     assert not re.search(r"20\d\d: Changes:", result.text), result.text
+
+
+def test_an_acronym_in_the_plural_is_a_known_name(kb_settings):
+    result = answer("How many PTUs can I buy for a single deployment at most?", settings=kb_settings)
+    assert not result.abstained and "provisioned throughput units" in result.text.lower(), result.text

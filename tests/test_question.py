@@ -166,3 +166,12 @@ def test_a_version_in_brackets_is_no_date_and_a_model_name_may_lack_its_hyphen()
     assert date.found_in("Training data (up to): October 2023") and date.found_in("It retires on 2026-03-31.")
     assert not date.found_in("gpt-4o (2024-11-20): Description: text and images")
     assert name.found_in("gpt-4o (2024-11-20)") and not name.found_in("gpt-4o-mini (2024-07-18)")
+
+
+def test_a_count_names_the_plural_noun_counted_and_finds_its_figure_in_words_or_expanded():
+    assert [w.label for w in read_question("How many regions serve o3 today?").wants] == ["the number of regions", "o3"]
+    (levels,) = read_question("How many severity levels does the filter use?").wants
+    assert levels.found_in("It scores content at four severity levels.")
+    (units,) = read_question("How many PTUs can a deployment have?").wants
+    assert units.found_in("Maximum provisioned throughput units per deployment: Limit value: 100,000")
+    assert not units.found_in("Tokens per minute: Limit value: 5")

@@ -432,15 +432,18 @@ def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
         # A standard is named by its number ("ISO 27001"): that is the part the documents must hold.
         numbered = [k for k in keys if k[:1].isdigit()] if " " in word or "-" in word else []
         unknown = not any(kb.knows(k) for k in keys) or any(not kb.knows(k) for k in numbered)
-        # "gpt4" is how some write "gpt-4": the name with its hyphen may be known.
-        if keys and unknown and not kb.knows(hyphenated(word)):
+        if keys and unknown and not _known_variant(word, kb):
             names.append(word)
     return names
 
 
-def hyphenated(name: str) -> str:
-    """A name with a hyphen where letters meet digits, as model names are written ("gpt4o" → "gpt-4o")."""
-    return re.sub(r"(?<=[A-Za-z])(?=\d)", "-", name)
+def _known_variant(name: str, kb: KnowledgeBase) -> bool:
+    """Whether the documents hold the name as it is usually written: with a hyphen where letters meet digits
+    ("gpt4o" is "gpt-4o"), or an acronym in the singular ("PTUs" is "PTU")."""
+    hyphenated = re.sub(r"(?<=[A-Za-z])(?=\d)", "-", name)
+    singular = name[:-1] if re.fullmatch(r"[A-Z]{2,}s", name) else name
+    variants = {hyphenated, singular} - {name}
+    return any(terms(v) and all(kb.knows(t) for t in terms(v)) for v in variants)
 
 
 # Capitalized words, standards with their number and identifiers with digits ("Bedrock", "ISO 27001", "H100").

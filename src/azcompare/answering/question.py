@@ -158,6 +158,7 @@ _UNIT_WORDS = frozenset(
     "second minute hour day week month year millisecond business working calendar dollar euro pound cent percent "
     "byte kb mb gb tb token request call image word time".split()
 )
+_NUMBER_WORDS = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen)"
 _COUNT_ENDS = frozenset({"per", "via", "across", "allowed", "available", "supported"})
 # "Which languages…": the answer names languages (not programming languages, a different question).
 _LANGUAGES_Q = re.compile(r"\b(which|what)\s+(?:\w+\s+){0,2}languages\b(?<!programming languages)", re.IGNORECASE)
@@ -291,8 +292,12 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want(f"the number of {what} per {per}", "rate", pattern))
     counted = _counted(question) if not wants else None
     if counted:
-        stem = re.escape(counted.split()[-1].rstrip("s"))
-        pattern = re.compile(rf"\b{stem}\w*\b[^.]*?\d|\d[^.]*?\b{stem}", re.IGNORECASE)
+        noun = counted.split()[-1]
+        stem = re.escape(noun.rstrip("s"))
+        if re.fullmatch(r"[A-Z]{2,}s?", noun):  # or the words an acronym stands for ("provisioned throughput unit")
+            stem = f"(?:{stem}|{_initials(noun.rstrip('s'))})"
+        figure = rf"(?:\d|\b{_NUMBER_WORDS}\b)"
+        pattern = re.compile(rf"\b{stem}\w*\b[^.]*?{figure}|{figure}[^.]*?\b{stem}", re.IGNORECASE)
         wants.append(Want(f"the number of {counted}", "count", pattern))
     if _LANGUAGES_Q.search(question):
         wants.append(Want("the languages", "languages", _LANGUAGES))
@@ -316,6 +321,11 @@ def _wants(question: str) -> list[Want]:
     return list(unique.values())
 
 
+def _initials(acronym: str) -> str:
+    """A pattern for words that begin with an acronym's letters, in order ("PTU": "provisioned throughput u")."""
+    return r"[\w-]*\s+".join(re.escape(letter) for letter in acronym.lower())
+
+
 def _counted(question: str) -> str | None:
     """What a "how many / number of" question counts ("private endpoints"), up to the first function word;
     None when it counts a unit (days, tokens, dollars) or nothing."""
@@ -327,6 +337,8 @@ def _counted(question: str) -> str | None:
         if word.lower() in STOPWORDS or word.lower() in _COUNT_ENDS:
             break
         words.append(word)
+        if word.lower().endswith("s"):  # the plural noun counted ends the phrase: "regions (offer …)"
+            break
     if not words or words[-1].lower().rstrip("s") in _UNIT_WORDS:
         return None
     return " ".join(words)
