@@ -215,3 +215,11 @@ def test_what_a_partial_answer_quotes_is_no_revision_history(kb_settings):
 def test_an_acronym_in_the_plural_is_a_known_name(kb_settings):
     result = answer("How many PTUs can I buy for a single deployment at most?", settings=kb_settings)
     assert not result.abstained and "provisioned throughput units" in result.text.lower(), result.text
+
+
+@pytest.mark.parametrize(
+    "question", ["Is Azure OpenAI FedRAMP High authorized?", "Does Azure OpenAI offer Llama 3 fine-tuning?"]
+)
+def test_a_question_about_an_unknown_name_still_abstains_though_its_other_words_are_covered(kb_settings, question):
+    result = answer(question, settings=kb_settings)
+    assert result.abstained and "none of its documents mentions" in result.text, result.text
