@@ -191,3 +191,47 @@ def test_a_procedure_cut_across_passages_is_quoted_whole_or_pointed_to(kb_settin
     section = [h.chunk for h in result.hits if h.chunk.heading == "Create a private endpoint and private DNS zone"]
     whole = "Select Review + create. Verify that the information is correct" in result.text
     assert whole or "the whole procedure is on the page: https://learn.microsoft.com/" in result.text, section
+
+
+def test_a_model_name_written_without_its_hyphen_is_answered(kb_settings):
+    result = answer("What context window does gpt4o-mini have?", settings=kb_settings)
+    assert not result.abstained and not result.missing and "gpt-4o-mini" in result.text, result.text
+
+
+def test_an_unknown_detail_beside_a_covered_question_is_said_not_abstained_on(kb_settings):
+    result = answer(
+        "Which regions offer groundedness detection for the chatbot we built with LangChain?", settings=kb_settings
+    )
+    assert not result.abstained and result.missing == ["anything about LangChain"], result.text
+    assert result.citations and "Groundedness" in result.text, result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How many private endpoints can one Azure OpenAI resource have at most?", "the number of private endpoints"),
+        ("Which specific models need a stricter review before abuse monitoring can be turned off?", "the names"),
+    ],
+)
+def test_a_count_or_the_names_asked_for_must_be_stated(kb_settings, question, missing):
+    result = answer(question, settings=kb_settings)
+    assert not result.abstained and any(m.startswith(missing) for m in result.missing), result.text
+
+
+def test_what_a_partial_answer_quotes_is_no_revision_history(kb_settings):
+    result = answer("How many days do we get to respond after an abuse monitoring email?", settings=kb_settings)
+    assert result.missing == ["a duration or interval"], result.text
+    assert not re.search(r"20\d\d: Changes:", result.text), result.text
+
+
+def test_an_acronym_in_the_plural_is_a_known_name(kb_settings):
+    result = answer("How many PTUs can I buy for a single deployment at most?", settings=kb_settings)
+    assert not result.abstained and "provisioned throughput units" in result.text.lower(), result.text
+
+
+@pytest.mark.parametrize(
+    "question", ["Is Azure OpenAI FedRAMP High authorized?", "Does Azure OpenAI offer Llama 3 fine-tuning?"]
+)
+def test_a_question_about_an_unknown_name_still_abstains_though_its_other_words_are_covered(kb_settings, question):
+    result = answer(question, settings=kb_settings)
+    assert result.abstained and "none of its documents mentions" in result.text, result.text

@@ -133,3 +133,52 @@ def test_junk_rule(sentence, reason):
 def test_a_comparison_of_two_other_things_is_told_apart(question, other):
     # Such a comparison gets no OpenAI | Azure OpenAI table: its two sides are not those columns.
     assert compares_other_things(question) is other
+
+
+@pytest.mark.parametrize(
+    ("question", "labels"),
+    [
+        ("How many business days until a support ticket is answered?", ["a duration or interval"]),
+        ("What's the timeout of a streaming call, in seconds?", ["a duration or interval"]),
+        ("How many milliseconds does the moderation step add to a call?", ["a duration or interval"]),
+        ("What is the knowledge cutoff of gpt-4o-mini?", ["a date", "gpt-4o-mini"]),
+        ("How many vector stores can one project hold?", ["the number of vector stores"]),
+        ("What's the maximum number of deployments per resource?", ["the number of deployments"]),
+        ("What languages does the speech model understand?", ["the languages"]),
+        ("Which exact models are covered by the data zone promise?", ["the names of the models"]),
+        # A count of a unit is a duration, a rate or a price; a family of models is an answer to "which models".
+        ("How many tokens per minute does the default quota give?", ["the number of tokens per minute"]),
+        ("Which models support the batch API?", []),
+        ("Which programming languages have an SDK?", []),
+    ],
+)
+def test_more_kinds_of_asked_for_values(question, labels):
+    assert [w.label for w in read_question(question).wants] == labels
+
+
+def test_counts_languages_and_model_names_are_told_from_other_figures():
+    (count,) = read_question("How many vector stores can one project hold?").wants
+    assert count.found_in("Maximum vector stores per project: Limit value: 10,000")
+    assert not count.found_in("Maximum files per assistant: Limit value: 10,000")
+    (languages,) = read_question("Which languages does the filter support?").wants
+    assert languages.found_in("It was tested in English, German and Japanese.")
+    assert not languages.found_in("The filter supports four categories.")
+    (models,) = read_question("Which specific models need registration?").wants
+    assert models.found_in("Registration is required for gpt-5 and o3-pro.")
+    assert not models.found_in("Some advanced models need registration.")
+
+
+def test_a_version_in_brackets_is_no_date_and_a_model_name_may_lack_its_hyphen():
+    date, name = read_question("What is the training cutoff of gpt4o?").wants
+    assert date.found_in("Training data (up to): October 2023") and date.found_in("It retires on 2026-03-31.")
+    assert not date.found_in("gpt-4o (2024-11-20): Description: text and images")
+    assert name.found_in("gpt-4o (2024-11-20)") and not name.found_in("gpt-4o-mini (2024-07-18)")
+
+
+def test_a_count_names_the_plural_noun_counted_and_finds_its_figure_in_words_or_expanded():
+    assert [w.label for w in read_question("How many regions serve o3 today?").wants] == ["the number of regions", "o3"]
+    (levels,) = read_question("How many severity levels does the filter use?").wants
+    assert levels.found_in("It scores content at four severity levels.")
+    (units,) = read_question("How many PTUs can a deployment have?").wants
+    assert units.found_in("Maximum provisioned throughput units per deployment: Limit value: 100,000")
+    assert not units.found_in("Tokens per minute: Limit value: 5")

@@ -53,7 +53,8 @@ class Want:
     """One specific thing a question asks for, and what shows it in a passage."""
 
     label: str  # how an answer names it when absent: "a price", "an SLA figure", "the region West Europe"
-    kind: str  # a value: price | sla | date | duration | rate | size; a subject: region | name
+    # a value: price | sla | date | duration | rate | size | count | languages | models; a subject: region | name
+    kind: str
     pattern: re.Pattern[str]
 
     def found_in(self, text: str) -> bool:
@@ -62,7 +63,7 @@ class Want:
 
 
 # Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
-VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size"})
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size", "count", "languages", "models"})
 SUBJECT_KINDS = frozenset({"region", "name"})
 
 
@@ -129,17 +130,18 @@ _SLA = re.compile(
 )
 _DATE_Q = re.compile(
     r"^when (will|did|does|do|is|was|are|were|can|could|should|has|have)\b|\bsince when\b|\bby when\b"
-    r"|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b",
+    r"|\bwhat year\b|\b(what|which|exact|the)\b[^?]{0,20}\bdate\b|\b(knowledge |training )?(cutoff|cut-off)\b",
     re.IGNORECASE,
 )
-# "How many days / how long / how often": a duration or an interval.
+# "How many (business) days / how long / how often / in seconds": a duration or an interval.
+_TIME_UNITS = r"(?:(?:business|working|calendar)\s+)?(?:days?|hours?|weeks?|months?|years?|minutes?|(?:milli)?seconds?)"
 _DURATION_Q = re.compile(
-    r"\bhow (many|much) (days?|hours?|weeks?|months?|years?|minutes?)\b|\bhow (long|often)\b"
+    rf"\bhow (many|much) {_TIME_UNITS}\b|\bhow (long|often)\b|\bin (milli)?seconds\b"
     r"|\b(retention|expiry|expiration|notice) (period|time|window)\b|\bttl\b",
     re.IGNORECASE,
 )
 _DURATION = re.compile(
-    r"\b\d+\s?(?:-\s?)?(?:days?|hours?|weeks?|months?|years?|minutes?|seconds?)\b"
+    rf"\b\d+\s?(?:-\s?)?(?:{_TIME_UNITS}|ms)\b"
     r"|\bevery\s+(?:\d+\s+)?(?:day|week|month|year|hour)s?\b|\b(?:daily|weekly|monthly|annually|yearly|hourly)\b",
     re.IGNORECASE,
 )
@@ -153,7 +155,30 @@ _SIZE = re.compile(r"\d[\d,.]*\s?(?:[KMGT]i?B|bytes?|kilobytes?|megabytes?|gigab
 _RATE_ABBREVIATION = {("tokens", "minute"): "TPM", ("requests", "minute"): "RPM", ("tokens", "second"): "TPS"}
 _RATE_SHORT_Q = re.compile(r"\b(" + "|".join(_RATE_ABBREVIATION.values()) + r")\b")  # upper case only
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_DATE = re.compile(rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|\b20\d\d-\d\d(-\d\d)?\b|\b\d{{1,2}}/\d{{1,2}}/20\d\d\b", re.I)
+# A model's version in brackets ("gpt-4.1 (2025-04-14)") names the model; it is no date the model is given.
+_DATE = re.compile(
+    rf"\b({_MONTHS})\b[ ,0-9]*\b20\d\d\b|(?<!\()\b20\d\d-\d\d(-\d\d)?\b(?![-\d]*\))"
+    r"|\b\d{1,2}/\d{1,2}/20\d\d\b",
+    re.I,
+)
+# "How many X / the maximum number of X": a count of X, stated as a figure beside the thing counted. A count
+# of a unit (days, tokens per minute, dollars) is a duration, a rate or a price instead.
+_COUNT_Q = re.compile(r"\b(?:how many|number of)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.IGNORECASE)
+_UNIT_WORDS = frozenset(
+    "second minute hour day week month year millisecond business working calendar dollar euro pound cent percent "
+    "byte kb mb gb tb token request call image word time".split()
+)
+_NUMBER_WORDS = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen)"
+_COUNT_ENDS = frozenset({"per", "via", "across", "allowed", "available", "supported"})
+# "Which languages…": the answer names languages (not programming languages, a different question).
+_LANGUAGES_Q = re.compile(r"\b(which|what)\s+(?:\w+\s+){0,2}languages\b(?<!programming languages)", re.IGNORECASE)
+_LANGUAGES = re.compile(
+    r"\b(English|French|German|Spanish|Italian|Portuguese|Japanese|Chinese|Korean|Dutch|Arabic|Russian|Hindi)\b"
+)
+# "Which specific models…", when the question names none: the answer must name models. A plain "which models"
+# is often answered by a family ("the o-series models"), so only an explicit ask for the specific ones counts.
+_MODELS_Q = re.compile(r"\b(which|what)\s+(?:specific|exact|particular)\s+(?:[\w-]+\s+){0,2}models\b", re.I)
+
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
 _MODEL = re.compile(
     r"\b(gpt-?[\w.]+(?:-[\w.]+)*|o\d(?:-[a-z]+)?|dall-?e(?:-\d)?|whisper|sora|codex|"
@@ -293,6 +318,19 @@ def _wants(question: str) -> list[Want]:
         unit = rf"{what[:-1]}s?\s*(?:per|/|a|each)\s*{per[:3]}\w*" + (rf"|\b{short}\b" if short else "")
         pattern = re.compile(rf"\d[\d,.]*\s*[kKmM]?\s*(?:{unit})|(?:{unit})[^.;]{{0,40}}?\d", re.IGNORECASE)
         wants.append(Want(f"the number of {what} per {per}", "rate", pattern))
+    counted = _counted(question) if not wants else None
+    if counted:
+        noun = counted.split()[-1]
+        stem = re.escape(noun.rstrip("s"))
+        if re.fullmatch(r"[A-Z]{2,}s?", noun):  # or the words an acronym stands for ("provisioned throughput unit")
+            stem = f"(?:{stem}|{_initials(noun.rstrip('s'))})"
+        figure = rf"(?:\d|\b{_NUMBER_WORDS}\b)"
+        pattern = re.compile(rf"\b{stem}\w*\b[^.]*?{figure}|{figure}[^.]*?\b{stem}", re.IGNORECASE)
+        wants.append(Want(f"the number of {counted}", "count", pattern))
+    if _LANGUAGES_Q.search(question):
+        wants.append(Want("the languages", "languages", _LANGUAGES))
+    if _MODELS_Q.search(question) and not _MODEL.search(question):
+        wants.append(Want("the names of the models", "models", _MODEL))
     for match in _REGION_IN_QUESTION.finditer(question):
         name = re.sub(r"\s+", " ", match.group(1)).strip()
         canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
@@ -302,11 +340,36 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want(f"the {zone} data zone", "region", _ZONES[zone]))
     for match in _MODEL.finditer(question):
         name = match.group(1)
-        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)))
+        # "gpt4.1" is how some write "gpt-4.1": a hyphen where letters meet digits is optional.
+        spelled = re.sub(r"(?<=[A-Za-z])(?=\d)", "-?", re.escape(name))
+        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){spelled}(?![\w-])", re.IGNORECASE)))
     unique: dict[str, Want] = {}
     for want in wants:
         unique.setdefault(want.label.lower(), want)
     return list(unique.values())
+
+
+def _initials(acronym: str) -> str:
+    """A pattern for words that begin with an acronym's letters, in order ("PTU": "provisioned throughput u")."""
+    return r"[\w-]*\s+".join(re.escape(letter) for letter in acronym.lower())
+
+
+def _counted(question: str) -> str | None:
+    """What a "how many / number of" question counts ("private endpoints"), up to the first function word;
+    None when it counts a unit (days, tokens, dollars) or nothing."""
+    match = _COUNT_Q.search(question)
+    if not match:
+        return None
+    words: list[str] = []
+    for word in match.group(1).split():
+        if word.lower() in STOPWORDS or word.lower() in _COUNT_ENDS:
+            break
+        words.append(word)
+        if word.lower().endswith("s"):  # the plural noun counted ends the phrase: "regions (offer …)"
+            break
+    if not words or words[-1].lower().rstrip("s") in _UNIT_WORDS:
+        return None
+    return " ".join(words)
 
 
 def _rate_asked(question: str) -> tuple[str, str] | None:
