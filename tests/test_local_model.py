@@ -346,3 +346,83 @@ def test_a_resampled_lead_must_come_from_the_best_statement(kb_settings):
     # The other statement, copied and cited: backed, but not by the best statement.
     calls, draft = _scripted_answer(settings, ["I like turtles very much.", f"{other.rstrip(' .…')} [1]."])
     assert len(calls) == 2 and draft.provider == "extractive" and draft.fallback == "restates"
+
+
+class _BiasingBackend(_ScriptedBackend):
+    """Scripted replies from a backend that can bias its model toward a statement's tokens, as llama.cpp can."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.favoured: list[str] = []
+
+    def copy_bias(self, settings, texts, strength):
+        self.favoured.extend(texts)
+        return {7: strength, 11: strength}
+
+
+def test_every_lead_attempt_is_biased_toward_the_best_statement_and_stops_at_the_closing_tag(kb_settings):
+    from azcompare.answering.generative import GenerativeProvider
+    from azcompare.answering.pipeline import ensure_index, retrieve
+
+    settings = kb_settings.with_overrides(
+        local_lead_retries=1, local_lead_budget=60.0, local_best_last=True, local_copy_bias=5.0
+    )
+    backend = _BiasingBackend(["I like turtles very much.", "I like turtles very much."])
+    kb = ensure_index(settings)
+    result = retrieve(kb, QUOTA_QUESTION, settings.top_k, settings)
+    list(GenerativeProvider(backend).generate(QUOTA_QUESTION, result, kb, settings))
+    assert len(backend.calls) == 2
+    assert all(c["logit_bias"] == {7: 5.0, 11: 5.0} and c["stop"] == ["</facts>"] for c in backend.calls)
+    # The statement favoured is the best one: listed last in the prompt, nearest the question.
+    facts = re.search(r"<facts>\n(.*?)\n</facts>", backend.calls[0]["messages"][-1][1], re.S).group(1).splitlines()
+    assert backend.favoured and backend.favoured[0].split()[:6] == re.sub(r"^2\. \([^)]*\) ", "", facts[-1]).split()[:6]
+    # Off: no bias is asked for, and none is passed to the model.
+    backend = _BiasingBackend(["I like turtles very much."])
+    settings = settings.with_overrides(local_copy_bias=0.0, local_lead_retries=0)
+    list(GenerativeProvider(backend).generate(QUOTA_QUESTION, result, kb, settings))
+    assert backend.favoured == [] and "logit_bias" not in backend.calls[0]
+
+
+def test_a_lead_says_a_repeated_sentence_once_and_has_at_most_two_sentences(kb_settings):
+    settings = kb_settings.with_overrides(local_lead_retries=0, local_best_last=True)
+    backed = "You can always ask for more quota using the quota form [2]."
+    again = "You can always ask for more quota, using the quota form [2]."
+    other = "Quota is granted per subscription and region using the quota form [2]."
+    _, draft = _scripted_answer(settings, [f"{backed} {again} {backed}"])
+    lead = draft.text.split("\n\n", 1)[0]
+    assert draft.provider is None and lead.count("ask for more quota") == 1
+    # Repetitions are not failed checks: no notice says a sentence was left out for want of backing.
+    assert not any("Left out" in n for n in draft.notices)
+    from azcompare.answering.generative import LEAD_SENTENCES, distinct
+
+    assert distinct([backed, again, other, backed]) == [backed, other]
+    assert LEAD_SENTENCES == 2
+
+
+def test_the_copy_bias_covers_every_token_of_the_statement_and_no_special_token(local_settings):
+    from azcompare.answering.llm import BACKENDS
+
+    backend = next(b for b in BACKENDS if b.name == "local")
+    statement = "Private Endpoints: OpenAI no; Azure OpenAI yes"
+    bias = backend.copy_bias(local_settings, [statement], 5.0)
+    client = backend._model(local_settings).client
+    for variant in (statement, " " + statement):
+        assert set(client.tokenize(variant.encode(), add_bos=False, special=False)) <= set(bias)
+    assert set(bias.values()) == {5.0} and client.token_eos() not in bias
+    # Nothing beyond the statement's tokens: each spells a piece of the statement.
+    assert all(client.detokenize([t]).decode("utf-8", "replace").strip() in statement for t in bias)
+
+
+def test_with_the_copy_bias_the_real_model_leads_from_its_statement(local_settings):
+    """SmolLM2 with the default copy bias, greedy: its lead passes the checks and takes its words from the best
+    statement, not from the question."""
+    from azcompare.answering.generative import adds_to_question
+
+    settings = local_settings.with_overrides(local_lead_retries=0)
+    question = "Can I ask for more quota than my tier gives me?"
+    a = answer(question, provider="local", settings=settings)
+    extractive = answer(question, provider="extractive", settings=settings)
+    lead = a.text.split("\n\n", 1)[0]
+    assert a.provider == "local" and a.fallback == "" and a.citations == extractive.citations
+    best = re.sub(r"^(Yes|No|It depends) — ", "", extractive.text).split(" [1]")[0]
+    assert adds_to_question(lead, question, [best])

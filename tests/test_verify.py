@@ -92,6 +92,9 @@ def test_unsupported_sentences_are_flagged(retrieved, kb_settings):
         ("Azure OpenAI does not support private endpoints", False),
         ("OpenAI does not support private endpoints", True),
         ("Azure OpenAI supports private endpoints", True),
+        # Both services named in one sentence: each clause is read for the service it names.
+        ("Yes, OpenAI supports private endpoints; Azure OpenAI yes", False),
+        ("OpenAI does not support private endpoints; Azure OpenAI does", True),
     ],
 )
 def test_a_sentence_that_reverses_its_matrix_row_is_unsupported(retrieved, kb_settings, sentence, supported):

@@ -50,6 +50,9 @@ _RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
+LEAD_SENTENCES = 2
+# Share of a lead sentence's content words already said by an earlier one from which it is a repetition.
+REPEATED_SHARE = 0.8
 _CONDENSE_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
 
@@ -144,10 +147,20 @@ class GenerativeProvider:
         )
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
         max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
-        started = time.perf_counter()
-        text, usage, timings = yield from self._generate(messages, settings, max_tokens, markers, one_paragraph=True)
-        expected = verdict.group(1) if verdict else ""
         statements = [e.sentence.text for e in evidence]
+        # Nudged toward the best statement's words (settings.local_copy_bias): left free, a 135M model mostly
+        # restates the question or invents; nudged, it phrases the statement, which then passes its checks.
+        bias = self._copy_bias(settings, statements[best - 1])
+        started = time.perf_counter()
+        text, usage, timings = yield from self._generate(
+            messages,
+            settings,
+            max_tokens,
+            markers,
+            one_paragraph=True,
+            sampling=lead_options(bias),
+        )
+        expected = verdict.group(1) if verdict else ""
 
         def check(raw: str, resampled: bool = False) -> tuple[Any, list[str], list[str]]:
             return self._checked_lead(
@@ -171,7 +184,7 @@ class GenerativeProvider:
             and attempts <= settings.local_lead_retries
             and time.perf_counter() - started < settings.local_lead_budget
         ):
-            sampling = {"temperature": settings.local_retry_temperature, "seed": attempts}
+            sampling = {**lead_options(bias), "temperature": settings.local_retry_temperature, "seed": attempts}
             again = self._generate(
                 messages, settings, max_tokens, MarkerStream(len(hits)), one_paragraph=True, sampling=sampling
             )
@@ -203,7 +216,7 @@ class GenerativeProvider:
             )
             return
         notices = []
-        left_out = len(checked.checks) - len(lead)
+        left_out = sum(bool(problem) for problem in problems)
         if left_out:
             notices.append(
                 f"Left out {left_out} sentence(s) of the {self.name} model's answer that the quoted statements "
@@ -225,6 +238,14 @@ class GenerativeProvider:
             timings=timings,
             usage=usage,
         )
+
+    def _copy_bias(self, settings: Settings, statement: str) -> dict[int, float]:
+        """The logit bias toward the best statement's tokens (settings.local_copy_bias), {} when off or when
+        the backend cannot bias its model."""
+        favour = getattr(self.backend, "copy_bias", None)
+        if not settings.local_copy_bias or favour is None:
+            return {}
+        return favour(settings, [statement], settings.local_copy_bias)
 
     def _checked_lead(
         self,
@@ -257,12 +278,12 @@ class GenerativeProvider:
                 )
                 for c, problem in zip(checked.checks, problems, strict=True)
             ]
-        lead = [
+        backed = [
             _MARKER.sub(lambda m: f"[{cited_as[checked.passage_of[int(m.group(1))]]}]", c.text)
             for c, problem in zip(checked.checks, problems, strict=True)
             if not problem
         ]
-        return checked, problems, lead
+        return checked, problems, distinct(backed)[:LEAD_SENTENCES]
 
     def _finish(
         self,
@@ -443,6 +464,27 @@ def adds_to_question(sentence: str, question: str, statements: Sequence[str]) ->
     asked = {match_key(t) for t in terms(question)}
     given = {match_key(t) for statement in statements for t in terms(statement)}
     return len((said - asked) & given) >= ADDED_TERMS
+
+
+def lead_options(bias: dict[int, float]) -> dict[str, Any]:
+    """Sampling options of a local lead: stop where a small model closes the facts it read ("</facts>",
+    copied from the prompt), and the copy bias toward the best statement's tokens when there is one."""
+    return {"stop": ["</facts>"], **({"logit_bias": bias} if bias else {})}
+
+
+def distinct(sentences: Sequence[str]) -> list[str]:
+    """The sentences without those that repeat earlier ones: a small model, above all one nudged toward its
+    statement's words (settings.local_copy_bias), often writes the same sentence again until its tokens run
+    out. A sentence most of whose content words (REPEATED_SHARE) were already said is a repetition."""
+    kept: list[str] = []
+    said: set[str] = set()
+    for sentence in sentences:
+        words = {match_key(t) for t in terms(_MARKER.sub("", sentence))}
+        if words and len(words & said) >= REPEATED_SHARE * len(words):
+            continue
+        kept.append(sentence)
+        said |= words
+    return kept
 
 
 def without_verdict(text: str, verdict: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,6 +105,18 @@ class LocalBackend:
             )
             self._loaded = (key, model)
         return self._loaded[1]
+
+    def copy_bias(self, settings: Settings, texts: Sequence[str], strength: float) -> dict[int, float]:
+        """A llama.cpp logit bias adding `strength` to every token of `texts` (as written and after a space,
+        since a word's token differs by the space before it); the model's special tokens are left alone."""
+        with self._lock:
+            client = self._model(settings).client
+            ids: set[int] = set()
+            for text in texts:
+                for variant in (text, " " + text):
+                    ids.update(client.tokenize(variant.encode("utf-8"), add_bos=False, special=False))
+            special = {client.token_eos(), client.token_bos()}
+            return {i: strength for i in sorted(ids - special)}
 
     @contextmanager
     def session(self, settings: Settings, max_tokens: int, grammar: str | None = None) -> Iterator[ChatRunnable]:

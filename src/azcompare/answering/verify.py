@@ -320,14 +320,20 @@ def _contradicts(body: str, evidence: str) -> bool:
     passage sentence must agree with the claim on negation.
     """
     values = {service.lower(): value.lower() == "yes" for service, value in _ROW_VALUE.findall(evidence)}
-    negated = bool(_NEGATION.search(body))
     if values:
-        azure, openai = bool(_AZURE.search(body)), bool(_OPENAI_ALONE.search(body))
-        if azure == openai:
-            return False
-        service = "azure openai" if azure else "openai"
-        return service in values and values[service] == negated
-    return negated != bool(_NEGATION.search(evidence))
+        # Clause by clause: "Yes, OpenAI offers virtual networking; Azure OpenAI yes" names both services in
+        # the sentence, but its first clause says the opposite of "OpenAI no".
+        return any(_reverses_row(clause, values) for clause in body.split(";"))
+    return bool(_NEGATION.search(body)) != bool(_NEGATION.search(evidence))
+
+
+def _reverses_row(clause: str, values: dict[str, bool]) -> bool:
+    """True when a clause naming one service says the opposite of the row's yes/no for it."""
+    azure, openai = bool(_AZURE.search(clause)), bool(_OPENAI_ALONE.search(clause))
+    if azure == openai:
+        return False
+    service = "azure openai" if azure else "openai"
+    return service in values and values[service] == bool(_NEGATION.search(clause))
 
 
 def abstention_requested(text: str) -> bool:
