@@ -19,7 +19,6 @@ from azcompare.answering.citations import Evidence, shown_sentence
 from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
-    SUBJECT,
     Ask,
     compares_other_things,
     language_name,
@@ -199,14 +198,10 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
     scored = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
-    # An unknown name beside a well covered question ("… for our RAG app") is a detail the answer lacks, not
-    # the topic: the answer says that the name is not in the documents and gives what they say on the rest.
-    incidental = unknown and covers_the_rest(question, unknown, scored, kb)
-    if strength < settings.abstain_threshold or not scored or (unknown and not incidental):
+    if strength < settings.abstain_threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
     best = [e.sentence.text for e in scored[:FIGURE_SENTENCES]] + _in_best_passage(ask, scored)
-    missing = [f"anything about {name}" for name in unknown]
-    missing += ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, scored)
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, scored)
     if missing and ask.shape == "yes_no" and (row := _row_of_other_regions(ask, missing, scored)):
         missing, scored = [], _promote(scored, [row])  # the row decides: not offered in the region asked for
     newest = kb.newest_date
@@ -245,34 +240,6 @@ def _row_of_other_regions(ask: Ask, missing: list[str], scored: list[Evidence]) 
     if not set(missing) <= regions:
         return None
     return next((e for e in scored[:FIGURE_SENTENCES] if ask.lists_other_regions(e.sentence.text)), None)
-
-
-# How much of the rest of the question (without its unknown names) one retrieved sentence must hold for the
-# unknown names to count as a detail: a share of its terms weighted by rarity, and a number of terms besides the
-# services' own names (a short question such as "Is Azure OpenAI <unknown> certified?" is about the unknown name).
-# Calibrated on dev: questions about the unknown name (a certification, another vendor's product) reach 0.26 at
-# most, questions with an unknown detail beside a covered topic 0.35 and more.
-INCIDENTAL_NAME_COVERAGE = 0.33
-INCIDENTAL_NAME_TERMS = 3
-
-
-def covers_the_rest(question: str, unknown: Sequence[str], scored: list[Evidence], kb: KnowledgeBase) -> bool:
-    """Whether one scored sentence holds enough of the question's terms other than its unknown names."""
-    unknown_keys = {match_key(t) for name in unknown for t in terms(name)}
-    services = {match_key(t) for t in terms(SUBJECT)}
-    weights: dict[str, float] = {}
-    for term in terms(question):
-        key = match_key(term)
-        if key not in unknown_keys:
-            weights[key] = max(weights.get(key, 0.0), kb.idf(term))
-    total = sum(weights.values())
-    for e in scored:
-        held = {match_key(t) for t in terms(e.sentence.text)} & weights.keys()
-        if len(held - services) >= INCIDENTAL_NAME_TERMS and sum(weights[k] for k in held) >= (
-            INCIDENTAL_NAME_COVERAGE * total
-        ):
-            return True
-    return False
 
 
 def _in_best_passage(ask: Ask, scored: list[Evidence]) -> list[str]:
