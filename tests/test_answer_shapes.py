@@ -113,6 +113,9 @@ def test_a_former_name_is_answered_with_the_current_one(kb_settings):
         # The quotas page gives gpt-4o's maximum tokens (4,096), not its tokens-per-minute quota.
         ("What is the default tokens-per-minute quota for gpt-4o?", "the number of tokens per minute"),
         ("What is gpt-4o's default TPM quota?", "the number of tokens per minute"),
+        # A count, or the names asked for, must be stated: the topic alone does not answer.
+        ("How many private endpoints can one Azure OpenAI resource have at most?", "the number of private endpoints"),
+        ("Which specific models need a stricter review before abuse monitoring can be turned off?", "the names"),
     ],
 )
 def test_an_absent_asked_for_fact_is_said_and_what_is_known_shown(kb_settings, question, missing):
@@ -196,18 +199,6 @@ def test_a_procedure_cut_across_passages_is_quoted_whole_or_pointed_to(kb_settin
 def test_a_model_name_written_without_its_hyphen_is_answered(kb_settings):
     result = answer("What context window does gpt4o-mini have?", settings=kb_settings)
     assert not result.abstained and not result.missing and "gpt-4o-mini" in result.text, result.text
-
-
-@pytest.mark.parametrize(
-    ("question", "missing"),
-    [
-        ("How many private endpoints can one Azure OpenAI resource have at most?", "the number of private endpoints"),
-        ("Which specific models need a stricter review before abuse monitoring can be turned off?", "the names"),
-    ],
-)
-def test_a_count_or_the_names_asked_for_must_be_stated(kb_settings, question, missing):
-    result = answer(question, settings=kb_settings)
-    assert not result.abstained and any(m.startswith(missing) for m in result.missing), result.text
 
 
 def test_what_a_partial_answer_quotes_is_no_revision_history(kb_settings):

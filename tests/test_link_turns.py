@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from azcompare.links import LinkCorpus, Scorer, Statement, flips
 from azcompare.types import Chunk, Link
@@ -128,21 +129,26 @@ def _one_passage(old_text: str, close: str, turning: str) -> tuple[Scorer, State
     return Scorer(corpus, {"article"}), statements[0]
 
 
-def test_a_status_change_is_quoted_before_a_sentence_closer_in_wording():
-    scorer, old = _one_passage(
-        "The widget API, currently in preview, draws charts for reports.",
-        "The chart widgets draw charts for reports.",
-        "The widget API is generally available for reports.",
-    )
-    link = scorer.links_for(old, threshold=0.0)[0]
-    assert link.new_sentences[0] == "The widget API is generally available for reports." and link.turned
-
-
-def test_a_bare_negation_does_not_outrank_a_much_closer_sentence():
-    scorer, old = _one_passage(
-        "The widget API draws charts for reports.",
-        "The chart widgets draw charts for reports.",
-        "The widget API does not export reports.",
-    )
-    link = scorer.links_for(old, threshold=0.0)[0]
-    assert link.new_sentences[0] == "The chart widgets draw charts for reports." and not link.turned
+@pytest.mark.parametrize(
+    ("old", "newer", "quoted", "turned"),
+    [
+        # A status change is quoted ahead of a sentence closer in wording ...
+        (
+            "The widget API, currently in preview, draws charts for reports.",
+            "The widget API is generally available for reports.",
+            "The widget API is generally available for reports.",
+            True,
+        ),
+        # ... a bare negation is not.
+        (
+            "The widget API draws charts for reports.",
+            "The widget API does not export reports.",
+            "The chart widgets draw charts for reports.",
+            False,
+        ),
+    ],
+)
+def test_a_change_of_status_outranks_a_closer_sentence_and_a_bare_negation_does_not(old, newer, quoted, turned):
+    scorer, statement = _one_passage(old, "The chart widgets draw charts for reports.", newer)
+    link = scorer.links_for(statement, threshold=0.0)[0]
+    assert link.new_sentences[0] == quoted and link.turned == turned
