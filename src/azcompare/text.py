@@ -24,6 +24,10 @@ STOPWORDS = frozenset(
     """.split()
 )
 
+# A negation in a statement ("is not", "doesn't", "doesn’t", "no longer", "unavailable"): verdicts read it
+# (answering/compose.py), and links read one sentence negating another as a turn (links.py).
+NEGATION = re.compile(r"\b(not|never|no longer|cannot|\w+n['’]t|unavailable|unsupported)\b", re.IGNORECASE)
+
 # Fewer content words than this ("See below.", "Important:") is not a statement worth quoting.
 MIN_SENTENCE_TERMS = 3
 

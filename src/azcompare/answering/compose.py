@@ -20,6 +20,7 @@ from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
+from azcompare.text import NEGATION
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -28,9 +29,6 @@ AS_RELEVANT = 0.8
 TABLE_ROWS = 5
 
 _ROW_VALUE = re.compile(r"(?P<service>(?<!Azure )OpenAI|Azure OpenAI)\s*(?::\s*)?(?P<value>yes|no)\b", re.IGNORECASE)
-_NEGATION = re.compile(
-    r"\b(not|never|no longer|cannot|\w+n['’]t|unavailable|unsupported|does not|do not|is not|are not|NOT)\b"
-)
 _CONDITION = re.compile(
     r"\b(unless|except|however|only (if|when|in|for|with)|depend(s|ing)? on|not all|some (regions|models)|"
     r"certain (regions|models)|if you (opt|apply|request|explicitly)|varies|"
@@ -166,11 +164,11 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
         return "It depends"
     point = _CONDITION_AHEAD.sub("", text, count=1)
     if _LOSS.search(asked_clause(ask.question)):  # asked whether something is lost: a loss stated says yes
-        if _NEGATION.search(point) or _LOSS.search(point):
+        if NEGATION.search(point) or _LOSS.search(point):
             return "Yes"
         if _GOES_ON.search(point):
             return "No"
-    return "No" if _NEGATION.search(point) else "Yes"
+    return "No" if NEGATION.search(point) else "Yes"
 
 
 def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
@@ -183,7 +181,7 @@ def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
     thing = without.group("what").split()[-1]
     if not re.search(rf"\b{re.escape(thing)}", text, re.IGNORECASE):
         return None
-    return not _NEGATION.search(text)
+    return not NEGATION.search(text)
 
 
 def current_first(evidence: list[Evidence], span_days: int, keep_rows: bool = False) -> list[Evidence]:

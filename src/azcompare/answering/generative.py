@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from azcompare.answering.condense import entities_in, is_follow_up
@@ -142,15 +143,14 @@ class GenerativeProvider:
         number = {(c.chunk_id, tuple(tuple(span) for span in c.spans)): c.n for c in extractive.citations}
         cited_as = {i: number.get(e.key, 0) for i, e in enumerate(evidence, 1)}
         verdict = _VERDICT.match(extractive.text)
-        messages = statement_messages(
-            question, [(e.sentence.text, e.hit) for e in evidence], shape, verdict.group(1) if verdict else ""
-        )
+        expected = verdict.group(1) if verdict else ""
+        messages = statement_messages(question, [(e.sentence.text, e.hit) for e in evidence], shape, expected)
         markers = MarkerStream(len(hits), FixedNumbering(len(hits), cited_as))
         max_tokens = min(settings.llm_max_tokens, LEAD_MAX_TOKENS)
-        statements = [e.sentence.text for e in evidence]
+        asked = LeadAsked(expected, question, [e.sentence.text for e in evidence], best)
         # Nudged toward the best statement's words (settings.local_copy_bias): left free, a 135M model mostly
         # restates the question or invents; nudged, it phrases the statement, which then passes its checks.
-        bias = self._copy_bias(settings, statements[best - 1])
+        bias = self._copy_bias(settings, asked.best_statement)
         started = time.perf_counter()
         text, usage, timings = yield from self._generate(
             messages,
@@ -160,7 +160,6 @@ class GenerativeProvider:
             one_paragraph=True,
             sampling=lead_options(bias),
         )
-        expected = verdict.group(1) if verdict else ""
 
         def check(raw: str, resampled: bool = False) -> tuple[Any, list[str], list[str]]:
             return self._checked_lead(
@@ -168,7 +167,7 @@ class GenerativeProvider:
                 hits,
                 kb,
                 settings,
-                (expected, question, statements, best),
+                asked,
                 cited_as,
                 resampled,
             )
@@ -253,27 +252,25 @@ class GenerativeProvider:
         hits: list[Any],
         kb: KnowledgeBase,
         settings: Settings,
-        asked: tuple[str, str, list[str], int],
+        asked: LeadAsked,
         cited_as: dict[int, int],
         resampled: bool = False,
     ) -> tuple[Any, list[str], list[str]]:
         """The verification of a lead the model wrote, each sentence's failed check ("" if none) and the
         sentences that may lead, their markers numbered as the extractive answer's citations.
 
-        `asked` is the expected verdict, the question, the statements the model read and the number of the
-        best one. A `resampled` lead must also cite the best statement and take words of it beyond the
+        A `resampled` lead must also cite the best statement and take words of it beyond the
         question's (`adds_to_question`): each further sample is another chance for a wrong sentence to pass
         the support check (SmolLM2 on dev: of 10 resampled leads kept without this, none held an expected fact)."""
-        verdict, question, statements, best = asked
         checked = verify(attribute(text, hits, kb), hits, kb, settings)
-        problems = [lead_problem(c, verdict) for c in checked.checks]
+        problems = [lead_problem(c, asked.verdict) for c in checked.checks]
         if resampled:
             problems = [
                 problem
                 or (
                     ""
-                    if any(checked.passage_of[n] == best for n in c.cited)
-                    and adds_to_question(c.text, question, statements[best - 1 : best])
+                    if any(checked.passage_of[n] == asked.best for n in c.cited)
+                    and adds_to_question(c.text, asked.question, [asked.best_statement])
                     else "restates"
                 )
                 for c, problem in zip(checked.checks, problems, strict=True)
@@ -426,6 +423,22 @@ class GenerativeProvider:
                 message = f"{type(exc).__name__}: {message}"
             # `from None`: the original exception (and any key in its repr) stays out of tracebacks and logs.
             raise ProviderError(scrub(message, settings.secrets())[:300]) from None
+
+
+@dataclass(frozen=True)
+class LeadAsked:
+    """What a local lead is checked against: the verdict the best statement decides ("" if none), the
+    question, the statements the model read, and the number (1-based) of the best one among them."""
+
+    verdict: str
+    question: str
+    statements: list[str]
+    best: int
+
+    @property
+    def best_statement(self) -> str:
+        """The statement the lead is nudged toward and must cite when resampled."""
+        return self.statements[self.best - 1]
 
 
 # Why a sentence of the local model's lead is left out, in the order the checks run (the first that fails).

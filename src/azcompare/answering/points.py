@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from azcompare.text import STOPWORDS
+
 # Longest first, so "Azure OpenAI in Microsoft Foundry Models" goes whole, not as "Azure OpenAI" + rest.
 _SERVICE = re.compile(
     r"\b(Azure OpenAI in (Microsoft |Azure AI )?Foundry Models|Azure OpenAI Service|Azure OpenAI|"
@@ -18,15 +20,10 @@ _SERVICE = re.compile(
 _WORD = re.compile(r"[A-Za-z][\w/-]*(?:['’]\w+)?")
 # Words and the punctuation that ends a phrase ("private networking, regional availability" → "private networking").
 _TOKEN = re.compile(r"[A-Za-z][\w/-]*(?:['’]\w+)?|[,;:()]")
-# Function words: they say nothing of the point.
-_STOP = frozenset(
-    """a an the and or but nor of in on at to for from by with within without into over as via per than
-    inside outside across through under using against among upon onto
-    this that these those it its it's their your our you we they is are was were be been being has have
-    had do does did not no never can could will would may might must should also only all any some each
-    both other such more most many several various certain following different available applicable
-    when where which who how what while if so then there here after before about between including
-    in contrast addition however further""".split()
+# Function words, and words that only qualify or join ("available", "various", "per"): they say nothing of the point.
+_STOP = STOPWORDS | frozenset(
+    """across addition among applicable available certain contrast different following however including inside
+    it's never no not onto outside per several upon using various via without""".split()
 )
 # Generic section words: a heading made of them ("Key Differences and Feature Matrix", "Summary") is never
 # specific to a statement; as a word of the statement itself ("a key vault") they still count.
