@@ -215,6 +215,8 @@ def test_qwen_05b_leads_with_a_verified_answer_and_the_statements_follow_word_fo
         ("When abuse monitoring flags some of our prompts, who or what reviews them [1]?", False),
         ("The OpenAI API has undergone an audit by an independent third-party auditor … [2].", False),
         ("Azure OpenAI yes; Azure OpenAI yes [2].", False),
+        ("Private networking: Azure OpenAI yes [3].", False),
+        ("Yes, Azure OpenAI supports private networking [3].", True),
     ],
 )
 def test_a_backed_lead_sentence_must_also_read_as_an_answer(sentence, kept):

@@ -47,7 +47,8 @@ CONDENSE_MAX_TOKENS = 64
 _VERDICT = re.compile(r"^(Yes|No|It depends) — ")
 _MARKER = re.compile(r"\[(\d+)\]")
 _NAME_FIRST = re.compile(r"^(?:Azure|OpenAI|Microsoft|Foundry|[A-Z][A-Z0-9]+)\b")
-_RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,]|\s*$)")
+# A matrix row's raw cell ("Azure OpenAI yes;", "OpenAI: no.") copied as if it were a sentence.
+_RAW_ROW = re.compile(r"\b(?:Azure OpenAI|OpenAI):?\s+(?:yes|no)\b(?:\s*[;,.]|\s*$)")
 _VERDICT_WORD = re.compile(r"^\W*(yes|no|it depends)\b", re.IGNORECASE)
 # The local model's direct answer is one or two sentences; the statements follow it.
 LEAD_MAX_TOKENS = 64
