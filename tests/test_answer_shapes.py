@@ -150,6 +150,18 @@ def test_a_question_in_another_language_gets_an_english_answer_saying_so(kb_sett
     assert "the knowledge base is in English" in result.text and "German" in result.text, result.text
 
 
+def test_a_question_in_another_script_on_a_covered_topic_is_answered_not_turned_away(kb_settings):
+    # The English embedding model finds the topic less similar to Japanese (strength under the English threshold).
+    result = answer("Azure OpenAI で顧客管理キーを使うにはどうすればいいですか?", settings=kb_settings)
+    assert not result.abstained and result.citations, result.text
+    assert "Japanese" in result.text and "the knowledge base is in English" in result.text, result.text
+
+
+def test_an_off_topic_question_in_another_language_still_abstains(kb_settings):
+    result = answer("Wie spät ist es gerade in Tokio?", settings=kb_settings)
+    assert result.abstained and "German" in result.text, result.text
+
+
 def test_a_question_buried_in_a_long_message_is_found(kb_settings):
     message = (
         "Hi! We are a mid-size bank and our architects are evaluating both services for a customer service bot. "
