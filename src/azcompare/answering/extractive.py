@@ -20,6 +20,7 @@ from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, com
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
     Ask,
+    compared_things,
     compares_other_things,
     language_name,
     read_question,
@@ -57,6 +58,8 @@ _POINTER = re.compile(
     r"|in this article)|\bsee\b[^.]*\bfor (more )?(details|information)|\(if needed\)$|\bcan be found (on|in|at)\b",
     re.IGNORECASE,
 )
+# Two names with only this between them are one group ("use Global Batch or Data Zone Batch"), not set apart.
+_GROUPED = re.compile(r"\s*(?:,|/|&|\band\b|\bor\b)\s*(?:the\s+)?", re.IGNORECASE)
 _POINTER_HEADING = re.compile(
     r"(^|> )(next steps|see also|related content|important links|help and support|resources)$", re.IGNORECASE
 )
@@ -220,7 +223,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
         )
-        chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
+        chosen = select_evidence(
+            _renamed_first(_both_named_first(question, _wanted_first(ask, scored)), renames), limit
+        )
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
         chosen = with_context(chosen, kb)
@@ -402,6 +407,27 @@ def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
     if not ask.wants:
         return scored
     return _promote(scored, [e for e in scored if all(w.found_in(e.sentence.text) for w in ask.wants)][:1])
+
+
+def _both_named_first(question: str, scored: list[Evidence]) -> list[Evidence]:
+    """For a question comparing two things ("Global Batch or Data Zone Batch?"), the best relevant sentence that
+    names both leads: it states how they differ, where a sentence about one of them states only its side."""
+    things = compared_things(question)
+    if not things or not scored:
+        return scored
+    floor = RELATIVE_CUTOFF * scored[0].score
+    both = [e for e in scored if e.score >= floor and _relates(e.sentence.text, *things)]
+    return _promote(scored, both[:1])
+
+
+def _relates(text: str, a: re.Pattern[str], b: re.Pattern[str]) -> bool:
+    """Whether the text names both things apart, relating one to the other ("B provides the same functionality as
+    A"): named together as one group ("use A or B", "with A and B, …") it says the same of both."""
+    first, second = a.search(text), b.search(text)
+    if not first or not second:
+        return False
+    left, right = sorted((first, second), key=lambda m: m.start())
+    return _GROUPED.fullmatch(text[left.end() : right.start()]) is None
 
 
 def _promote(scored: list[Evidence], first: list[Evidence]) -> list[Evidence]:
