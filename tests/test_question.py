@@ -150,6 +150,8 @@ def test_a_comparison_of_two_other_things_is_told_apart(question, other):
             "global provisioned",
             "DataZone Provisioned",
         ),
+        ("Which suits a nightly job better, Global Batch or Data Zone Batch?", "Global Batch", "Data Zone Batch"),
+        ("Which is cheaper, OpenAI or Azure OpenAI?", None, None),
         ("Compare the Usages Reader and Contributor roles", None, None),  # no two things named as compared
         ("What is the difference between OpenAI and Azure OpenAI?", None, None),  # the services: one holds the other
     ],

@@ -295,7 +295,8 @@ def compares_other_things(question: str) -> bool:
     return not _SERVICES.search(_ROLE_NAMES.sub(" ", question)) and _TWO_THINGS.search(question) is not None
 
 
-# "between A and B", "A vs B" / "A versus B", or "A or B: which …" / "A or B?" opening the question; a name is
+# "between A and B", "A vs B" / "A versus B", "A or B: which …" / "A or B?" opening the question, or "which …,
+# A or B?" closing it; a name is
 # at most five words and ends before punctuation or a clause ("for batch jobs").
 _NAME = r"(?:the\s+)?(?P<{}>[\w.-]+(?:\s+[\w.-]+){{0,4}}?)"
 _COMPARED = (
@@ -305,6 +306,7 @@ _COMPARED = (
     re.compile(
         rf"^{_NAME.format('a')}\s+(?:vs\.?|versus|or)\s+{_NAME.format('b')}\s*(?:[?:,]|$|\s(?:for|in|on|when)\b)", re.I
     ),
+    re.compile(rf",\s*{_NAME.format('a')}\s+or\s+{_NAME.format('b')}\s*\?$", re.I),
     re.compile(r"\b(?P<a>[\w.-]+(?:\s+[\w.-]+)?)\s+(?:vs\.?|versus)\s+(?P<b>[\w.-]+(?:\s+[\w.-]+)?)", re.I),
 )
 
