@@ -232,6 +232,38 @@ def test_a_note_scores_below_the_same_statement_in_the_text():
     assert scored[1].score == pytest.approx(ASIDE_FACTOR * scored[0].score)
 
 
+@pytest.mark.parametrize(
+    ("second", "leans"),
+    [
+        ("It's the best choice for steady workloads.", True),
+        ("They are billed hourly whether used or not.", True),
+        ("Batch is the best choice for steady workloads.", False),  # names its own subject
+    ],
+)
+def test_a_sentence_whose_subject_is_a_pronoun_covers_what_the_one_before_names(second, leans):
+    """ "It's the best choice …" is about what the sentence before it names, and is quoted joined with it."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import score_sentences, with_context
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    first = "Reserved capacity gives dedicated throughput."
+    text = f"{first} {second}"
+    spans = [(0, len(first)), (len(first) + 1, len(text))]
+    vector = np.ones(4, np.float32) / 2
+    chunk = Chunk(id="page#0", doc_id="page", title="Deployments", text=text, date=PAGE)
+    units = [SentenceUnit(Sentence(text[a:b], ((a, b),)), terms(text[a:b]), vector) for a, b in spans]
+    kb = SimpleNamespace(idf=lambda term: 1.0, sentences=lambda chunk: units)
+    result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
+    scored = {e.sentence.text: e for e in score_sentences("What gives dedicated throughput?", result, kb)}
+    assert (scored[second].coverage == scored[first].coverage) is leans
+    quoted = with_context([scored[second]], kb)[0].sentence.text
+    assert quoted.startswith("Reserved capacity") is leans, quoted
+
+
 def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():
     """The current page holds the statement in its table row and in its section: one copy is enough."""
     from types import SimpleNamespace

@@ -117,6 +117,12 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
         pointer_section = is_pointer_heading(hit.chunk.heading)
         for unit in kb.sentences(hit.chunk):
             keys = {match_key(t) for t in unit.terms}
+            # A sentence whose subject is a pronoun ("It's the total number of tokens …") is about what the one
+            # before names, and is quoted with it (with_context): it covers what both say.
+            if _PRONOUN_SUBJECT.match(unit.sentence.text) and (
+                before := _neighbour_of(hit.chunk, unit.sentence, kb, -1)
+            ):
+                keys |= {match_key(t) for t in terms(before.text)}
             in_sentence = sum(w for k, w in weights.items() if k in keys)
             in_heading = sum(w for k, w in weights.items() if k in heading_keys and k not in keys)
             coverage = (in_sentence + 0.5 * in_heading) / total
@@ -332,13 +338,17 @@ def with_counterparts(
 _CONTINUES = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise),|to address (this|these|that|those|such)\b)", re.IGNORECASE
 )
+# A sentence whose subject is a bare pronoun ("It's …", "This is …"): what it speaks of is named before it.
+_PRONOUN_SUBJECT = re.compile(
+    r"^(it|they|this|these|that)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b", re.IGNORECASE
+)
 # A sentence that leans on the one before it: a connective, or a subject that points back ("This data is
 # stored …", "This will return …", "They are …"); quoted alone it has lost what it speaks of. "This
 # article …" names its page and stands alone.
 _LEANS_BACK = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise|therefore|thus|consequently),"
     r"|(this|these|that|those|such)\b(?!\s+(article|page|section|document|guide|tutorial|topic|quickstart)\b)"
-    r"|(it|they)\s+(is|are|was|were|will|can|may|does|do|has|have)\b)",
+    r"|(it|they)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b)",
     re.IGNORECASE,
 )
 
@@ -374,15 +384,19 @@ def _joined(first: Sentence, then: Sentence) -> Sentence:
 def _neighbour(e: Evidence, kb: KnowledgeBase, step: int) -> Sentence | None:
     """The quotable sentence right before (-1) or after (+1) `e`'s in its passage, with nothing but
     white space between them; `e` may already span several sentences."""
-    units = kb.sentences(e.hit.chunk)
+    return _neighbour_of(e.hit.chunk, e.sentence, kb, step)
+
+
+def _neighbour_of(chunk: Chunk, sentence: Sentence, kb: KnowledgeBase, step: int) -> Sentence | None:
+    units = kb.sentences(chunk)
     starts = {u.sentence.spans[0]: i for i, u in enumerate(units)}
     ends = {u.sentence.spans[-1]: i for i, u in enumerate(units)}
-    at = starts.get(e.sentence.spans[0]) if step < 0 else ends.get(e.sentence.spans[-1])
+    at = starts.get(sentence.spans[0]) if step < 0 else ends.get(sentence.spans[-1])
     if at is None or not 0 <= at + step < len(units):
         return None
     other = units[at + step].sentence
-    left, right = (other, e.sentence) if step < 0 else (e.sentence, other)
-    between = e.hit.chunk.text[left.spans[-1][1] : right.spans[0][0]]
+    left, right = (other, sentence) if step < 0 else (sentence, other)
+    between = chunk.text[left.spans[-1][1] : right.spans[0][0]]
     return other if not between.strip() else None
 
 
