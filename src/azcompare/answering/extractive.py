@@ -110,6 +110,8 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
         key = match_key(term)
         weights[key] = max(weights.get(key, 0.0), kb.idf(term))
     total = sum(weights.values()) or 1.0
+    # Each question term matches every form of its word the passages hold ("compliance" matches "complies").
+    forms = {k: kb.forms(k) for k in weights}
     about_openai_only = asks_about_openai_only(question)
     scored: list[Evidence] = []
     for hit in result.all_hits:
@@ -123,8 +125,10 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
                 before := _neighbour_of(hit.chunk, unit.sentence, kb, -1)
             ):
                 keys |= {match_key(t) for t in terms(before.text)}
-            in_sentence = sum(w for k, w in weights.items() if k in keys)
-            in_heading = sum(w for k, w in weights.items() if k in heading_keys and k not in keys)
+            in_sentence = sum(w for k, w in weights.items() if not keys.isdisjoint(forms[k]))
+            in_heading = sum(
+                w for k, w in weights.items() if not heading_keys.isdisjoint(forms[k]) and keys.isdisjoint(forms[k])
+            )
             coverage = (in_sentence + 0.5 * in_heading) / total
             similarity = float(unit.vector @ result.query_vector)
             score = SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage
