@@ -99,6 +99,17 @@ def test_a_comparison_gets_a_side_by_side_table_with_a_citation_in_each_row(kb_s
         assert citation.date in row  # source and date in each row
 
 
+def test_a_comparison_of_two_named_things_leads_with_a_statement_setting_them_apart(kb_settings):
+    # Rows about one of them each give only its side; "use A or B" names both as one group.
+    result = answer(
+        "We run bulk jobs overnight: what is the difference between Global Batch and Data Zone Batch?",
+        settings=kb_settings,
+    )
+    lead = split_statements(result.text)[0].plain
+    assert "Global Batch" in lead and re.search(r"Data ?Zone Batch", lead), result.text
+    assert not re.search(r"Global Batch (or|and) Data ?Zone Batch", lead), result.text
+
+
 def test_a_former_name_is_answered_with_the_current_one(kb_settings):
     result = answer("Do I manage my Azure OpenAI deployments in Azure OpenAI Studio?", settings=kb_settings)
     assert "Azure OpenAI Studio is now Microsoft Foundry" in result.text.split("[1]")[0], result.text

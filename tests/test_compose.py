@@ -198,6 +198,7 @@ def test_copies_of_one_statement_scored_alike_put_the_newest_sources_copy_first(
     new = Chunk(id="overview#3", doc_id="overview", title="Overview", text=text, date=dt.date(2025, 7, 31))
     kb = SimpleNamespace(
         idf=lambda term: 1.0,
+        forms=lambda key: frozenset({key}),
         sentences=lambda chunk: [SentenceUnit(Sentence(text, ((0, len(text)),)), terms(text), vector)],
     )
     result = SimpleNamespace(
@@ -225,11 +226,71 @@ def test_a_note_scores_below_the_same_statement_in_the_text():
     vector = np.ones(4, np.float32) / 2
     chunk = Chunk(id="page#0", doc_id="page", title="Access", text=" ".join(texts), date=PAGE)
     units = [SentenceUnit(Sentence(t, ((0, len(t)),)), terms(t), vector) for t in texts]
-    kb = SimpleNamespace(idf=lambda term: 1.0, sentences=lambda chunk: units)
+    kb = SimpleNamespace(idf=lambda term: 1.0, forms=lambda key: frozenset({key}), sentences=lambda chunk: units)
     result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
     scored = score_sentences("Is a registration form required?", result, kb)
     assert [e.sentence.text for e in scored] == texts[::-1]
     assert scored[1].score == pytest.approx(ASIDE_FACTOR * scored[0].score)
+
+
+@pytest.mark.parametrize(
+    ("second", "leans"),
+    [
+        ("It's the best choice for steady workloads.", True),
+        ("They are billed hourly whether used or not.", True),
+        ("Batch is the best choice for steady workloads.", False),  # names its own subject
+    ],
+)
+def test_a_sentence_whose_subject_is_a_pronoun_covers_what_the_one_before_names(second, leans):
+    """ "It's the best choice …" is about what the sentence before it names, and is quoted joined with it."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import score_sentences, with_context
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import terms
+
+    first = "Reserved capacity gives dedicated throughput."
+    text = f"{first} {second}"
+    spans = [(0, len(first)), (len(first) + 1, len(text))]
+    vector = np.ones(4, np.float32) / 2
+    chunk = Chunk(id="page#0", doc_id="page", title="Deployments", text=text, date=PAGE)
+    units = [SentenceUnit(Sentence(text[a:b], ((a, b),)), terms(text[a:b]), vector) for a, b in spans]
+    kb = SimpleNamespace(idf=lambda term: 1.0, forms=lambda key: frozenset({key}), sentences=lambda chunk: units)
+    result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
+    scored = {e.sentence.text: e for e in score_sentences("What gives dedicated throughput?", result, kb)}
+    assert (scored[second].coverage == scored[first].coverage) is leans
+    quoted = with_context([scored[second]], kb)[0].sentence.text
+    assert quoted.startswith("Reserved capacity") is leans, quoted
+
+
+def test_a_sentence_covers_a_question_term_in_another_form_of_the_word():
+    """ "Which standards does it comply with?" is answered by "The API complies with SOC 2": the forms the knowledge
+    base tells apart only by the stemmer's cut count as one word."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from azcompare.answering.extractive import score_sentences
+    from azcompare.retrieval import SentenceUnit
+    from azcompare.text import match_key, terms
+
+    text = "The API complies with SOC 2 Type 2."
+    vector = np.ones(4, np.float32) / 2
+    chunk = Chunk(id="page#0", doc_id="page", title="Security", text=text, date=PAGE)
+    units = [SentenceUnit(Sentence(text, ((0, len(text)),)), terms(text), vector)]
+    result = SimpleNamespace(all_hits=[Hit(chunk=chunk, score=0.1, rank=1)], query_vector=vector)
+    question = "What compliance does the API have?"
+    keys = {match_key(t) for t in terms(text)}
+
+    def coverage(forms):
+        kb = SimpleNamespace(idf=lambda term: 1.0, forms=forms, sentences=lambda chunk: units)
+        return score_sentences(question, result, kb)[0].coverage
+
+    one_form = coverage(lambda key: frozenset({key}))
+    all_forms = coverage(lambda key: frozenset({key, *(k for k in keys if k[:6] == key[:6])}))
+    assert all_forms > one_form
 
 
 def test_a_newer_counterpart_that_repeats_a_chosen_statement_is_not_quoted_twice():

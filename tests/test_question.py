@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from azcompare.answering.question import (
+    compared_things,
     compares_other_things,
     language_of,
     question_shape,
@@ -133,6 +134,37 @@ def test_junk_rule(sentence, reason):
 def test_a_comparison_of_two_other_things_is_told_apart(question, other):
     # Such a comparison gets no OpenAI | Azure OpenAI table: its two sides are not those columns.
     assert compares_other_things(question) is other
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "second"),
+    [
+        (
+            "How is Provisioned Managed different? Between Standard and Provisioned Managed, I mean.",
+            "Standard",
+            "Provisioned-Managed",
+        ),
+        ("gpt-4o vs gpt-4o-mini for summarising tickets?", "GPT-4o", "gpt-4o-mini"),
+        (
+            "Global Provisioned or Data Zone Provisioned: which keeps data in the EU?",
+            "global provisioned",
+            "DataZone Provisioned",
+        ),
+        ("Which suits a nightly job better, Global Batch or Data Zone Batch?", "Global Batch", "Data Zone Batch"),
+        ("Which is cheaper, OpenAI or Azure OpenAI?", None, None),
+        ("Compare the Usages Reader and Contributor roles", None, None),  # no two things named as compared
+        ("What is the difference between OpenAI and Azure OpenAI?", None, None),  # the services: one holds the other
+    ],
+)
+def test_the_two_things_a_question_compares_are_found_in_any_spelling(question, first, second):
+    found = compared_things(question)
+    if first is None:
+        assert found is None
+        return
+    assert found is not None
+    a, b = found
+    assert a.search(f"Use {first} here") and b.search(f"Use {second} here")
+    assert not a.search(f"Use {second} here") and not b.search(f"Use {first} here")  # each finds its own only
 
 
 @pytest.mark.parametrize(

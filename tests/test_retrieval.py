@@ -7,6 +7,7 @@ import re
 import pytest
 
 from azcompare.retrieval import NEAR_COPY_SIMILARITY, NEAR_COPY_WORDS, KnowledgeBase, open_knowledge_base
+from azcompare.text import match_key, terms
 from azcompare.types import Chunk
 
 
@@ -21,6 +22,15 @@ def test_private_endpoints_finds_the_matrix_row(kb, kb_settings):
     assert any(c.text == "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes" for c in rows)
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:], strict=False))
+
+
+def test_forms_of_a_word_the_stemmer_cuts_apart_are_one_word(kb):
+    # "compliance" and "complies" stem apart ("complianc" / "compli"); "use" and "user" are different words.
+    compliance, complies = (match_key(next(iter(terms(w)))) for w in ("compliance", "complies"))
+    assert compliance != complies
+    assert complies in kb.forms(compliance) and compliance in kb.forms(complies)
+    use, user = (match_key(next(iter(terms(w)))) for w in ("use", "user"))
+    assert user not in kb.forms(use) and use not in kb.forms(user)
 
 
 def test_keyword_ranking_finds_exact_identifiers(kb):

@@ -58,7 +58,7 @@ from azcompare.index_state import (
 from azcompare.links import is_links_section, read_links
 from azcompare.records import chunk_from_record
 from azcompare.settings import Settings
-from azcompare.text import Sentence, index_terms, match_key, quotable_sentences, terms
+from azcompare.text import SAME_WORD_PREFIX, Sentence, index_terms, match_key, quotable_sentences, terms
 from azcompare.types import Chunk, Hit, Link
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,25 @@ class KnowledgeBase:
             if re.search(rf"(?<![\w-]){re.escape(short)}s?(?![\w-])", text) and long not in lowered
         ]
         return " ".join([text, *dict.fromkeys(extra)])
+
+    @cached_property
+    def _longer_keys(self) -> dict[str, frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for key in self._idf:
+            if len(key) > SAME_WORD_PREFIX:
+                groups.setdefault(key[:SAME_WORD_PREFIX], set()).add(key)
+        return {prefix: frozenset(keys) for prefix, keys in groups.items()}
+
+    def forms(self, key: str) -> frozenset[str]:
+        """The match keys of the passages' terms that are forms of the same word as `key` ("complia" of
+        "compliance" and "compli" of "complies"): those that begin one another, SAME_WORD_PREFIX letters or more
+        (match keys are at most one letter longer)."""
+        if len(key) < SAME_WORD_PREFIX:
+            return frozenset({key})
+        shorter = {key[:SAME_WORD_PREFIX]} & self._idf.keys()
+        return frozenset(
+            {key} | shorter | (self._longer_keys.get(key, frozenset()) if len(key) == SAME_WORD_PREFIX else set())
+        )
 
     def knows(self, term: str) -> bool:
         """Whether any passage holds the term (compared by its match key)."""

@@ -66,6 +66,11 @@ def match_key(term: str) -> str:
     return term[:7]
 
 
+# The stemmer cuts some forms of one word apart ("complies" -> "compli", "compliance" -> "complianc"); match keys
+# this long that begin one another are one word; shorter ones may not be ("use" / "user").
+SAME_WORD_PREFIX = 6
+
+
 def index_terms(text: str) -> list[str]:
     """Keyword-index tokens: stems cut to their match key."""
     return [match_key(t) for t in tokenize(text)]

@@ -20,6 +20,7 @@ from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, com
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
 from azcompare.answering.question import (
     Ask,
+    compared_things,
     compares_other_things,
     language_name,
     read_question,
@@ -61,6 +62,8 @@ _POINTER = re.compile(
     r"|in this article)|\bsee\b[^.]*\bfor (more )?(details|information)|\(if needed\)$|\bcan be found (on|in|at)\b",
     re.IGNORECASE,
 )
+# Two names with only this between them are one group ("use Global Batch or Data Zone Batch"), not set apart.
+_GROUPED = re.compile(r"\s*(?:,|/|&|\band\b|\bor\b)\s*(?:the\s+)?", re.IGNORECASE)
 _POINTER_HEADING = re.compile(
     r"(^|> )(next steps|see also|related content|important links|help and support|resources)$", re.IGNORECASE
 )
@@ -111,6 +114,8 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
         key = match_key(term)
         weights[key] = max(weights.get(key, 0.0), kb.idf(term))
     total = sum(weights.values()) or 1.0
+    # Each question term matches every form of its word the passages hold ("compliance" matches "complies").
+    forms = {k: kb.forms(k) for k in weights}
     about_openai_only = asks_about_openai_only(question)
     scored: list[Evidence] = []
     for hit in result.all_hits:
@@ -118,8 +123,16 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
         pointer_section = is_pointer_heading(hit.chunk.heading)
         for unit in kb.sentences(hit.chunk):
             keys = {match_key(t) for t in unit.terms}
-            in_sentence = sum(w for k, w in weights.items() if k in keys)
-            in_heading = sum(w for k, w in weights.items() if k in heading_keys and k not in keys)
+            # A sentence whose subject is a pronoun ("It's the total number of tokens …") is about what the one
+            # before names, and is quoted with it (with_context): it covers what both say.
+            if _PRONOUN_SUBJECT.match(unit.sentence.text) and (
+                before := _neighbour_of(hit.chunk, unit.sentence, kb, -1)
+            ):
+                keys |= {match_key(t) for t in terms(before.text)}
+            in_sentence = sum(w for k, w in weights.items() if not keys.isdisjoint(forms[k]))
+            in_heading = sum(
+                w for k, w in weights.items() if not heading_keys.isdisjoint(forms[k]) and keys.isdisjoint(forms[k])
+            )
             coverage = (in_sentence + 0.5 * in_heading) / total
             similarity = float(unit.vector @ result.query_vector)
             score = SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage
@@ -225,7 +238,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         limit = (
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
         )
-        chosen = select_evidence(_renamed_first(_wanted_first(ask, scored), renames), limit)
+        chosen = select_evidence(
+            _renamed_first(_both_named_first(question, _wanted_first(ask, scored)), renames), limit
+        )
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
         chosen = with_context(chosen, kb)
@@ -332,13 +347,17 @@ def with_counterparts(
 _CONTINUES = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise),|to address (this|these|that|those|such)\b)", re.IGNORECASE
 )
+# A sentence whose subject is a bare pronoun ("It's …", "This is …"): what it speaks of is named before it.
+_PRONOUN_SUBJECT = re.compile(
+    r"^(it|they|this|these|that)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b", re.IGNORECASE
+)
 # A sentence that leans on the one before it: a connective, or a subject that points back ("This data is
 # stored …", "This will return …", "They are …"); quoted alone it has lost what it speaks of. "This
 # article …" names its page and stands alone.
 _LEANS_BACK = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise|therefore|thus|consequently),"
     r"|(this|these|that|those|such)\b(?!\s+(article|page|section|document|guide|tutorial|topic|quickstart)\b)"
-    r"|(it|they)\s+(is|are|was|were|will|can|may|does|do|has|have)\b)",
+    r"|(it|they)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b)",
     re.IGNORECASE,
 )
 
@@ -374,15 +393,19 @@ def _joined(first: Sentence, then: Sentence) -> Sentence:
 def _neighbour(e: Evidence, kb: KnowledgeBase, step: int) -> Sentence | None:
     """The quotable sentence right before (-1) or after (+1) `e`'s in its passage, with nothing but
     white space between them; `e` may already span several sentences."""
-    units = kb.sentences(e.hit.chunk)
+    return _neighbour_of(e.hit.chunk, e.sentence, kb, step)
+
+
+def _neighbour_of(chunk: Chunk, sentence: Sentence, kb: KnowledgeBase, step: int) -> Sentence | None:
+    units = kb.sentences(chunk)
     starts = {u.sentence.spans[0]: i for i, u in enumerate(units)}
     ends = {u.sentence.spans[-1]: i for i, u in enumerate(units)}
-    at = starts.get(e.sentence.spans[0]) if step < 0 else ends.get(e.sentence.spans[-1])
+    at = starts.get(sentence.spans[0]) if step < 0 else ends.get(sentence.spans[-1])
     if at is None or not 0 <= at + step < len(units):
         return None
     other = units[at + step].sentence
-    left, right = (other, e.sentence) if step < 0 else (e.sentence, other)
-    between = e.hit.chunk.text[left.spans[-1][1] : right.spans[0][0]]
+    left, right = (other, sentence) if step < 0 else (sentence, other)
+    between = chunk.text[left.spans[-1][1] : right.spans[0][0]]
     return other if not between.strip() else None
 
 
@@ -407,6 +430,27 @@ def _wanted_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
     if not ask.wants:
         return scored
     return _promote(scored, [e for e in scored if all(w.found_in(e.sentence.text) for w in ask.wants)][:1])
+
+
+def _both_named_first(question: str, scored: list[Evidence]) -> list[Evidence]:
+    """For a question comparing two things ("Global Batch or Data Zone Batch?"), the best relevant sentence that
+    names both leads: it states how they differ, where a sentence about one of them states only its side."""
+    things = compared_things(question)
+    if not things or not scored:
+        return scored
+    floor = RELATIVE_CUTOFF * scored[0].score
+    both = [e for e in scored if e.score >= floor and _relates(e.sentence.text, *things)]
+    return _promote(scored, both[:1])
+
+
+def _relates(text: str, a: re.Pattern[str], b: re.Pattern[str]) -> bool:
+    """Whether the text names both things apart, relating one to the other ("B provides the same functionality as
+    A"): named together as one group ("use A or B", "with A and B, …") it says the same of both."""
+    first, second = a.search(text), b.search(text)
+    if not first or not second:
+        return False
+    left, right = sorted((first, second), key=lambda m: m.start())
+    return _GROUPED.fullmatch(text[left.end() : right.start()]) is None
 
 
 def _promote(scored: list[Evidence], first: list[Evidence]) -> list[Evidence]:

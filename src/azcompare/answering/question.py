@@ -295,6 +295,41 @@ def compares_other_things(question: str) -> bool:
     return not _SERVICES.search(_ROLE_NAMES.sub(" ", question)) and _TWO_THINGS.search(question) is not None
 
 
+# "between A and B", "A vs B" / "A versus B", "A or B: which …" / "A or B?" opening the question, or "which …,
+# A or B?" closing it; a name is
+# at most five words and ends before punctuation or a clause ("for batch jobs").
+_NAME = r"(?:the\s+)?(?P<{}>[\w.-]+(?:\s+[\w.-]+){{0,4}}?)"
+_COMPARED = (
+    re.compile(
+        rf"\bbetween\s+{_NAME.format('a')}\s+and\s+{_NAME.format('b')}\s*(?:[?.,:;]|$|\s(?:for|in|on|when)\b)", re.I
+    ),
+    re.compile(
+        rf"^{_NAME.format('a')}\s+(?:vs\.?|versus|or)\s+{_NAME.format('b')}\s*(?:[?:,]|$|\s(?:for|in|on|when)\b)", re.I
+    ),
+    re.compile(rf",\s*{_NAME.format('a')}\s+or\s+{_NAME.format('b')}\s*\?$", re.I),
+    re.compile(r"\b(?P<a>[\w.-]+(?:\s+[\w.-]+)?)\s+(?:vs\.?|versus)\s+(?P<b>[\w.-]+(?:\s+[\w.-]+)?)", re.I),
+)
+
+
+def compared_things(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """What finds each of the two things a question compares ("Global Batch" and "Data Zone Batch") named in a
+    text, word for word; None when it names no two things, or one name holds the other ("OpenAI" and "Azure
+    OpenAI": the services, which a side-by-side table compares)."""
+    for pattern in _COMPARED:
+        if match := pattern.search(question.strip()):
+            a, b = match.group("a").lower(), match.group("b").lower()
+            if set(a.split()) <= set(b.split()) or set(b.split()) <= set(a.split()):
+                return None
+            return _name_pattern(a), _name_pattern(b)
+    return None
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    # "Data Zone" is also written "DataZone" or "data-zone"; "roles" matches "role".
+    words = r"[\s-]?".join(re.escape(w.removesuffix("s")) + "s?" for w in name.split())
+    return re.compile(rf"(?<![\w-]){words}(?![\w-])", re.IGNORECASE)
+
+
 # Role names hold "OpenAI" without naming the service ("Cognitive Services OpenAI User").
 _ROLE_NAMES = re.compile(r"\bServices OpenAI\b", re.IGNORECASE)
 
