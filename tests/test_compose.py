@@ -11,7 +11,7 @@ from azcompare.answering.citations import Evidence
 from azcompare.answering.compose import comparison, compose
 from azcompare.answering.question import read_question
 from azcompare.text import Sentence
-from azcompare.types import Chunk, Hit
+from azcompare.types import Chunk, Hit, Link
 
 ARTICLE = dt.date(2024, 6, 1)
 PAGE = dt.date(2025, 11, 26)
@@ -573,3 +573,59 @@ def test_a_cell_leaves_out_the_label_its_point_shows_and_the_service_its_column_
     lines = comparison(rows, SPAN).text.splitlines()
     assert "| Fine-tuning | not stated | GPT-4o-mini (preview) | [1]" in "\n".join(lines), lines
     assert "| Customer data | not stated | Azure OpenAI does not utilize customer data | [2]" in "\n".join(lines), lines
+
+
+def _link_to(old: Evidence, new: Evidence) -> Link:
+    return Link(
+        old_chunk_id=old.hit.chunk.id,
+        old_doc_id=old.hit.chunk.doc_id,
+        old_title=old.hit.chunk.title,
+        old_date=old.hit.chunk.date,
+        old_sentence=old.sentence.text,
+        new_chunk_id=new.hit.chunk.id,
+        new_doc_id=new.hit.chunk.doc_id,
+        new_title=new.hit.chunk.title,
+        new_date=new.hit.chunk.date,
+        new_sentences=(new.sentence.text,),
+        kind="similar",
+        score=0.75,
+        turned=True,
+    )
+
+
+def _with_link(chosen: list[Evidence], old: Evidence, new: Evidence) -> list[str]:
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import with_counterparts
+    from azcompare.settings import Settings
+
+    link = _link_to(old, new)
+    kb = SimpleNamespace(newer=lambda chunk_id: [link] if chunk_id == old.hit.chunk.id else [])
+    scored = sorted({id(e): e for e in [*chosen, new]}.values(), key=lambda e: -e.score)
+    return [e.sentence.text for e in with_counterparts(chosen, scored, kb, PAGE, Settings())]
+
+
+def test_a_newer_sentence_saying_what_changed_leads_before_the_stale_claim_the_question_is_about():
+    """The stale claim is about as relevant as the best statement, and its link says what changed (preview ->
+    generally available): the change leads, the stale claim right after it, even when the change ranked third."""
+    best = _page("The speech playground works with any deployed speech model.", 0.5)
+    stale = _article("The speech models, currently in preview, transcribe audio files.", 0.45)
+    change = _page("The speech models are generally available in every region.", 0.35)
+    assert _with_link([best, stale, change], stale, change) == [e.sentence.text for e in (change, stale, best)]
+
+
+@pytest.mark.parametrize(
+    ("stale_score", "new_text", "new_score"),
+    [
+        (0.3, "The speech models are generally available in every region.", 0.35),  # the stale claim is off point
+        (0.45, "The speech models are generally available in every region.", 0.2),  # the change is off point
+        (0.45, "The speech models do not transcribe video files.", 0.35),  # a bare negation says no change
+    ],
+)
+def test_a_counterpart_leads_only_when_it_says_what_changed_on_the_point_asked(
+    stale_score: float, new_text: str, new_score: float
+):
+    best = _page("The speech playground works with any deployed speech model.", 0.5)
+    stale = _article("The speech models, currently in preview, transcribe audio files.", stale_score)
+    new = _page(new_text, new_score)
+    assert _with_link([best, stale, new], stale, new)[0] == best.sentence.text

@@ -181,3 +181,25 @@ def test_the_sentence_that_turns_a_leading_stale_claim_around_leads_the_answer(k
     first, _, rest = result.text.partition("[1]")
     assert "all Azure customers are eligible" in first, result.text
     assert "2024 article (2024-06-01)" in rest and "exclusively" in rest, result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "change", "stale"),
+    [
+        # preview -> generally available
+        ("Are DALL-E models in preview?", "generally available", "currently in preview"),
+        # an unconditional step -> a conditional one
+        (
+            "Is every high-detail image shrunk until its shortest side measures 768 pixels?",
+            "If the shortest side is larger than 768 pixels",
+            "scaled down so that the shortest side is 768 pixels",
+        ),
+    ],
+)
+def test_a_newer_sentence_saying_what_changed_leads_and_the_stale_claim_follows_dated(
+    kb_settings, question, change, stale
+):
+    result = answer(question, settings=kb_settings)
+    first, _, rest = result.text.partition("[1]")
+    assert change in first, result.text
+    assert stale in rest and "(2023-10-16)" in rest, result.text

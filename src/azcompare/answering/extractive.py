@@ -29,6 +29,7 @@ from azcompare.answering.question import (
 )
 from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
+from azcompare.links import changes
 from azcompare.retrieval import KnowledgeBase, SearchResult
 from azcompare.settings import Settings
 from azcompare.text import Sentence, match_key, terms
@@ -322,10 +323,10 @@ def with_counterparts(
             continue
         links = [k for k in kb.newer(chunk.id) if not k.same_text and _same_sentence(k.old_sentence, e.sentence.text)]
         counterparts = [
-            (by_sentence[key], link.turned)
+            (by_sentence[(link.new_chunk_id, s)], link.turned, changes(link.old_sentence, s))
             for link in links
-            for key in ((link.new_chunk_id, s) for s in link.new_sentences)
-            if key in by_sentence
+            for s in link.new_sentences
+            if (link.new_chunk_id, s) in by_sentence
         ]
         # A stale claim that would lead the answer gets the newer sentence that turns it around whatever
         # that one's own score (it must not lead alone), unless a current statement about as relevant leads
@@ -334,7 +335,15 @@ def with_counterparts(
         leads = e is chosen[0] and not any(
             o.hit.chunk.date and o.hit.chunk.date > chunk.date and o.score >= AS_RELEVANT * e.score for o in chosen
         )
-        best, turned = max(counterparts, key=lambda n: (leads and n[1], n[0].score), default=(None, False))
+        # A stale claim about as relevant as the best statement is what the question asks about: a newer sentence
+        # saying what changed (a status, a rule, a condition; see links.changes) answers it, so it leads, when it
+        # is relevant enough to be quoted on its own merit (else it speaks to another part of the claim).
+        changed = [n for n, _, change in counterparts if change and n.score >= floor]
+        if changed and e.score >= AS_RELEVANT * chosen[0].score:
+            change = max(changed, key=lambda n: n.score)
+            # The stale claim follows, dated (compose.label_stale), so the change reads as one.
+            return [change, e] + [o for o in out if o is not e and o.sentence.text != change.sentence.text]
+        best, turned, _ = max(counterparts, key=lambda n: (leads and n[1], n[0].score), default=(None, False, False))
         quoted = {o.sentence.text for o in out}  # a copy of a chosen statement (another passage of its page)
         if best is not None and (best.score >= floor or (leads and turned)) and best.sentence.text not in quoted:
             out.insert(out.index(e), best)
