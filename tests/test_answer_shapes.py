@@ -241,3 +241,22 @@ def test_an_acronym_in_the_plural_is_a_known_name(kb_settings):
 def test_a_question_about_an_unknown_name_still_abstains_though_its_other_words_are_covered(kb_settings, question):
     result = answer(question, settings=kb_settings)
     assert result.abstained and "none of its documents mentions" in result.text, result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        # The retirement page pointer and the developer tier's "no SLA" are lines among other topics: the
+        # embedding rankings leave their passages out, keyword search alone finds them.
+        ("Exactly when is GPT-4o going to be retired?", "model retirement"),
+        ("Does the Azure OpenAI developer tier for fine-tuned models come with an uptime SLA?", "or an SLA"),
+    ],
+)
+def test_the_keyword_match_the_fusion_left_out_is_quoted_after_the_lead_never_as_it(kb_settings, question, wanted):
+    result = answer(question, settings=kb_settings)
+    support = {h.chunk.id for h in result.hits if h.support}
+    assert support and not result.abstained, [h.chunk.id for h in result.hits]
+    first, second = result.citations[0], result.citations[1]
+    assert first.chunk_id not in support, result.text
+    assert second.chunk_id in support and wanted in second.snippet, result.text
+    assert result.text.index(f"[{first.n}]") < result.text.index(f"[{second.n}]"), result.text

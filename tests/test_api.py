@@ -30,7 +30,9 @@ ANSWER_KEYS = {
     "fallback",
 }
 CITATION_KEYS = {"n", "title", "url", "source", "heading", "snippet", "date", "passage", "chunk_id", "spans"}
-HIT_KEYS = set("rank chunk_id source title heading kind score dense_score bm25_score date url text via_link".split())
+HIT_KEYS = set(
+    "rank chunk_id source title heading kind score dense_score bm25_score date url text via_link support".split()
+)
 
 
 def test_public_names():

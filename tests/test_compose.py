@@ -629,3 +629,59 @@ def test_a_counterpart_leads_only_when_it_says_what_changed_on_the_point_asked(
     stale = _article("The speech models, currently in preview, transcribe audio files.", stale_score)
     new = _page(new_text, new_score)
     assert _with_link([best, stale, new], stale, new)[0] == best.sentence.text
+
+
+def _support(evidence: Evidence) -> Evidence:
+    """The same statement from a passage found by its keywords alone (retrieval's Hit.support)."""
+    return replace(evidence, hit=replace(evidence.hit, support=True))
+
+
+def test_a_support_statement_follows_the_lead_and_never_decides_the_verdict():
+    lead = _page("Azure OpenAI keeps stored completions for 30 days.", 0.4)
+    other = _page("Stored completions can be deleted at any time.", 0.35)
+    third = _page("Stored completions are encrypted at rest.", 0.3)
+    # Scored above the lead and negated: led with, it would turn the verdict to No.
+    backing = _support(_page("Stored completions are not available to other customers.", 0.6))
+    question = read_question("Does Azure OpenAI keep stored completions?")
+    composed = compose(question, [backing, lead, other, third], PAGE, SPAN)
+    assert composed.evidence == [lead, backing, other, third]  # added: the last statement may hold the answer
+    assert composed.text.startswith("Yes — Azure OpenAI keeps stored completions for 30 days [1].")
+
+
+def test_a_newer_support_statement_does_not_take_the_place_of_the_current_fact():
+    old = _article("Azure OpenAI is available exclusively to enterprise customers.", 0.5)
+    new = _page("All Azure customers are eligible to use Azure OpenAI.", 0.45)
+    backing = _support(_page("Azure OpenAI is available to customers in every Azure region listed.", 0.5))
+    question = read_question("Who can use Azure OpenAI?")
+    composed = compose(question, [backing, old, new], PAGE, SPAN)
+    assert composed.evidence == [new, backing, old]
+
+
+def test_a_partial_answer_quotes_the_support_statement_after_what_it_says_first():
+    from azcompare.answering.compose import partial
+
+    lead = _page("Global Standard deployments use the global infrastructure of Azure.", 0.4)
+    other = _page("Maximum standard deployments per resource: 32.", 0.3)
+    backing = _support(_page("The developer tier doesn't include an SLA.", 0.45))
+    question = read_question("What uptime does the SLA guarantee for Global Standard?")
+    composed = partial(question, ["an SLA figure"], [backing, lead, other], PAGE, SPAN, [])
+    assert composed.evidence == [lead, backing, other]
+    assert composed.text.startswith("The knowledge base does not give an SLA figure. What it says on the topic: Global")
+
+
+def test_a_support_statement_is_quoted_only_when_it_adds_a_question_term_and_holds_as_much_of_the_question():
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import backing
+
+    kb = SimpleNamespace(idf=lambda term: 1.0, forms=lambda key: frozenset({key}))
+    question = "How many training jobs can run at once per resource?"
+    lead = replace(_page("Fine-tuning is available for several models per resource.", 0.4), coverage=0.2)
+    adds = _support(replace(_page("Running training jobs per resource: 3.", 0.3), coverage=0.5))
+    repeats = _support(replace(_page("Models per resource vary.", 0.35), coverage=0.3))  # no term the lead lacks
+    covers_less = _support(replace(_page("Training quotas differ.", 0.36), coverage=0.1))
+    weak = _support(replace(_page("Queued training jobs per resource: 20.", 0.1), coverage=0.5))
+    assert backing([lead], [repeats, covers_less, adds], question, kb, floor=0.24) == [adds]
+    assert backing([lead], [repeats, covers_less], question, kb, floor=0.24) == []
+    assert backing([lead], [weak], question, kb, floor=0.24) == []  # under the floor: not relevant enough
+    assert backing([], [adds], question, kb, floor=0.0) == []

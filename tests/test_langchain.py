@@ -28,10 +28,12 @@ def test_the_retriever_returns_the_passages_answer_draws_from_in_rank_order(kb_s
     assert all(isinstance(d, Document) for d in docs)
     assert [d.metadata["rank"] for d in docs] == [1, 2, 3, 4]
     assert all(set(d.metadata) == METADATA for d in docs)
-    # The same retrieval as answer(): its hits are these passages, in this order.
+    # The same retrieval as answer(): its ranked hits are these passages, in this order (after them come the
+    # passages it may quote only in support, Hit.support, and the newer ones linked to them, Hit.via_link).
     result = answer(QUESTION, settings=kb_settings, top_k=4)
-    assert [d.id for d in docs] == [h.chunk.id for h in result.hits]
-    assert [d.page_content for d in docs] == [h.chunk.text for h in result.hits]
+    ranked = [h for h in result.hits if not (h.support or h.via_link)]
+    assert [d.id for d in docs] == [h.chunk.id for h in ranked]
+    assert [d.page_content for d in docs] == [h.chunk.text for h in ranked]
     cited = {c.chunk_id for c in result.citations}
     assert cited and cited <= {d.metadata["chunk_id"] for d in docs}
     top = docs[0].metadata

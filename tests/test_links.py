@@ -133,11 +133,11 @@ def test_retrieval_appends_the_newer_counterparts_of_an_old_passage(kb):
     old_hits = [h for h in result.hits if kb.newer(h.chunk.id)]
     assert old_hits, [h.chunk.id for h in result.hits]
     assert result.linked and result.links
-    hit_ids = {h.chunk.id for h in result.hits}
+    hit_ids = {h.chunk.id for h in result.hits + result.keyword}  # the keyword match's counterparts follow too
     for hit in result.linked:
         assert hit.via_link in hit_ids and hit.chunk.id not in hit_ids
         assert hit.chunk.id in {link.new_chunk_id for link in kb.newer(hit.via_link)}
-    assert result.all_hits == result.hits + result.linked
+    assert result.all_hits == result.hits + result.keyword + result.linked
     assert [h.rank for h in result.all_hits] == list(range(1, len(result.all_hits) + 1))
 
 

@@ -186,3 +186,32 @@ def test_a_question_using_a_defined_abbreviation_finds_the_passage_that_spells_i
     hits = kb.search("How many PTUs can one deployment have?", top_k=8, candidates=30, rrf_k=60, weights=(1, 1, 2)).hits
     ranks = [h.rank for h in hits if "provisioned throughput units per deployment" in h.chunk.text]
     assert ranks and ranks[0] <= 2, ranks
+
+
+def test_the_best_keyword_match_the_fusion_leaves_out_follows_the_hits(kb):
+    # The page's pointer to the retirement guide is a short line the embeddings rank low for this wording.
+    question = "Exactly when is GPT-4o going to be retired?"
+    result = kb.search(question, top_k=5, candidates=30, rrf_k=60, weights=(1, 1, 2))
+    best = kb.chunks[kb.keyword_search(question, 5)[0][0]]
+    assert len(result.hits) == 5 and best.id not in {h.chunk.id for h in result.hits}
+    assert [h.chunk.id for h in result.keyword] == [best.id] and "model retirement" in best.text
+    assert result.keyword[0].rank == 6 and result.all_hits[5] is result.keyword[0]
+    assert result.keyword[0].support and not any(h.support for h in result.hits)  # only the fused hits may lead
+
+
+def test_the_best_keyword_match_is_not_added_when_retrieved_or_only_a_stale_copy():
+    from types import SimpleNamespace
+
+    chunks = [
+        Chunk(id="new#0", doc_id="new", title="New", text="Keys rotate every 90 days."),
+        Chunk(id="old#0", doc_id="old", title="Old", text="Keys rotate every 30 days."),
+        Chunk(id="other#0", doc_id="other", title="Other", text="Rotation of keys is manual."),
+    ]
+    link = SimpleNamespace(new_chunk_id="new#0")  # all that is read of a Link here
+    kb = SimpleNamespace(chunks=chunks, _links={"old#0": [link]})
+    best = KnowledgeBase._keyword_best
+    assert best(kb, [0], [(2, 5.0)]) == [2]  # left out by the fusion: added
+    assert best(kb, [2], [(2, 5.0)]) == []  # already a hit
+    assert best(kb, [0], [(1, 5.0)]) == []  # an older copy of a hit
+    assert best(kb, [2], [(1, 5.0)]) == [1]  # an older passage whose newer one is not retrieved
+    assert best(kb, [0], []) == []

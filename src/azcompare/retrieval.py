@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from itertools import combinations
 from pathlib import Path
@@ -86,6 +86,7 @@ _DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6}?)\(([A-Z][A-Za-z]{1,6})\)")
 class SearchResult:
     """Ranked hits plus what the answerer needs to judge them.
 
+    `keyword` holds the best keyword match when the fusion left it out of the hits (see `_keyword_best`).
     `linked` holds the newer passages on the same point as the older passages among the hits (each
     Hit's `via_link` names the older chunk), `links` the links that brought them.
     """
@@ -96,11 +97,12 @@ class SearchResult:
     best_dense: float = 0.0
     linked: list[Hit] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    keyword: list[Hit] = field(default_factory=list)
 
     @property
     def all_hits(self) -> list[Hit]:
-        """The hits, then the newer passages linked to them."""
-        return self.hits + self.linked
+        """The hits, the best keyword match the fusion left out, then the newer passages linked to them."""
+        return self.hits + self.keyword + self.linked
 
 
 @dataclass(frozen=True)
@@ -404,16 +406,18 @@ class KnowledgeBase:
             max_per_doc,
         )
         order = self._with_required(order, keyword, required, top_k)
-        hits = [
+        found = [
             Hit(
                 chunk=self.chunks[i],
-                score=score[i],
+                score=score.get(i, 0.0),
                 rank=rank + 1,
                 dense_score=dense_by.get(i),
                 bm25_score=bm25_by.get(i),
+                support=rank >= len(order),  # the keyword match: quoted after the lead only (Hit.support)
             )
-            for rank, i in enumerate(order)
+            for rank, i in enumerate(order + self._keyword_best(order, keyword))
         ]
+        hits, extra = found[: len(order)], found[len(order) :]
         timings["embed_ms"] = (t1 - t0) * 1000
         timings["vector_search_ms"] = (t2 - t1) * 1000
         timings["keyword_search_ms"] = (t3 - t2) * 1000
@@ -426,11 +430,36 @@ class KnowledgeBase:
         if unscored:
             best = max(best, self._exact_similarity(unscored, embedding))
         t4 = time.perf_counter()
-        linked, links = self.linked_hits(hits)
+        linked, links = self.linked_hits(found)
+        support = {h.chunk.id for h in extra}
+        linked = [replace(h, support=True) if h.via_link in support else h for h in linked]
         timings["links_ms"] = (time.perf_counter() - t4) * 1000
         return SearchResult(
-            hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
+            hits=hits,
+            query_vector=embedding,
+            timings=timings,
+            best_dense=best,
+            linked=linked,
+            links=links,
+            keyword=extra,
         )
+
+    def _keyword_best(self, order: list[int], keyword: list[tuple[int, float]]) -> list[int]:
+        """The best keyword match, when the fusion left it out of `order` (else nothing).
+
+        A passage that holds the question's rare words but says them in a list, a table or among other
+        topics ranks low by embedding, and two embedding rankings outvote one keyword ranking in the
+        fusion: it then reaches no hit though no other passage matches the words as well. It is added
+        after the hits rather than in place of one. An older passage whose newer counterpart is already
+        among the hits is not: it would add only the stale version of what the hits say.
+        """
+        if not keyword or keyword[0][0] in order:
+            return []
+        best = keyword[0][0]
+        retrieved = {self.chunks[i].id for i in order}
+        if any(link.new_chunk_id in retrieved for link in self._links.get(self.chunks[best].id, [])):
+            return []
+        return [best]
 
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage

@@ -64,6 +64,8 @@ class Hit:
     dense_score: float | None = None
     bm25_score: float | None = None
     via_link: str = ""  # the id of the retrieved older passage this newer one was brought in for
+    # Brought in by its keywords alone (or linked to such a passage): the answerer quotes it after the lead only.
+    support: bool = False
 
     @property
     def source(self) -> str:
@@ -89,6 +91,7 @@ class Hit:
             "url": c.url,
             "text": c.text,
             "via_link": self.via_link,
+            "support": self.support,
         }
 
 

@@ -29,6 +29,11 @@ class Evidence:
     def key(self) -> tuple[str, tuple[tuple[int, int], ...]]:
         return self.hit.chunk.id, self.sentence.spans
 
+    @property
+    def support(self) -> bool:
+        """Whether this may only back the lead, never be it (a passage found by its keywords alone: Hit.support)."""
+        return self.hit.support
+
 
 def cite(evidence: Evidence, n: int) -> Citation:
     """The citation for one piece of evidence, numbered n."""

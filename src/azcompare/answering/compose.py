@@ -95,12 +95,13 @@ def compose(
     """The answer to `ask` from the chosen evidence (best first).
 
     `renames` holds (former, current) names: the question used a former name, so the answer first
-    says what it is called now.
+    says what it is called now. A support statement among `chosen` (Evidence.support) follows the lead.
     """
-    ordered = _value_first(ask, chosen)
+    ordered = _value_first(ask, [e for e in chosen if not e.support])
     keep_rows = asks_about_openai_too(ask.question)
     if not asks_about_openai_only(ask.question):
         ordered = current_first(ordered, span_days, keep_rows)
+    ordered = _support_after_lead(ordered, chosen)
     statements = label_stale(ordered, newest, span_days, keep_rows)
     if statements:
         lead, first = statements[0]
@@ -119,7 +120,8 @@ def partial(
 ) -> Composed:
     """Say what the knowledge base lacks of what was asked, then what it does say, then where to look
     (the first cited page with an address, else the best retrieved one: `urls`)."""
-    statements = label_stale(current_first(chosen[:2], span_days), newest, span_days)
+    lead = current_first([e for e in chosen if not e.support][:2], span_days)
+    statements = label_stale(_support_after_lead(lead, chosen), newest, span_days)
     text, citations = render(statements)
     what = _join(missing)
     lines = [f"The knowledge base does not give {what}."]
@@ -129,6 +131,13 @@ def partial(
     if where:
         lines.append(f"For {what}, check the current page: {where[0]}")
     return Composed(" ".join(lines), citations, [e for _, e in statements])
+
+
+def _support_after_lead(ordered: list[Evidence], chosen: list[Evidence]) -> list[Evidence]:
+    """`ordered` (the statements that may lead, in answer order) with the support statements of `chosen` right
+    after the lead: support backs the lead, so it never decides a verdict nor states the current fact first.
+    It is added rather than put in place of a statement: the one it would push out may hold the answer."""
+    return ordered[:1] + [e for e in chosen if e.support] + ordered[1:]
 
 
 def verdict(ask: Ask, evidence: Evidence) -> str:

@@ -110,10 +110,7 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
     share of the question's terms (weighted by rarity) the sentence holds, its heading counting half.
     Sentences that only point elsewhere ("For more information, see ...") count half.
     """
-    weights: dict[str, float] = {}
-    for term in terms(question):
-        key = match_key(term)
-        weights[key] = max(weights.get(key, 0.0), kb.idf(term))
+    weights = question_weights(question, kb)
     total = sum(weights.values()) or 1.0
     # Each question term matches every form of its word the passages hold ("compliance" matches "complies").
     forms = {k: kb.forms(k) for k in weights}
@@ -149,6 +146,47 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
     # Copies of one statement score alike: the newest source's copy comes first, so that it is the one quoted.
     scored.sort(key=lambda e: (-e.score, -_ordinal(e.hit.chunk.date), e.hit.rank, e.sentence.spans))
     return scored
+
+
+def question_weights(question: str, kb: KnowledgeBase) -> dict[str, float]:
+    """The question's terms (as match keys), each weighted by its rarity in the knowledge base."""
+    weights: dict[str, float] = {}
+    for term in terms(question):
+        key = match_key(term)
+        weights[key] = max(weights.get(key, 0.0), kb.idf(term))
+    return weights
+
+
+def _question_terms_in(text: str, question: str, kb: KnowledgeBase) -> set[str]:
+    """The question's terms (match keys) that `text` holds in some form of the word."""
+    keys = {match_key(t) for t in terms(text)}
+    return {k for k in question_weights(question, kb) if not keys.isdisjoint(kb.forms(k))}
+
+
+def backing(
+    chosen: list[Evidence], support: list[Evidence], question: str, kb: KnowledgeBase, floor: float
+) -> list[Evidence]:
+    """The best support statement (see Evidence.support) to quote after the chosen lead, if one is relevant
+    enough to be quoted (`floor`) and holds a term of the question the lead does not; else none.
+
+    A passage found by its keywords alone often states the one detail the question asks for among other
+    topics; quoted after the lead it completes the answer, where leading with it would answer off the point.
+    """
+    if not chosen:
+        return []
+    lead = _question_terms_in(chosen[0].sentence.text, question, kb)
+    quoted = [terms(e.sentence.text) for e in chosen]
+    for e in support:
+        if e.score < floor:
+            break
+        if e.coverage < chosen[0].coverage:  # found by its keywords: it must hold at least as much of the question
+            continue
+        if is_revision_note(e.sentence.text) or not _question_terms_in(e.sentence.text, question, kb) - lead:
+            continue
+        if any(_overlap(terms(e.sentence.text), t) >= DUPLICATE_OVERLAP for t in quoted):
+            continue
+        return [e]
+    return []
 
 
 def _lists_score_as_one(scored: list[Evidence]) -> list[Evidence]:
@@ -214,19 +252,24 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     ask = read_question(question)
     strength = evidence_strength(result)
     # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
-    scored = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
+    every = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
+    # Support statements show that the sources hold what was asked for, but never lead (Evidence.support).
+    scored = [e for e in every if not e.support]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     threshold = settings.abstain_threshold * (1.0 if ask.english else OTHER_LANGUAGE_FACTOR)
     if strength < threshold or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
-    best = [e.sentence.text for e in scored[:FIGURE_SENTENCES]] + _in_best_passage(ask, scored)
-    missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, scored)
+    best = [e.sentence.text for e in every[:FIGURE_SENTENCES]] + _in_best_passage(ask, scored)
+    missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, every)
     if missing and ask.shape == "yes_no" and (row := _row_of_other_regions(ask, missing, scored)):
         missing, scored = [], _promote(scored, [row])  # the row decides: not offered in the region asked for
     newest = kb.newest_date
     renames = renamed_in(question, settings)
+    support = [e for e in every if e.support]
+    floor = RELATIVE_CUTOFF * scored[0].score
     if missing:
-        chosen = with_context(select_evidence([e for e in scored if not is_revision_note(e.sentence.text)], 2), kb)
+        chosen = select_evidence([e for e in scored if not is_revision_note(e.sentence.text)], 2)
+        chosen = with_context(chosen + backing(chosen, support, question, kb, floor), kb)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
     elif ask.shape == "howto" and (
@@ -244,11 +287,12 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         )
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
-        chosen = with_context(chosen, kb)
         side_by_side = ask.shape == "compare" and not compares_other_things(question)
+        extra = with_context(backing(chosen, support, question, kb, floor), kb)
+        chosen = with_context(chosen, kb)
         table = comparison(chosen, settings.dated_span_days) if side_by_side else None
         composed = table or compose(
-            ask, chosen[: settings.max_answer_sentences], newest, settings.dated_span_days, renames
+            ask, chosen[: settings.max_answer_sentences] + extra, newest, settings.dated_span_days, renames
         )
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
