@@ -1,0 +1,93 @@
+"""A verdict word only in front of a statement that decides the question (answering/decides.py, compose.verdict)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from azcompare.answering.citations import Evidence
+from azcompare.answering.compose import compose
+from azcompare.answering.decides import asked_verb, decides
+from azcompare.answering.question import read_question
+from azcompare.text import Sentence
+from azcompare.types import Chunk, Hit
+
+PAGE = dt.date(2025, 11, 26)
+
+
+def _lead(question: str, statement: str) -> str:
+    chunk = Chunk(id="page#0", doc_id="page", title="A page", text=statement, date=PAGE)
+    evidence = Evidence(Hit(chunk=chunk, score=0.5, rank=1), Sentence(statement, ((0, len(statement)),)), 0.5, 0.5)
+    return compose(read_question(question), [evidence], PAGE, 365).text
+
+
+@pytest.mark.parametrize(
+    ("clause", "verb"),
+    [
+        ("Can we turn the abuse monitoring off for our tenant?", "turn"),
+        ("Do I have to prove a business need to Microsoft first?", "prove"),
+        ("Is there a way to block developers from picking batch deployments?", "block"),
+        ("Does the service still re-index the files every night?", None),  # the subject is no pronoun nor service
+        ("Does Azure OpenAI support customer-managed keys?", None),  # a light verb: its object is the point
+        ("Are the embeddings kept in the region?", None),  # a copula: its complement is the point
+        ("Will OpenAI ever re-encrypt stored files?", "re-encrypt"),
+    ],
+)
+def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
+    assert asked_verb(clause) == verb
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "decided"),
+    [
+        # The topic without the predicate: abuse monitoring is named, turning it off is not.
+        (
+            "Can we turn abuse monitoring off for our resource?",
+            "Abuse monitoring reviews flagged prompts with automated systems.",
+            False,
+        ),
+        (
+            "Can we turn abuse monitoring off for our resource?",
+            "Customers may apply to disable abuse monitoring.",
+            True,
+        ),
+        # A synonym the statement uses for the asked verb ("see" / "view").
+        ("Can they see the usage reports?", "The role can view usage reports in the portal.", True),
+        ("Can they see the usage reports?", "The role grants write access to deployments.", False),
+        # A light verb asks about its object.
+        ("Does OpenAI offer batch endpoints?", "Batch endpoints are available for every model.", True),
+        ("Does OpenAI offer batch endpoints?", "Fine-tuning jobs run in the background.", False),
+        # A clause that only refers back is read with what the message said before it.
+        ("A blog says prompts are logged forever. Is that still true?", "Prompts are not logged after 30 days.", True),
+    ],
+)
+def test_a_statement_decides_when_it_speaks_to_the_asked_predicate(question, statement, decided):
+    assert decides(question, statement) is decided
+
+
+def test_a_statement_about_the_topic_but_not_the_predicate_leads_without_a_verdict_word():
+    question = "Can we turn abuse monitoring off for our resource?"
+    assert _lead(question, "Abuse monitoring reviews flagged prompts with automated systems.").startswith("Abuse")
+    assert _lead(question, "Customers can apply to disable abuse monitoring.").startswith("Yes — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [("Is the realtime audio model still in preview?", "No"), ("Is the realtime audio model available?", "Yes")],
+)
+def test_a_generally_available_statement_answers_a_question_about_preview_with_no(question, verdict):
+    assert _lead(question, "The realtime audio model is now generally available.").startswith(f"{verdict} — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Can the OpenAI API be reached through Azure ExpressRoute?", "No"),  # Azure names a product, not the service
+        ("Can Azure OpenAI be reached through ExpressRoute?", "Yes"),
+        ("Can Azure's OpenAI service be reached through ExpressRoute?", "Yes"),
+    ],
+)
+def test_a_matrix_row_answers_for_the_service_the_question_names(question, verdict):
+    row = "Network Security, ExpressRoute: OpenAI no; Azure OpenAI yes"
+    assert _lead(question, row).startswith(f"{verdict} — ")
