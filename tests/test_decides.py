@@ -91,3 +91,15 @@ def test_a_generally_available_statement_answers_a_question_about_preview_with_n
 def test_a_matrix_row_answers_for_the_service_the_question_names(question, verdict):
     row = "Network Security, ExpressRoute: OpenAI no; Azure OpenAI yes"
     assert _lead(question, row).startswith(f"{verdict} — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "start"),
+    [
+        ("Can every role view quota in the portal?", "It depends — "),  # the row's point: yes for some roles
+        ("Is the Usage Reader role part of Azure AI Services?", "View quota"),  # only its columns are named
+    ],
+)
+def test_a_row_of_check_marks_decides_only_a_question_about_its_label(question, start):
+    row = "View quota in the portal: Usage Reader yes; Deployment Contributor no"
+    assert _lead(question, row).startswith(start)
