@@ -58,6 +58,9 @@ def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
         # A light verb asks about its object.
         ("Does OpenAI offer batch endpoints?", "Batch endpoints are available for every model.", True),
         ("Does OpenAI offer batch endpoints?", "Fine-tuning jobs run in the background.", False),
+        # A purpose after the predicate is not what is asked.
+        ("Can our app call a private endpoint so traffic stays internal?", "Allow traffic from the subnet.", False),
+        ("Can our app call a private endpoint so traffic stays internal?", "Private endpoints are supported.", True),
         # A clause that only refers back is read with what the message said before it.
         ("A blog says prompts are logged forever. Is that still true?", "Prompts are not logged after 30 days.", True),
     ],

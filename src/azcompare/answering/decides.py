@@ -41,13 +41,20 @@ _REFERS_BACK = re.compile(
     re.IGNORECASE,
 )
 _WITHOUT = re.compile(r"\bwithout\b.*", re.IGNORECASE)
+# A purpose or reason after the predicate ("… a private endpoint so traffic stays private?") is not what is asked.
+_PURPOSE = re.compile(r",?\s+(?:so(?: that)?|because|in order to|since)\s.*", re.IGNORECASE)
 # Verbs whose object says what is asked: "does it support X", "can we use X", "do we get X".
 _LIGHT_VERBS = frozenset(
     "support supports use call access get give provide offer have has allow let enable work do make need require "
     "run be include come go".split()
 )
-# Words of a question that name no part of its predicate: the services and manner adverbs.
-_NOT_PREDICATE = frozenset(tokenize("openai azure microsoft foundry service completely fully entirely really"))
+# Words of a question that name no part of its object: the services, manner adverbs and the light verbs.
+_NOT_OBJECT = frozenset(
+    match_key(t)
+    for t in tokenize(
+        "openai azure microsoft foundry service completely fully entirely really " + " ".join(_LIGHT_VERBS)
+    )
+)
 # Verbs a statement says in other words ("see" the quota / "view" quota allocations), as stems' match keys.
 _SYNONYMS = tuple(
     frozenset(match_key(t) for t in tokenize(group))
@@ -95,8 +102,8 @@ def decides(question: str, statement: str) -> bool:
     if verb_keys and not _holds(have, _with_synonyms(verb_keys)):
         return False
     # What is done without ("… without an API key?") is answered by the alternative a statement names.
-    rest = {match_key(t) for t in terms(_WITHOUT.sub("", clause))} - verb_keys - {match_key(t) for t in _NOT_PREDICATE}
-    rest -= {match_key(t) for t in tokenize(" ".join(_LIGHT_VERBS))}
+    object_text = _PURPOSE.sub("", _WITHOUT.sub("", clause))
+    rest = {match_key(t) for t in terms(object_text)} - verb_keys - _NOT_OBJECT
     return not rest or _holds(have, rest)
 
 
