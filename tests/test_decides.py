@@ -32,6 +32,8 @@ def _lead(question: str, statement: str) -> str:
         ("Does Azure OpenAI support customer-managed keys?", None),  # a light verb: its object is the point
         ("Are the embeddings kept in the region?", None),  # a copula: its complement is the point
         ("Will OpenAI ever re-encrypt stored files?", "re-encrypt"),
+        ("Do we still need to apply again for the new model?", "apply"),  # a verb ending in "ly"
+        ("Can we quickly supply our own keys?", "supply"),
     ],
 )
 def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):

@@ -29,9 +29,11 @@ _WAY_TO = re.compile(
     r"^(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:way|option|setting|means|method|mechanism)\s+(?:for\s+\w+\s+)?to\s+",
     re.IGNORECASE,
 )
-# Between the subject and the verb: adverbs and modal phrases ("still", "ever", "have to", "be able to").
+# Between the subject and the verb: adverbs and modal phrases ("still", "ever", "have to", "be able to"); an
+# adverb ends in "ly", but "apply" and "supply" are verbs.
 _BEFORE_VERB = re.compile(
-    r"^(?:still|ever|also|even|really|actually|already|just|then|now|\w+ly|ha(?:ve|s) to|needs? to|be able to)\s+",
+    r"^(?:still|ever|also|even|really|actually|already|just|then|now|\w{2,}[^p]ly|"
+    r"ha(?:ve|s) to|needs? to|be able to)\s+",
     re.IGNORECASE,
 )
 # A clause about what the message said before it ("… says X. Is that still true?", "Is this still the case?").
@@ -48,11 +50,12 @@ _LIGHT_VERBS = frozenset(
     "support supports use call access get give provide offer have has allow let enable work do make need require "
     "run be include come go".split()
 )
-# Words of a question that name no part of its object: the services, manner adverbs and the light verbs.
+# Words of a question that name no part of its object: the services, adverbs and the light verbs.
 _NOT_OBJECT = frozenset(
     match_key(t)
     for t in tokenize(
-        "openai azure microsoft foundry service completely fully entirely really " + " ".join(_LIGHT_VERBS)
+        "openai azure microsoft foundry service still ever already completely fully entirely really "
+        + " ".join(_LIGHT_VERBS)
     )
 )
 # Verbs a statement says in other words ("see" the quota / "view" quota allocations), as stems' match keys.
