@@ -108,3 +108,22 @@ def test_a_matrix_row_answers_for_the_service_the_question_names(question, verdi
 def test_a_row_of_check_marks_decides_only_a_question_about_its_label(question, start):
     row = "View quota in the portal: Usage Reader yes; Deployment Contributor no"
     assert _lead(question, row).startswith(start)
+
+
+def _current(text: str) -> Evidence:
+    chunk = Chunk(id=f"{text[:8]}#0", doc_id=text[:8], title="A page", text=text, date=PAGE)
+    return Evidence(Hit(chunk=chunk, score=0.4, rank=2), Sentence(text, ((0, len(text)),)), 0.4, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("second", "verdict"),
+    [
+        ("The realtime audio model with the mobile SDKs is in preview.", "It depends"),
+        ("The realtime audio model is billed per token.", "No"),  # says nothing about preview
+    ],
+)
+def test_generally_available_in_one_way_and_in_preview_in_another_depends(second, verdict):
+    question = read_question("Is the realtime audio model in preview?")
+    lead = _current("The realtime audio model is now generally available.")
+    text = compose(question, [lead, _current(second)], PAGE, 365).text
+    assert text.startswith(f"{verdict} — "), text

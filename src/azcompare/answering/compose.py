@@ -75,6 +75,7 @@ _LOSS = re.compile(
     r"rejected|inaccessible|no longer)\b",
     re.IGNORECASE,
 )
+_PREVIEW = re.compile(r"\b(in|is a|as a) (\w+ )?(preview|beta)\b", re.IGNORECASE)
 _GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
 
@@ -110,6 +111,8 @@ def compose(
             if current.lower() in first.sentence.text.lower():
                 lead = f"{former} is now {current}: {_lower_first(lead)}"
         word = verdict(ask, first) if ask.shape == "yes_no" else None
+        if word == "No" and _still_in_preview(ask, [e for _, e in statements], newest, span_days):
+            word = "It depends"  # generally available in one way, in preview in another
         if word:
             lead = f"{word} — {_lower_first(lead) if lead.startswith(('The ', 'According')) else lead}"
         statements[0] = (lead, first)
@@ -182,6 +185,17 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         if _GOES_ON.search(point):
             return "No"
     return "No" if NEGATION.search(point) else "Yes"
+
+
+def _still_in_preview(ask: Ask, quoted: list[Evidence], newest: dt.date | None, span_days: int) -> bool:
+    """Whether the lead says generally available what the question calls preview while another current statement
+    quoted with it says it is in preview ("DALL-E 3 is generally available" / "… with the client SDKs is in
+    preview"). An older source's "preview" is the stale claim the change replaced (label_stale shows it)."""
+    clause = asked_clause(ask.question)
+    if not quoted or not now_generally_available(clause, quoted[0].sentence.text):
+        return False
+    current = [e.sentence.text for e in quoted[1:] if not _is_old(e.hit.chunk, newest, span_days)]
+    return any(_PREVIEW.search(t) and not NEGATION.search(t) and decides(ask.question, t) for t in current)
 
 
 def _asked_service(question: str) -> str:
