@@ -34,6 +34,8 @@ def _lead(question: str, statement: str) -> str:
         ("Will OpenAI ever re-encrypt stored files?", "re-encrypt"),
         ("Do we still need to apply again for the new model?", "apply"),  # a verb ending in "ly"
         ("Can we quickly supply our own keys?", "supply"),
+        ("Can Microsoft employees read our prompts?", None),  # "employees" goes on naming the subject
+        ("Can the Azure OpenAI playground export chats?", "export"),
     ],
 )
 def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
@@ -57,6 +59,7 @@ def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
         # A synonym the statement uses for the asked verb ("see" / "view").
         ("Can they see the usage reports?", "The role can view usage reports in the portal.", True),
         ("Can they see the usage reports?", "The role grants write access to deployments.", False),
+        ("Will Microsoft look at our prompts?", "Authorized employees may review flagged prompts.", True),
         # A light verb asks about its object.
         ("Does OpenAI offer batch endpoints?", "Batch endpoints are available for every model.", True),
         ("Does OpenAI offer batch endpoints?", "Fine-tuning jobs run in the background.", False),

@@ -21,7 +21,8 @@ _DO_OR_MODAL = re.compile(r"^(?:do|does|did|can|could|will|would|should|may|migh
 # A subject the verb follows directly: a pronoun or a service ("can we …", "does Azure OpenAI's API …").
 _SUBJECT = re.compile(
     r"^(?:i|we|you|they|it|he|she|one|someone|anyone|people|users?|customers?|"
-    r"(?:the\s+|our\s+|my\s+)?(?:azure\s+)?openai(?:['’]s)?(?:\s+own)?(?:\s+(?:api|service))?|microsoft|foundry)\s+",
+    r"(?:the\s+|our\s+|my\s+)?(?:azure\s+)?(?:openai|microsoft|foundry)(?:['’]s)?(?:\s+own)?"
+    r"(?:\s+(?:api|service|studio|portal|playground|resource|deployment|model|endpoint))?)\s+",
     re.IGNORECASE,
 )
 # "is there a way to …", "is there an option for us to …": the verb after "to" is the predicate.
@@ -48,7 +49,7 @@ _PURPOSE = re.compile(r",?\s+(?:so(?: that)?|because|in order to|since)\s.*", re
 # Verbs whose object says what is asked: "does it support X", "can we use X", "do we get X".
 _LIGHT_VERBS = frozenset(
     "support supports use call access get give provide offer have has allow let enable work do make need require "
-    "run be include come go".split()
+    "run be include come go bring".split()
 )
 # Words of a question that name no part of its object: the services, adverbs and the light verbs.
 _NOT_OBJECT = frozenset(
@@ -62,7 +63,7 @@ _NOT_OBJECT = frozenset(
 _SYNONYMS = tuple(
     frozenset(match_key(t) for t in tokenize(group))
     for group in (
-        "see view read",
+        "see view read look review inspect",
         "switch turn disable deactivate opt",
         "stop block restrict prevent deny disallow",
         "apply register registration request",
@@ -70,6 +71,8 @@ _SYNONYMS = tuple(
         "share shared available expose",
         "change modify configure adjust customize",
         "raise increase",
+        "store retain save persist log keep",
+        "pay bill charge",
     )
 )
 
@@ -87,7 +90,9 @@ def asked_verb(clause: str) -> str | None:
     while before := _BEFORE_VERB.match(rest):
         rest = rest[before.end() :]
     word = re.match(r"[a-z]+(?:-[a-z]+)*", rest.lower())  # "re-encrypt" is one verb
-    if not word or word.group() in _LIGHT_VERBS:
+    # After "do" or a modal a verb has its plain form: "Microsoft employees", "OpenAI models" go on naming the
+    # subject ("access", "process" and "focus" are verbs).
+    if not word or word.group() in _LIGHT_VERBS or re.search(r"[^su]s$", word.group()):
         return None
     return word.group()
 
