@@ -113,6 +113,11 @@ def test_a_row_of_check_marks_decides_only_a_question_about_its_label(question, 
     assert _lead(question, row).startswith(start)
 
 
+def test_a_region_tables_row_decides_a_question_about_its_region():
+    row = "japaneast: o9-max, 2026-01-01 yes; o9-mini, 2026-01-01 no"
+    assert _lead("Can we run batch jobs in Japan East?", row).startswith("It depends — japaneast:")
+
+
 def _current(text: str) -> Evidence:
     chunk = Chunk(id=f"{text[:8]}#0", doc_id=text[:8], title="A page", text=text, date=PAGE)
     return Evidence(Hit(chunk=chunk, score=0.4, rank=2), Sentence(text, ((0, len(text)),)), 0.4, 0.5)

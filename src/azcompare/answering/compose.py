@@ -155,8 +155,9 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return "No"  # the model's regions, and the one asked for is not among them
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
-        if not decides(ask.question, text[: text.rfind(":")]):
-            return None  # the row's point, its label, is not what was asked: its columns' names do not decide
+        label = text[: text.rfind(":")]
+        if not (any(w.found_in(label) for w in ask.wants) or decides(ask.question, label)):
+            return None  # the row's label (its point, or the region asked for) is not what was asked
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
     if _KEEP.search(clause) and _NEEDED.search(text) and _NEW.search(text):
         return "No"  # something new is needed: what the asker has cannot be kept
