@@ -63,6 +63,14 @@ def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
         # A light verb asks about its object.
         ("Does OpenAI offer batch endpoints?", "Batch endpoints are available for every model.", True),
         ("Does OpenAI offer batch endpoints?", "Fine-tuning jobs run in the background.", False),
+        # The subject of a light verb is not what is asked of it.
+        ("Does batch processing have a daily cap?", "Batch processing runs within 24 hours.", False),
+        ("Does batch processing have a daily cap?", "The daily cap is 50 jobs.", True),
+        # An object that is a pronoun leaves the subject as what is asked.
+        ("Does every region support them?", "Rotating keys re-encrypts nothing.", False),
+        # A release status is decided only by a statement of one.
+        ("Are the speech models in preview?", "The speech models are billed per minute.", False),
+        ("Are the speech models in preview?", "The speech models are generally available.", True),
         # A purpose after the predicate is not what is asked.
         ("Can our app call a private endpoint so traffic stays internal?", "Allow traffic from the subnet.", False),
         ("Can our app call a private endpoint so traffic stays internal?", "Private endpoints are supported.", True),
@@ -135,3 +143,9 @@ def test_generally_available_in_one_way_and_in_preview_in_another_depends(second
     lead = _current("The realtime audio model is now generally available.")
     text = compose(question, [lead, _current(second)], PAGE, 365).text
     assert text.startswith(f"{verdict} — "), text
+
+
+def test_a_preview_statement_answers_a_question_about_general_availability_with_no():
+    assert _lead(
+        "Is the realtime audio model generally available?", "The realtime audio model is in preview."
+    ).startswith("No — ")

@@ -176,8 +176,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return None
     if _EVERY.search(clause) and not _ALL.search(text):
         return "It depends"  # asked about every one of them: a statement about some does not say yes for all
-    if now_generally_available(clause, text):
-        return "No"  # asked whether it is in preview: it is generally available
+    if now_generally_available(clause, text) or now_generally_available(text, clause):
+        return "No"  # asked whether it is in preview, it is generally available; or the other way round
     if _CONDITION.search(text):
         return "It depends"
     if loss:  # asked whether something is lost: a loss stated says yes

@@ -17,6 +17,10 @@ from collections.abc import Iterable
 from azcompare.answering.question import asked_clause
 from azcompare.text import SAME_WORD_PREFIX, match_key, terms, tokenize
 
+# A subject other than a pronoun or a service is at most this many words before its (light) verb.
+SUBJECT_WORDS = 4
+# A release status: a question about one is decided only by a statement of one.
+_STATUS = re.compile(r"\b(preview|beta|generally available|deprecated|retired|retirement)\b", re.IGNORECASE)
 _DO_OR_MODAL = re.compile(r"^(?:do|does|did|can|could|will|would|should|may|might|must)\s+", re.IGNORECASE)
 # A subject the verb follows directly: a pronoun or a service ("can we …", "does Azure OpenAI's API …").
 _SUBJECT = re.compile(
@@ -68,7 +72,7 @@ _SYNONYMS = tuple(
         "stop block restrict prevent deny disallow",
         "apply register registration request",
         "fill submit complete",
-        "share shared available expose",
+        "share shared available expose send transfer disclose",
         "change modify configure adjust customize",
         "raise increase",
         "store retain save persist log keep",
@@ -80,21 +84,33 @@ _SYNONYMS = tuple(
 def asked_verb(clause: str) -> str | None:
     """The main verb of a yes/no clause ("switch" of "Can we switch X off?"), None when it is a light verb or
     the clause has no plain subject before it (a copula question's predicate is its complement)."""
+    verb, _ = _verb_and_object(clause)
+    return None if verb is None or verb in _LIGHT_VERBS else verb
+
+
+def _verb_and_object(clause: str) -> tuple[str | None, str]:
+    """The clause's verb and what follows it (its object); (None, the clause) when no verb is found. After a
+    subject other than a pronoun or a service ("does provisioned throughput have …") only a light verb is
+    known for a verb: the words before it name the subject, not what is asked of it."""
     text = clause.strip()
     if way := _WAY_TO.match(text):
         rest = text[way.end() :]
     elif (aux := _DO_OR_MODAL.match(text)) and (subject := _SUBJECT.match(text[aux.end() :])):
         rest = text[aux.end() + subject.end() :]
+    elif aux:
+        words = text[aux.end() :].split()
+        light = next((i for i, w in enumerate(words[: SUBJECT_WORDS + 1]) if w.lower() in _LIGHT_VERBS), None)
+        return (None, text) if light is None else (words[light].lower(), " ".join(words[light + 1 :]))
     else:
-        return None
+        return None, text
     while before := _BEFORE_VERB.match(rest):
         rest = rest[before.end() :]
     word = re.match(r"[a-z]+(?:-[a-z]+)*", rest.lower())  # "re-encrypt" is one verb
     # After "do" or a modal a verb has its plain form: "Microsoft employees", "OpenAI models" go on naming the
     # subject ("access", "process" and "focus" are verbs).
-    if not word or word.group() in _LIGHT_VERBS or re.search(r"[^su]s$", word.group()):
-        return None
-    return word.group()
+    if not word or re.search(r"[^su]s$", word.group()):
+        return None, text
+    return word.group(), rest[word.end() :]
 
 
 def decides(question: str, statement: str) -> bool:
@@ -105,14 +121,22 @@ def decides(question: str, statement: str) -> bool:
     if _REFERS_BACK.match(clause):
         clause = question
     have = {match_key(t) for t in terms(statement)}
-    verb = asked_verb(clause)
-    verb_keys = {match_key(t) for t in tokenize(verb)} if verb else set()
+    verb, object_text = _verb_and_object(clause)
+    verb_keys = {match_key(t) for t in tokenize(verb)} if verb and verb not in _LIGHT_VERBS else set()
     if verb_keys and not _holds(have, _with_synonyms(verb_keys)):
         return False
-    # What is done without ("… without an API key?") is answered by the alternative a statement names.
-    object_text = _PURPOSE.sub("", _WITHOUT.sub("", clause))
-    rest = {match_key(t) for t in terms(object_text)} - verb_keys - _NOT_OBJECT
-    return not rest or _holds(have, rest)
+    if _STATUS.search(clause) and not _STATUS.search(statement):
+        return False  # asked for a status ("in preview?"): only a statement of a status decides it
+    # An object that is a pronoun ("does every feature support them?") leaves the subject as what is asked.
+    asked = _object_keys(object_text) - verb_keys or _object_keys(clause) - verb_keys
+    return not asked or _holds(have, asked)
+
+
+def _object_keys(text: str) -> set[str]:
+    """The match keys of what a clause asks about, beyond the services, adverbs and light verbs; what is done
+    without ("… without an API key?") is left out, as a statement answers it with the alternative, and so is a
+    purpose after the predicate."""
+    return {match_key(t) for t in terms(_PURPOSE.sub("", _WITHOUT.sub("", text)))} - _NOT_OBJECT
 
 
 def _with_synonyms(keys: set[str]) -> set[str]:
