@@ -5,8 +5,9 @@ content filtering off?" is not decided by "prompts are evaluated by content filt
 topic (content filtering) but not the predicate (switch off). The predicate is the question's main verb when one
 follows the auxiliary and a plain subject ("can we switch …", "do we have to show …", "is there a way to
 stop …"), unless it is a light verb whose object carries the meaning ("does it support private endpoints?");
-the rest of the asked clause, beyond the service names, is its object. A statement decides when it holds the
-verb (a form of it or a synonym) and a word of the object.
+what follows the verb, beyond the service names, is its object (the whole clause when no verb is found, or when
+the object is a pronoun). A statement decides when it holds the verb (a form of it or a synonym) and a word of
+the object; a question about a release status ("in preview?") only when it states one.
 """
 
 from __future__ import annotations
