@@ -216,10 +216,17 @@ def flips(old: str, new: str) -> bool:
 def changes(old: str, new: str) -> bool:
     """Whether one of the _TURNS holds: the old says the first, the newer says the second (and not the third),
     and the old does not already say the second (then nothing changed)."""
-    return any(
-        said.search(old) and says.search(new) and not unless.search(new) and not says.search(old)
-        for said, says, unless in _TURNS
-    )
+    return any(_turns(turn, old, new) for turn in _TURNS)
+
+
+def now_generally_available(old: str, new: str) -> bool:
+    """Whether `new` says generally available what `old` calls preview or beta (the first of the _TURNS)."""
+    return _turns(_TURNS[0], old, new)
+
+
+def _turns(turn: tuple[re.Pattern[str], ...], old: str, new: str) -> bool:
+    said, says, unless = turn
+    return bool(said.search(old) and says.search(new) and not unless.search(new) and not says.search(old))
 
 
 def is_links_section(heading: str) -> bool:

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
+from azcompare.answering.decides import decides
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
+from azcompare.links import now_generally_available
 from azcompare.text import NEGATION
 from azcompare.types import Chunk, Citation
 
@@ -73,6 +75,7 @@ _LOSS = re.compile(
     r"rejected|inaccessible|no longer)\b",
     re.IGNORECASE,
 )
+_PREVIEW = re.compile(r"\b(in|is a|as a) (\w+ )?(preview|beta)\b", re.IGNORECASE)
 _GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
 
@@ -108,8 +111,11 @@ def compose(
         for former, current in renames:
             if current.lower() in first.sentence.text.lower():
                 lead = f"{former} is now {current}: {_lower_first(lead)}"
-        if ask.shape == "yes_no":
-            lead = f"{verdict(ask, first)} — {_lower_first(lead) if lead.startswith(('The ', 'According')) else lead}"
+        word = verdict(ask, first) if ask.shape == "yes_no" else None
+        if word == "No" and _still_in_preview(ask, [e for _, e in statements], newest, span_days):
+            word = "It depends"  # generally available in one way, in preview in another
+        if word:
+            lead = f"{word} — {_lower_first(lead) if lead.startswith(('The ', 'According')) else lead}"
         statements[0] = (lead, first)
     text, citations = render(statements)
     return Composed(text, citations, [e for _, e in statements])
@@ -140,27 +146,29 @@ def _support_after_lead(ordered: list[Evidence], chosen: list[Evidence]) -> list
     return ordered[:1] + [e for e in chosen if e.support] + ordered[1:]
 
 
-def verdict(ask: Ask, evidence: Evidence) -> str:
-    """Yes, No or It depends, as the statement decides the question.
+def verdict(ask: Ask, evidence: Evidence) -> str | None:
+    """Yes, No or It depends, as the statement decides the question; None when it does not decide it.
 
     A feature-matrix row answers for the service the question names; any other statement says no
-    when it negates, and "it depends" when it states a condition.
+    when it negates, and "it depends" when it states a condition. A statement that does not speak to
+    what is asked (see decides.py) gets no verdict: a verdict word would read as the service's answer.
     """
     text = evidence.sentence.text
+    clause = asked_clause(ask.question)
     values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
     if values:
-        # "azur", "azrue": a misspelt Azure still asks about Azure OpenAI.
-        asked = "azure openai" if re.search(r"\ba(zu?re?|zrue)\b", ask.question, re.IGNORECASE) else "openai"
+        asked = _asked_service(ask.question)
         value = values.get(asked) or next(iter(values.values()))
         return "Yes" if value == "yes" else "No"
     if ask.lists_other_regions(text):
         return "No"  # the model's regions, and the one asked for is not among them
     marks = set(_ROW_MARK.findall(text)) if ":" in text else set()
     if marks:  # a row of a table of check marks (a region × model table): yes for some, no for others
+        label = text[: text.rfind(":")]
+        if not (any(w.found_in(label) for w in ask.wants) or decides(ask.question, label)):
+            return None  # the row's label (its point, or the region asked for) is not what was asked
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
-    if _EVERY.search(asked_clause(ask.question)) and not _ALL.search(text):
-        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
-    if _KEEP.search(asked_clause(ask.question)) and _NEEDED.search(text) and _NEW.search(text):
+    if _KEEP.search(clause) and _NEEDED.search(text) and _NEW.search(text):
         return "No"  # something new is needed: what the asker has cannot be kept
     if _OTHERS.search(ask.question) and _YOURS_ONLY.search(text):
         return "No"  # kept for the asker alone: not for the others the question asks about
@@ -169,15 +177,46 @@ def verdict(ask: Ask, evidence: Evidence) -> str:
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:  # not needed "unless …": it depends on that
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
+    point = _CONDITION_AHEAD.sub("", text, count=1)
+    loss = _LOSS.search(clause) is not None
+    # A loss is decided in its own words: stated, negated ("no longer readable") or denied ("still completes").
+    said = NEGATION.search(point) or _LOSS.search(point) or _GOES_ON.search(point)
+    if not decides(ask.question, text) and not (loss and said):
+        return None
+    if _EVERY.search(clause) and not _ALL.search(text):
+        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
+    if now_generally_available(clause, text) or now_generally_available(text, clause):
+        return "No"  # asked whether it is in preview, it is generally available; or the other way round
     if _CONDITION.search(text):
         return "It depends"
-    point = _CONDITION_AHEAD.sub("", text, count=1)
-    if _LOSS.search(asked_clause(ask.question)):  # asked whether something is lost: a loss stated says yes
+    if loss:  # asked whether something is lost: a loss stated says yes
         if NEGATION.search(point) or _LOSS.search(point):
             return "Yes"
         if _GOES_ON.search(point):
             return "No"
     return "No" if NEGATION.search(point) else "Yes"
+
+
+def _still_in_preview(ask: Ask, quoted: list[Evidence], newest: dt.date | None, span_days: int) -> bool:
+    """Whether the lead says generally available what the question calls preview while another current statement
+    quoted with it says it is in preview ("DALL-E 3 is generally available" / "… with the client SDKs is in
+    preview"). An older source's "preview" is the stale claim the change replaced (label_stale shows it)."""
+    clause = asked_clause(ask.question)
+    if not quoted or not now_generally_available(clause, quoted[0].sentence.text):
+        return False
+    current = [e.sentence.text for e in quoted[1:] if not _is_old(e.hit.chunk, newest, span_days)]
+    return any(_PREVIEW.search(t) and not NEGATION.search(t) and decides(ask.question, t) for t in current)
+
+
+def _asked_service(question: str) -> str:
+    """The service a question asks a matrix row about: Azure OpenAI when it names it ("azur openai", "azrue
+    openai": misspelt too), or names Azure but not OpenAI; OpenAI when it names OpenAI without Azure before it
+    ("OpenAI's API over Azure Private Link" asks about OpenAI)."""
+    if re.search(r"\ba(zu?re?|zrue)(['’]s)?\s+open\s?ai\b", question, re.IGNORECASE):
+        return "azure openai"
+    if re.search(r"\bopen\s?ai\b", question, re.IGNORECASE):
+        return "openai"
+    return "azure openai" if re.search(r"\ba(zu?re?|zrue)\b", question, re.IGNORECASE) else "openai"
 
 
 def _need_of_what_is_done_without(question: str, text: str) -> bool | None:

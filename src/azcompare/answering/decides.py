@@ -1,0 +1,156 @@
+"""Whether a statement decides a yes/no question: it speaks to what the question asks, not only to its topic.
+
+A verdict word reads as the service's answer, so it needs a statement about the asked predicate. "Can we switch
+content filtering off?" is not decided by "prompts are evaluated by content filtering": the statement holds the
+topic (content filtering) but not the predicate (switch off). The predicate is the question's main verb when one
+follows the auxiliary and a plain subject ("can we switch …", "do we have to show …", "is there a way to
+stop …"), unless it is a light verb whose object carries the meaning ("does it support private endpoints?");
+what follows the verb, beyond the service names, is its object (the whole clause when no verb is found, or when
+the object is a pronoun). A statement decides when it holds the verb (a form of it or a synonym) and a word of
+the object; a question about a release status ("in preview?") only when it states one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from azcompare.answering.question import asked_clause
+from azcompare.text import SAME_WORD_PREFIX, match_key, terms, tokenize
+
+# A subject other than a pronoun or a service is at most this many words before its (light) verb.
+SUBJECT_WORDS = 4
+# A release status: a question about one is decided only by a statement of one.
+_STATUS = re.compile(r"\b(preview|beta|generally available|deprecated|retired|retirement)\b", re.IGNORECASE)
+_DO_OR_MODAL = re.compile(r"^(?:do|does|did|can|could|will|would|should|may|might|must)\s+", re.IGNORECASE)
+# A subject the verb follows directly: a pronoun or a service ("can we …", "does Azure OpenAI's API …").
+_SUBJECT = re.compile(
+    r"^(?:i|we|you|they|it|he|she|one|someone|anyone|people|users?|customers?|"
+    r"(?:the\s+|our\s+|my\s+)?(?:azure\s+)?(?:openai|microsoft|foundry)(?:['’]s)?(?:\s+own)?"
+    r"(?:\s+(?:api|service|studio|portal|playground|resource|deployment|model|endpoint))?)\s+",
+    re.IGNORECASE,
+)
+# "is there a way to …", "is there an option for us to …": the verb after "to" is the predicate.
+_WAY_TO = re.compile(
+    r"^(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:way|option|setting|means|method|mechanism)\s+(?:for\s+\w+\s+)?to\s+",
+    re.IGNORECASE,
+)
+# Between the subject and the verb: adverbs and modal phrases ("still", "ever", "have to", "be able to"); an
+# adverb ends in "ly", but "apply" and "supply" are verbs.
+_BEFORE_VERB = re.compile(
+    r"^(?:still|ever|also|even|really|actually|already|just|then|now|\w{2,}[^p]ly|"
+    r"ha(?:ve|s) to|needs? to|be able to)\s+",
+    re.IGNORECASE,
+)
+# A clause about what the message said before it ("… says X. Is that still true?", "Is this still the case?").
+_REFERS_BACK = re.compile(
+    r"^(?:is|are|was|were|does|do|did)\s+(?:that|this|it)\s+(?:still\s+)?(?:true|correct|right|"
+    r"accurate|the case|what|how)\b",
+    re.IGNORECASE,
+)
+_WITHOUT = re.compile(r"\bwithout\b.*", re.IGNORECASE)
+# A purpose or reason after the predicate ("… a private endpoint so traffic stays private?") is not what is asked.
+_PURPOSE = re.compile(r",?\s+(?:so(?: that)?|because|in order to|since)\s.*", re.IGNORECASE)
+# Verbs whose object says what is asked: "does it support X", "can we use X", "do we get X".
+_LIGHT_VERBS = frozenset(
+    "support supports use call access get give provide offer have has allow let enable work do make need require "
+    "run be include come go bring".split()
+)
+# Words of a question that name no part of its object: the services, adverbs and the light verbs.
+_NOT_OBJECT = frozenset(
+    match_key(t)
+    for t in tokenize(
+        "openai azure microsoft foundry service still ever already completely fully entirely really "
+        + " ".join(_LIGHT_VERBS)
+    )
+)
+# Verbs a statement says in other words ("see" the quota / "view" quota allocations), as stems' match keys.
+_SYNONYMS = tuple(
+    frozenset(match_key(t) for t in tokenize(group))
+    for group in (
+        "see view read look review inspect",
+        "switch turn disable deactivate opt",
+        "stop block restrict prevent deny disallow",
+        "apply register registration request",
+        "fill submit complete",
+        "share shared available expose send transfer disclose",
+        "change modify configure adjust customize",
+        "raise increase",
+        "store retain save persist log keep",
+        "pay bill charge",
+    )
+)
+
+
+def asked_verb(clause: str) -> str | None:
+    """The main verb of a yes/no clause ("switch" of "Can we switch X off?"), None when it is a light verb or
+    the clause has no plain subject before it (a copula question's predicate is its complement)."""
+    verb, _ = _verb_and_object(clause)
+    return None if verb is None or verb in _LIGHT_VERBS else verb
+
+
+def _verb_and_object(clause: str) -> tuple[str | None, str]:
+    """The clause's verb and what follows it (its object); (None, the clause) when no verb is found. After a
+    subject other than a pronoun or a service ("does provisioned throughput have …") only a light verb is
+    known for a verb: the words before it name the subject, not what is asked of it."""
+    text = clause.strip()
+    if way := _WAY_TO.match(text):
+        rest = text[way.end() :]
+    elif (aux := _DO_OR_MODAL.match(text)) and (subject := _SUBJECT.match(text[aux.end() :])):
+        rest = text[aux.end() + subject.end() :]
+    elif aux:
+        words = text[aux.end() :].split()
+        light = next((i for i, w in enumerate(words[: SUBJECT_WORDS + 1]) if w.lower() in _LIGHT_VERBS), None)
+        return (None, text) if light is None else (words[light].lower(), " ".join(words[light + 1 :]))
+    else:
+        return None, text
+    while before := _BEFORE_VERB.match(rest):
+        rest = rest[before.end() :]
+    word = re.match(r"[a-z]+(?:-[a-z]+)*", rest.lower())  # "re-encrypt" is one verb
+    # After "do" or a modal a verb has its plain form: "Microsoft employees", "OpenAI models" go on naming the
+    # subject ("access", "process" and "focus" are verbs).
+    if not word or re.search(r"[^su]s$", word.group()):
+        return None, text
+    return word.group(), rest[word.end() :]
+
+
+def decides(question: str, statement: str) -> bool:
+    """Whether the statement speaks to the question's asked predicate: its verb (when not a light one) and a
+    word of its object (when it names one beyond the services). The asked clause holds the predicate, or the
+    whole message when the clause only refers back to what the message said before it."""
+    clause = asked_clause(question)
+    if _REFERS_BACK.match(clause):
+        clause = question
+    have = {match_key(t) for t in terms(statement)}
+    verb, object_text = _verb_and_object(clause)
+    verb_keys = {match_key(t) for t in tokenize(verb)} if verb and verb not in _LIGHT_VERBS else set()
+    if verb_keys and not _holds(have, _with_synonyms(verb_keys)):
+        return False
+    if _STATUS.search(clause) and not _STATUS.search(statement):
+        return False  # asked for a status ("in preview?"): only a statement of a status decides it
+    # An object that is a pronoun ("does every feature support them?") leaves the subject as what is asked.
+    asked = _object_keys(object_text) - verb_keys or _object_keys(clause) - verb_keys
+    return not asked or _holds(have, asked)
+
+
+def _object_keys(text: str) -> set[str]:
+    """The match keys of what a clause asks about, beyond the services, adverbs and light verbs; what is done
+    without ("… without an API key?") is left out, as a statement answers it with the alternative, and so is a
+    purpose after the predicate."""
+    return {match_key(t) for t in terms(_PURPOSE.sub("", _WITHOUT.sub("", text)))} - _NOT_OBJECT
+
+
+def _with_synonyms(keys: set[str]) -> set[str]:
+    return keys.union(*(group for group in _SYNONYMS if _holds(group, keys)))
+
+
+def _holds(have: Iterable[str], wanted: Iterable[str]) -> bool:
+    """Whether any wanted key is one of `have`, as a form of the same word ("compliance" / "complies")."""
+    return any(_same_word(h, w) for h in have for w in wanted)
+
+
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) >= SAME_WORD_PREFIX and long.startswith(short)
