@@ -186,3 +186,30 @@ def test_a_question_using_a_defined_abbreviation_finds_the_passage_that_spells_i
     hits = kb.search("How many PTUs can one deployment have?", top_k=8, candidates=30, rrf_k=60, weights=(1, 1, 2)).hits
     ranks = [h.rank for h in hits if "provisioned throughput units per deployment" in h.chunk.text]
     assert ranks and ranks[0] <= 2, ranks
+
+
+def test_a_messages_background_counts_at_a_fraction_of_its_question_in_the_keyword_ranking(kb):
+    from azcompare.retrieval import BACKGROUND_WEIGHT
+
+    question, background = "Cognitive Services Usages Reader", "customer-managed keys in Azure Key Vault"
+    every = len(kb.chunks)  # every positive score, so that a sum is not cut by either ranking's top n
+    alone, told = dict(kb.keyword_search(question, every)), dict(kb.keyword_search(background, every))
+    both = kb.keyword_search(question, 50, background)
+    assert both and "Usages Reader" in kb.chunks[both[0][0]].embed_text  # the question still decides the first
+    for index, score in both[:10]:
+        assert score == pytest.approx(alone.get(index, 0.0) + BACKGROUND_WEIGHT * told.get(index, 0.0), rel=1e-4)
+    assert set(told) & {i for i, _ in both} - set(alone)  # passages only the background's words find come in
+
+
+def test_a_question_that_points_back_is_searched_with_what_the_message_told_before_it(kb):
+    question = "Is that possible, and what has to be in place first?"
+    background = (
+        "Our auditors want every file we upload for fine-tuning encrypted at rest with a key we hold in our own "
+        "key vault, not one Microsoft manages."
+    )
+    alone = kb.search(question, top_k=5, candidates=30, rrf_k=60)
+    told = kb.search(question, top_k=5, candidates=30, rrf_k=60, background=background)
+    assert told.background == background
+    assert abs(float(told.query_vector @ told.query_vector) - 1.0) < 1e-5  # still a unit vector for cosines
+    assert told.hits[0].chunk.doc_id == "azure-openai-encrypt-data-at-rest"
+    assert all(h.chunk.doc_id != "azure-openai-encrypt-data-at-rest" for h in alone.hits)

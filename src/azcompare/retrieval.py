@@ -78,6 +78,9 @@ NEAR_COPY_WORDS = 0.7
 # A near-copy whose document names the question's subject in less than this share of what the most
 # on-subject copy's document does is set aside (see _named_first).
 OFF_SUBJECT_SHARE = 0.5
+# What a long message tells around its question (its team, its setup, what it read) is searched at this weight
+# beside the question: it may name what the question only points back to ("that part about layering …").
+BACKGROUND_WEIGHT = 0.3
 # "Provisioned throughput units (PTU)": up to six words whose initials spell the capitals in brackets.
 _DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6}?)\(([A-Z][A-Za-z]{1,6})\)")
 
@@ -96,6 +99,7 @@ class SearchResult:
     best_dense: float = 0.0
     linked: list[Hit] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    background: str = ""  # what the message said around its question, searched at BACKGROUND_WEIGHT
 
     @property
     def all_hits(self) -> list[Hit]:
@@ -342,14 +346,26 @@ class KnowledgeBase:
                     break
         return list(best.items())
 
-    def keyword_search(self, text: str, n: int) -> list[tuple[int, float]]:
-        """(chunk index, BM25 score) of the best keyword matches (only positive scores)."""
+    def keyword_search(self, text: str, n: int, background: str = "") -> list[tuple[int, float]]:
+        """(chunk index, BM25 score) of the best keyword matches (only positive scores); the terms of
+        `background` count at BACKGROUND_WEIGHT."""
         tokens = index_terms(text)
         if not tokens or not self.chunks:
             return []
         n = min(n, len(self.chunks))
-        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        if not background:
+            docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+            return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        total = self._bm25_scores(tokens) + BACKGROUND_WEIGHT * self._bm25_scores(index_terms(background))
+        best = np.argsort(-total, kind="stable")[:n]
+        return [(int(d), float(total[d])) for d in best if total[d] > 0]
+
+    def _bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """Every passage's BM25 score for the tokens (zeros when none is in the index's vocabulary)."""
+        ids = self._bm25.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(len(self.chunks))
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=float)[: len(self.chunks)]
 
     def search(
         self,
@@ -362,6 +378,7 @@ class KnowledgeBase:
         boost: Callable[[Chunk], float] | None = None,
         required: Sequence[re.Pattern[str]] = (),
         subject: str = "",
+        background: str = "",
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
@@ -375,15 +392,17 @@ class KnowledgeBase:
         show each document that speaks to the question. `required` are things the question asks for by
         name (a region, a model): when no fused hit holds them all, the best keyword match that does
         takes the last slot, since a passage found by one ranking alone rarely wins the fusion.
+        `background` (what a message says around its question) is searched at BACKGROUND_WEIGHT: its words
+        in the keyword ranking, its embedding added to the question's.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         text = self.spelled_out(text)
-        embedding = self.embed_query(text)
+        embedding = self._query_vector(text, background)
         t1 = time.perf_counter()
         dense = self.dense_search(embedding, candidates)
         t2 = time.perf_counter()
-        keyword = self.keyword_search(text, candidates)
+        keyword = self.keyword_search(text, candidates, background)
         sentence = self.sentence_search(embedding, candidates)
         t3 = time.perf_counter()
         fused: dict[int, float] = {}
@@ -429,8 +448,22 @@ class KnowledgeBase:
         linked, links = self.linked_hits(hits)
         timings["links_ms"] = (time.perf_counter() - t4) * 1000
         return SearchResult(
-            hits=hits, query_vector=embedding, timings=timings, best_dense=best, linked=linked, links=links
+            hits=hits,
+            query_vector=embedding,
+            timings=timings,
+            best_dense=best,
+            linked=linked,
+            links=links,
+            background=background,
         )
+
+    def _query_vector(self, text: str, background: str) -> np.ndarray:
+        """The question's embedding, with the background's added at BACKGROUND_WEIGHT (normalized again)."""
+        if not background:
+            return self.embed_query(text)
+        question, told = self.embed([text, background])
+        blended = question + BACKGROUND_WEIGHT * told
+        return blended / (np.linalg.norm(blended) or 1.0)
 
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage

@@ -16,7 +16,10 @@ from azcompare.answering.inputs import (
     QuestionError,
     check_provider,
     check_top_k,
+    clean_message,
     clean_question,
+    focus_question,
+    message_background,
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
@@ -61,8 +64,9 @@ def ensure_index(settings: Settings) -> KnowledgeBase:
     return open_knowledge_base(settings)
 
 
-def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> SearchResult:
+def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings, background: str = "") -> SearchResult:
     """The `k` best passages for a (standalone) question: the one retrieval every answer and search uses.
+    `background` is what the message told around its question (message_background), searched at a fraction.
 
     Raises IndexUnavailable when the index fails while it is read.
     """
@@ -77,6 +81,7 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         boost=service_boost(text),
         required=query.required,
         subject=query.subject,
+        background=background,
     )
 
 
@@ -184,7 +189,8 @@ def _stream(
     try:
         name = check_provider(provider, settings.provider)
         k = check_top_k(top_k) or settings.top_k
-        text = clean_question(question, settings.max_question_chars)
+        message = clean_message(question, settings.max_question_chars)
+        text, background = focus_question(message), message_background(message)
         turns = parse_history(history, settings.max_question_chars)
     except QuestionError as exc:
         yield StreamEvent("answer", answer=_rejected(raw, str(exc), provider if isinstance(provider, str) else ""))
@@ -217,7 +223,7 @@ def _stream(
         if building:
             notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
         notices.extend(index_notices(settings))
-        result = retrieve(kb, standalone, k, settings)
+        result = retrieve(kb, standalone, k, settings, background)
     except IndexUnavailable as exc:
         yield StreamEvent("answer", answer=_rejected(raw, unavailable_message(exc), chosen.name, standalone))
         return
