@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from azcompare.chroma_server import ServerIndex, connect_server, server_cache
-from azcompare.embeddings import query_embedder
+from azcompare.embeddings import query_embedder, vocabulary_words
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
@@ -246,6 +247,20 @@ class KnowledgeBase:
         return frozenset(
             {key} | shorter | (self._longer_keys.get(key, frozenset()) if len(key) == SAME_WORD_PREFIX else set())
         )
+
+    @cached_property
+    def word_counts(self) -> Counter[str]:
+        """How often each lower-case word occurs in the passages, their titles and headings (as written, not
+        stemmed): the words a misspelt question is read against (answering.spelling)."""
+        counts: Counter[str] = Counter()
+        for chunk in self.chunks:
+            counts.update(re.findall(r"[a-z]+", f"{chunk.title} {chunk.heading} {chunk.text}".lower()))
+        return counts
+
+    @cached_property
+    def english_words(self) -> frozenset[str]:
+        """Whole words the query encoder knows: English words, spelt right, that the passages may not use."""
+        return vocabulary_words(self._embed)
 
     def knows(self, term: str) -> bool:
         """Whether any passage holds the term (compared by its match key)."""

@@ -23,8 +23,9 @@ from azcompare.answering.inputs import (
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.answering.question import load_language_model, search_query
+from azcompare.answering.question import language_of, load_language_model, search_query
 from azcompare.answering.redact import protect_logs, scrub
+from azcompare.answering.spelling import corrected
 from azcompare.index import build_in_progress, build_index
 from azcompare.index import build_needed as index_build_needed
 from azcompare.index_state import IndexUnavailable
@@ -223,6 +224,8 @@ def _stream(
         if building:
             notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
         notices.extend(index_notices(settings))
+        if language_of(standalone) == "en":  # another language's words are no slips of English ones
+            standalone = corrected(standalone, kb.word_counts, kb.english_words)
         result = retrieve(kb, standalone, k, settings, background)
     except IndexUnavailable as exc:
         yield StreamEvent("answer", answer=_rejected(raw, unavailable_message(exc), chosen.name, standalone))
