@@ -47,6 +47,7 @@ __all__ = [
     "prepare",
     "prepare_in_background",
     "retrieve",
+    "spelled_right",
     "stream_answer",
     "unavailable_message",
 ]
@@ -84,6 +85,12 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings, backgroun
         subject=query.subject,
         background=background,
     )
+
+
+def spelled_right(text: str, kb: KnowledgeBase) -> str:
+    """An English question with its misspelt words read as the knowledge base's words (answering.spelling);
+    another language's words are no slips of English ones."""
+    return corrected(text, kb.word_counts, kb.english_words) if language_of(text) == "en" else text
 
 
 def prepare(settings: Settings) -> None:
@@ -224,8 +231,7 @@ def _stream(
         if building:
             notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
         notices.extend(index_notices(settings))
-        if language_of(standalone) == "en":  # another language's words are no slips of English ones
-            standalone = corrected(standalone, kb.word_counts, kb.english_words)
+        standalone = spelled_right(standalone, kb)
         result = retrieve(kb, standalone, k, settings, background)
     except IndexUnavailable as exc:
         yield StreamEvent("answer", answer=_rejected(raw, unavailable_message(exc), chosen.name, standalone))
