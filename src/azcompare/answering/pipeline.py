@@ -96,14 +96,15 @@ def spelled_right(text: str, kb: KnowledgeBase) -> str:
 def prepare(settings: Settings) -> None:
     """Open the index and run one search, so that the first question does not wait for the loading.
 
-    The question encoder, the Chroma collections, the reader files and the language identifier load on
-    first use. It never builds (a missing or outdated index is left to the build or the first question)
-    and never raises: the first question reports any problem.
+    The question encoder, the Chroma collections, the reader files, the word lists misspellings are read
+    against and the language identifier load on first use. It never builds (a missing or outdated index is
+    left to the build or the first question) and never raises: the first question reports any problem.
     """
     try:
         load_language_model()
         if build_needed(settings) is None:
-            retrieve(open_knowledge_base(settings), "Azure OpenAI", 1, settings)
+            kb = open_knowledge_base(settings)
+            retrieve(kb, spelled_right("azure openai", kb), 1, settings)  # and the word lists spelling reads
     except Exception as exc:  # reported again, properly, by the first question
         log.debug("preparing the index failed: %s", exc)
 
