@@ -685,3 +685,18 @@ def test_a_support_statement_is_quoted_only_when_it_adds_a_question_term_and_hol
     assert backing([lead], [repeats, covers_less], question, kb, floor=0.24) == []
     assert backing([lead], [weak], question, kb, floor=0.24) == []  # under the floor: not relevant enough
     assert backing([], [adds], question, kb, floor=0.0) == []
+
+
+def test_a_word_only_the_messages_background_names_covers_a_fraction_of_a_question_word():
+    """ "Which role do they need?" after "Our developers call deployed models with Entra ID.": a sentence naming
+    "Entra ID" covers more than one that does not, and less than one naming what the question itself asks."""
+    from types import SimpleNamespace
+
+    from azcompare.answering.extractive import BACKGROUND_TERM_WEIGHT, term_weights
+    from azcompare.text import match_key
+
+    kb = SimpleNamespace(idf=lambda term: 2.0)
+    weights = term_weights("Which role do they need?", "Our developers need a role for Entra sign-in.", kb)
+    assert weights[match_key("role")] == 2.0  # in the question too: it counts fully
+    assert weights[match_key("entra")] == pytest.approx(2.0 * BACKGROUND_TERM_WEIGHT)
+    assert term_weights("Which role do they need?", "", kb).keys() == {match_key("role")}

@@ -215,3 +215,30 @@ def test_the_best_keyword_match_is_not_added_when_retrieved_or_only_a_stale_copy
     assert best(kb, [0], [(1, 5.0)]) == []  # an older copy of a hit
     assert best(kb, [2], [(1, 5.0)]) == [1]  # an older passage whose newer one is not retrieved
     assert best(kb, [0], []) == []
+
+
+def test_a_messages_background_counts_at_a_fraction_of_its_question_in_the_keyword_ranking(kb):
+    from azcompare.retrieval import BACKGROUND_WEIGHT
+
+    question, background = "Cognitive Services Usages Reader", "customer-managed keys in Azure Key Vault"
+    every = len(kb.chunks)  # every positive score, so that a sum is not cut by either ranking's top n
+    alone, told = dict(kb.keyword_search(question, every)), dict(kb.keyword_search(background, every))
+    both = kb.keyword_search(question, 50, background)
+    assert both and "Usages Reader" in kb.chunks[both[0][0]].embed_text  # the question still decides the first
+    for index, score in both[:10]:
+        assert score == pytest.approx(alone.get(index, 0.0) + BACKGROUND_WEIGHT * told.get(index, 0.0), rel=1e-4)
+    assert set(told) & {i for i, _ in both} - set(alone)  # passages only the background's words find come in
+
+
+def test_a_question_that_points_back_is_searched_with_what_the_message_told_before_it(kb):
+    question = "Is that possible, and what has to be in place first?"
+    background = (
+        "Our auditors want every file we upload for fine-tuning encrypted at rest with a key we hold in our own "
+        "key vault, not one Microsoft manages."
+    )
+    alone = kb.search(question, top_k=5, candidates=30, rrf_k=60)
+    told = kb.search(question, top_k=5, candidates=30, rrf_k=60, background=background)
+    assert told.background == background
+    assert abs(float(told.query_vector @ told.query_vector) - 1.0) < 1e-5  # still a unit vector for cosines
+    assert told.hits[0].chunk.doc_id == "azure-openai-encrypt-data-at-rest"
+    assert all(h.chunk.doc_id != "azure-openai-encrypt-data-at-rest" for h in alone.hits)

@@ -42,3 +42,15 @@ def test_bad_queries_get_the_message_of_answer_and_no_passages(kb_settings, quer
 
 def test_settings_of_the_wrong_type_are_refused():
     assert search(QUESTION, settings={"top_k": 3}).error == "settings must be an azcompare Settings object."  # type: ignore[arg-type]
+
+
+def test_search_reads_a_long_misspelt_message_as_answer_does(kb_settings):
+    message = (
+        "Some context first: our compliance team reviewed the support bot last week, and they now want every file "
+        "we store there encrypted with a key we hold ourselves. Is that possible, and how often must we rotate the "
+        "encyrption key?"
+    )
+    found = search(message, 5, settings=kb_settings)
+    hits = answer(message, settings=kb_settings, top_k=5).hits
+    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits if not h.via_link]
+    assert found.passages[0].source == "azure-openai-encrypt-data-at-rest"

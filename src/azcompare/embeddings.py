@@ -129,6 +129,10 @@ class OnnxEmbedder:
         )
         self._inputs = [i.name for i in self._session.get_inputs()]
 
+    def words(self) -> frozenset[str]:
+        """The whole words of the model's vocabulary ("days", "encryption"; not pieces such as "##ption")."""
+        return frozenset(w for w in self._tokenizer.get_vocab() if w.isalpha() and w.islower())
+
     def __call__(self, texts: Sequence[str]) -> list[np.ndarray]:
         vectors: list[np.ndarray] = []
         for start in range(0, len(texts), ONNX_BATCH):
@@ -142,6 +146,12 @@ class OnnxEmbedder:
             (batch,) = self._session.run(None, feed)
             vectors.extend(np.asarray(v, dtype=np.float32) for v in batch)
         return vectors
+
+
+def vocabulary_words(embedder: Embedder) -> frozenset[str]:
+    """The whole words the query encoder's tokenizer knows (an English word list); none for an embedder
+    without its tokenizer at hand (sentence-transformers as the fallback)."""
+    return embedder.words() if isinstance(embedder, OnnxEmbedder) else frozenset()
 
 
 def query_embedder(settings: Settings, version_dir: Path, encoder: str) -> Embedder:

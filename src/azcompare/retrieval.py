@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from azcompare.chroma_server import ServerIndex, connect_server, server_cache
-from azcompare.embeddings import query_embedder
+from azcompare.embeddings import query_embedder, vocabulary_words
 from azcompare.index import (
     CHROMA_SETTINGS,
     COLLECTION,
@@ -78,6 +79,9 @@ NEAR_COPY_WORDS = 0.7
 # A near-copy whose document names the question's subject in less than this share of what the most
 # on-subject copy's document does is set aside (see _named_first).
 OFF_SUBJECT_SHARE = 0.5
+# What a long message tells around its question (its team, its setup, what it read) is searched at this weight
+# beside the question: it may name what the question only points back to ("that part about layering …").
+BACKGROUND_WEIGHT = 0.3
 # "Provisioned throughput units (PTU)": up to six words whose initials spell the capitals in brackets.
 _DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6}?)\(([A-Z][A-Za-z]{1,6})\)")
 
@@ -98,6 +102,7 @@ class SearchResult:
     linked: list[Hit] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     keyword: list[Hit] = field(default_factory=list)
+    background: str = ""  # what the message said around its question, searched at BACKGROUND_WEIGHT
 
     @property
     def all_hits(self) -> list[Hit]:
@@ -245,6 +250,20 @@ class KnowledgeBase:
             {key} | shorter | (self._longer_keys.get(key, frozenset()) if len(key) == SAME_WORD_PREFIX else set())
         )
 
+    @cached_property
+    def word_counts(self) -> Counter[str]:
+        """How often each lower-case word occurs in the passages, their titles and headings (as written, not
+        stemmed): the words a misspelt question is read against (answering.spelling)."""
+        counts: Counter[str] = Counter()
+        for chunk in self.chunks:
+            counts.update(re.findall(r"[a-z]+", f"{chunk.title} {chunk.heading} {chunk.text}".lower()))
+        return counts
+
+    @cached_property
+    def english_words(self) -> frozenset[str]:
+        """Whole words the query encoder knows: English words, spelt right, that the passages may not use."""
+        return vocabulary_words(self._embed)
+
     def knows(self, term: str) -> bool:
         """Whether any passage holds the term (compared by its match key)."""
         return match_key(term) in self._idf
@@ -344,14 +363,26 @@ class KnowledgeBase:
                     break
         return list(best.items())
 
-    def keyword_search(self, text: str, n: int) -> list[tuple[int, float]]:
-        """(chunk index, BM25 score) of the best keyword matches (only positive scores)."""
+    def keyword_search(self, text: str, n: int, background: str = "") -> list[tuple[int, float]]:
+        """(chunk index, BM25 score) of the best keyword matches (only positive scores); the terms of
+        `background` count at BACKGROUND_WEIGHT."""
         tokens = index_terms(text)
         if not tokens or not self.chunks:
             return []
         n = min(n, len(self.chunks))
-        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        if not background:
+            docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+            return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        total = self._bm25_scores(tokens) + BACKGROUND_WEIGHT * self._bm25_scores(index_terms(background))
+        best = np.argsort(-total, kind="stable")[:n]
+        return [(int(d), float(total[d])) for d in best if total[d] > 0]
+
+    def _bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """Every passage's BM25 score for the tokens (zeros when none is in the index's vocabulary)."""
+        ids = self._bm25.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(len(self.chunks))
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=float)[: len(self.chunks)]
 
     def search(
         self,
@@ -364,6 +395,7 @@ class KnowledgeBase:
         boost: Callable[[Chunk], float] | None = None,
         required: Sequence[re.Pattern[str]] = (),
         subject: str = "",
+        background: str = "",
     ) -> SearchResult:
         """Three rankings fused by weighted reciprocal rank fusion; the best `top_k` as hits.
 
@@ -377,15 +409,17 @@ class KnowledgeBase:
         show each document that speaks to the question. `required` are things the question asks for by
         name (a region, a model): when no fused hit holds them all, the best keyword match that does
         takes the last slot, since a passage found by one ranking alone rarely wins the fusion.
+        `background` (what a message says around its question) is searched at BACKGROUND_WEIGHT: its words
+        in the keyword ranking, its embedding added to the question's.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         text = self.spelled_out(text)
-        embedding = self.embed_query(text)
+        embedding = self._query_vector(text, background)
         t1 = time.perf_counter()
         dense = self.dense_search(embedding, candidates)
         t2 = time.perf_counter()
-        keyword = self.keyword_search(text, candidates)
+        keyword = self.keyword_search(text, candidates, background)
         sentence = self.sentence_search(embedding, candidates)
         t3 = time.perf_counter()
         fused: dict[int, float] = {}
@@ -442,6 +476,7 @@ class KnowledgeBase:
             linked=linked,
             links=links,
             keyword=extra,
+            background=background,
         )
 
     def _keyword_best(self, order: list[int], keyword: list[tuple[int, float]]) -> list[int]:
@@ -460,6 +495,14 @@ class KnowledgeBase:
         if any(link.new_chunk_id in retrieved for link in self._links.get(self.chunks[best].id, [])):
             return []
         return [best]
+
+    def _query_vector(self, text: str, background: str) -> np.ndarray:
+        """The question's embedding, with the background's added at BACKGROUND_WEIGHT (normalized again)."""
+        if not background:
+            return self.embed_query(text)
+        question, told = self.embed([text, background])
+        blended = question + BACKGROUND_WEIGHT * told
+        return blended / (np.linalg.norm(blended) or 1.0)
 
     def _named_first(self, order: list[int], text: str, subject: str) -> list[int]:
         """`order` with each group of near-copies re-ranked among the places it holds: first the passage

@@ -57,6 +57,9 @@ _ASIDE = re.compile(r"^(note|tip):\s", re.IGNORECASE)
 # it than the same question in English, so its evidence threshold is this share of the usual one. On dev,
 # questions in other languages on the topic scored 0.36-0.65 and off-topic ones written to check it under 0.11.
 OTHER_LANGUAGE_FACTOR = 0.75
+# A term the message's background names (not its question) counts this share of a question term in coverage:
+# it may say what the question points back to, but a sentence that covers the question itself comes first.
+BACKGROUND_TERM_WEIGHT = 0.3
 # Sentences and sections that point elsewhere instead of saying something.
 _POINTER = re.compile(
     r"^(for more information|to learn more|learn more|for details|see |the following|this article"
@@ -103,14 +106,15 @@ def evidence_strength(result: SearchResult) -> float:
     return max(result.best_dense, 0.0)
 
 
-def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> list[Evidence]:
+def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase, background: str = "") -> list[Evidence]:
     """Every quotable sentence of the retrieved passages scored for the question, best first.
 
     The score blends the sentence's cosine similarity to the question with keyword coverage: the
     share of the question's terms (weighted by rarity) the sentence holds, its heading counting half.
-    Sentences that only point elsewhere ("For more information, see ...") count half.
+    Sentences that only point elsewhere ("For more information, see ...") count half. The terms only the
+    message's `background` holds count at a fraction (term_weights).
     """
-    weights = question_weights(question, kb)
+    weights = term_weights(question, background, kb)
     total = sum(weights.values()) or 1.0
     # Each question term matches every form of its word the passages hold ("compliance" matches "complies").
     forms = {k: kb.forms(k) for k in weights}
@@ -148,19 +152,21 @@ def score_sentences(question: str, result: SearchResult, kb: KnowledgeBase) -> l
     return scored
 
 
-def question_weights(question: str, kb: KnowledgeBase) -> dict[str, float]:
-    """The question's terms (as match keys), each weighted by its rarity in the knowledge base."""
+def term_weights(question: str, background: str, kb: KnowledgeBase) -> dict[str, float]:
+    """Each match key of the question's terms weighted by its rarity (idf); the terms only the message's
+    background holds (what it told around its question) at BACKGROUND_TERM_WEIGHT of theirs."""
     weights: dict[str, float] = {}
-    for term in terms(question):
-        key = match_key(term)
-        weights[key] = max(weights.get(key, 0.0), kb.idf(term))
+    for text, share in ((question, 1.0), (background, BACKGROUND_TERM_WEIGHT)):
+        for term in terms(text):
+            key = match_key(term)
+            weights[key] = max(weights.get(key, 0.0), share * kb.idf(term))
     return weights
 
 
 def _question_terms_in(text: str, question: str, kb: KnowledgeBase) -> set[str]:
     """The question's terms (match keys) that `text` holds in some form of the word."""
     keys = {match_key(t) for t in terms(text)}
-    return {k for k in question_weights(question, kb) if not keys.isdisjoint(kb.forms(k))}
+    return {k for k in term_weights(question, "", kb) if not keys.isdisjoint(kb.forms(k))}
 
 
 def backing(
@@ -252,7 +258,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     ask = read_question(question)
     strength = evidence_strength(result)
     # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
-    every = [e for e in score_sentences(question, result, kb) if is_readable(shown_sentence(e))]
+    every = [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
     # Support statements show that the sources hold what was asked for, but never lead (Evidence.support).
     scored = [e for e in every if not e.support]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names

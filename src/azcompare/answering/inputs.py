@@ -42,7 +42,15 @@ class QuestionError(ValueError):
 
 
 def clean_question(question: object, max_chars: int) -> str:
-    """The question as plain text: control characters and HTML markup removed, whitespace collapsed.
+    """The question as plain text (see clean_message), read for the question it holds (focus_question).
+
+    Raises QuestionError with a user-facing message for empty, overlong or non-text input.
+    """
+    return focus_question(clean_message(question, max_chars))
+
+
+def clean_message(question: object, max_chars: int) -> str:
+    """The whole message as plain text: control characters and HTML markup removed, whitespace collapsed.
 
     Raises QuestionError with a user-facing message for empty, overlong or non-text input.
     """
@@ -61,7 +69,7 @@ def clean_question(question: object, max_chars: int) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     if not re.search(r"\w", text):
         raise QuestionError("Please type a question in words about OpenAI or Azure OpenAI.")
-    return focus_question(text)
+    return text
 
 
 def focus_question(text: str) -> str:
@@ -73,19 +81,38 @@ def focus_question(text: str) -> str:
     service the message names but its question does not is added in brackets, so "We are on Azure
     OpenAI. […] Can we keep data in the EU?" asks about Azure OpenAI.
     """
+    return _read_message(text)[0]
+
+
+def message_background(text: str) -> str:
+    """What a long message says around the question focus_question finds in it ("We run 60 subscriptions.
+    Legal is nervous about 'global'."): its other sentences, without instructions to the assistant; "" for a
+    message that is all question. Retrieval weighs it at a fraction: it may name what the question only
+    points back to ("those jobs", "that part about layering mitigations")."""
+    return _read_message(text)[1]
+
+
+def _read_message(text: str) -> tuple[str, str]:
+    """(the question a message asks, what it tells around it) as focus_question and message_background read it."""
     kept = [part for part in re.split(r"(?<=[.!?])\s+", text) if not _INSTRUCTION.search(part)]
     focused = _ANSWER_LABEL.sub("", " ".join(kept)).strip()
     if not re.search(r"\w", focused):
-        return text
+        return text, ""
     if len(focused) <= LONG_MESSAGE:
-        return focused
-    sentences = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", focused) if p.strip()]
+        return focused, ""
+    sentences = _sentences(focused)
     questions = [p for p in sentences if p.endswith("?")] or [p for p in sentences if _ASKING.match(p)]
     if not questions:
-        return focused
-    question = " ".join(_after_preamble(q) for q in questions[-2:])
+        return focused, ""
+    asked = questions[-2:]
+    question = " ".join(_after_preamble(q) for q in asked)
     named = [e for e in entities_in(focused) if e not in entities_in(question)]
-    return f"{question} ({named[0]})" if named and not entities_in(question) else question
+    told = " ".join(p for p in sentences if p not in asked)
+    return (f"{question} ({named[0]})" if named and not entities_in(question) else question), told
+
+
+def _sentences(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", text) if p.strip()]
 
 
 def _after_preamble(sentence: str) -> str:

@@ -16,12 +16,16 @@ from azcompare.answering.inputs import (
     QuestionError,
     check_provider,
     check_top_k,
+    clean_message,
     clean_question,
+    focus_question,
+    message_background,
     parse_history,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
-from azcompare.answering.question import load_language_model, search_query
+from azcompare.answering.question import language_of, load_language_model, search_query
 from azcompare.answering.redact import protect_logs, scrub
+from azcompare.answering.spelling import corrected
 from azcompare.index import build_in_progress, build_index
 from azcompare.index import build_needed as index_build_needed
 from azcompare.index_state import IndexUnavailable
@@ -43,6 +47,7 @@ __all__ = [
     "prepare",
     "prepare_in_background",
     "retrieve",
+    "spelled_right",
     "stream_answer",
     "unavailable_message",
 ]
@@ -61,8 +66,9 @@ def ensure_index(settings: Settings) -> KnowledgeBase:
     return open_knowledge_base(settings)
 
 
-def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> SearchResult:
+def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings, background: str = "") -> SearchResult:
     """The `k` best passages for a (standalone) question: the one retrieval every answer and search uses.
+    `background` is what the message told around its question (message_background), searched at a fraction.
 
     Raises IndexUnavailable when the index fails while it is read.
     """
@@ -77,20 +83,28 @@ def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings) -> Search
         boost=service_boost(text),
         required=query.required,
         subject=query.subject,
+        background=background,
     )
+
+
+def spelled_right(text: str, kb: KnowledgeBase) -> str:
+    """An English question with its misspelt words read as the knowledge base's words (answering.spelling);
+    another language's words are no slips of English ones."""
+    return corrected(text, kb.word_counts, kb.english_words) if language_of(text) == "en" else text
 
 
 def prepare(settings: Settings) -> None:
     """Open the index and run one search, so that the first question does not wait for the loading.
 
-    The question encoder, the Chroma collections, the reader files and the language identifier load on
-    first use. It never builds (a missing or outdated index is left to the build or the first question)
-    and never raises: the first question reports any problem.
+    The question encoder, the Chroma collections, the reader files, the word lists misspellings are read
+    against and the language identifier load on first use. It never builds (a missing or outdated index is
+    left to the build or the first question) and never raises: the first question reports any problem.
     """
     try:
         load_language_model()
         if build_needed(settings) is None:
-            retrieve(open_knowledge_base(settings), "Azure OpenAI", 1, settings)
+            kb = open_knowledge_base(settings)
+            retrieve(kb, spelled_right("azure openai", kb), 1, settings)  # and the word lists spelling reads
     except Exception as exc:  # reported again, properly, by the first question
         log.debug("preparing the index failed: %s", exc)
 
@@ -184,7 +198,8 @@ def _stream(
     try:
         name = check_provider(provider, settings.provider)
         k = check_top_k(top_k) or settings.top_k
-        text = clean_question(question, settings.max_question_chars)
+        message = clean_message(question, settings.max_question_chars)
+        text, background = focus_question(message), message_background(message)
         turns = parse_history(history, settings.max_question_chars)
     except QuestionError as exc:
         yield StreamEvent("answer", answer=_rejected(raw, str(exc), provider if isinstance(provider, str) else ""))
@@ -217,7 +232,8 @@ def _stream(
         if building:
             notices.append(f"The index was built first ({building}; {timings['open_index_ms'] / 1000:.0f} s).")
         notices.extend(index_notices(settings))
-        result = retrieve(kb, standalone, k, settings)
+        standalone = spelled_right(standalone, kb)
+        result = retrieve(kb, standalone, k, settings, background)
     except IndexUnavailable as exc:
         yield StreamEvent("answer", answer=_rejected(raw, unavailable_message(exc), chosen.name, standalone))
         return

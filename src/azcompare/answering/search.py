@@ -13,8 +13,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from azcompare.answering.inputs import QuestionError, check_top_k, clean_question
-from azcompare.answering.pipeline import build_needed, ensure_index, index_notices, retrieve, unavailable_message
+from azcompare.answering.inputs import (
+    QuestionError,
+    check_top_k,
+    clean_message,
+    focus_question,
+    message_background,
+)
+from azcompare.answering.pipeline import (
+    build_needed,
+    ensure_index,
+    index_notices,
+    retrieve,
+    spelled_right,
+    unavailable_message,
+)
 from azcompare.answering.redact import protect_logs, scrub
 from azcompare.index_state import IndexUnavailable
 from azcompare.settings import Settings, apply_offline_env
@@ -100,7 +113,8 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
     started = time.perf_counter()
     try:
         top_k = check_top_k(k) or settings.top_k
-        text = clean_question(query, settings.max_question_chars)
+        message = clean_message(query, settings.max_question_chars)
+        text, background = focus_question(message), message_background(message)
     except QuestionError as exc:
         return SearchResults(raw, error=str(exc))
     try:
@@ -108,7 +122,7 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
         kb = ensure_index(settings)
         notices = [f"The index was built first ({building})."] if building else []
         notices += index_notices(settings)
-        result = retrieve(kb, text, top_k, settings)
+        result = retrieve(kb, spelled_right(text, kb), top_k, settings, background)
     except IndexUnavailable as exc:
         return SearchResults(raw, error=unavailable_message(exc))
     except Exception as exc:  # a bug must not fail the caller either: one line here, the trace in the log
