@@ -242,3 +242,34 @@ def test_a_question_that_points_back_is_searched_with_what_the_message_told_befo
     assert abs(float(told.query_vector @ told.query_vector) - 1.0) < 1e-5  # still a unit vector for cosines
     assert told.hits[0].chunk.doc_id == "azure-openai-encrypt-data-at-rest"
     assert all(h.chunk.doc_id != "azure-openai-encrypt-data-at-rest" for h in alone.hits)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which regions host the batch deployment types?",
+        "How are fine-tuning files stored and who can read them?",
+        "What rate limits apply to image generation models?",
+        "Can a managed identity call the service without keys?",
+        "What does the abuse monitoring system store?",
+        "Which roles can create deployments?",
+        "How do I restrict deployment types with policy?",
+        "Where is data processed for Data Zone deployments?",
+    ],
+)
+def test_the_dense_ranking_is_the_exact_nearest_with_ties_in_index_order(kb, question):
+    """The same corpus gives the same ranking in every build of the index: Chroma's approximate search returns
+    the exact nearest passages (EF_SEARCH), and passages at the same distance keep the index's order."""
+    import numpy as np
+
+    from azcompare.retrieval import TIE_DECIMALS
+
+    embedding = kb.embed_query(question)
+    stored = kb._collection.get(include=["embeddings"])
+    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+    similarity = vectors @ embedding / np.linalg.norm(vectors, axis=1)
+    exact = sorted(
+        ((kb._by_id[cid], float(s)) for cid, s in zip(stored["ids"], similarity, strict=True)),
+        key=lambda hit: (-round(hit[1], TIE_DECIMALS), hit[0]),
+    )
+    assert [i for i, _ in kb.dense_search(embedding, 20)] == [i for i, _ in exact[:20]]

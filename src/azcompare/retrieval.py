@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 # Newer passages brought in for each retrieved older one (its best links to distinct passages).
 LINKED_PER_HIT = 2
+# Dense similarities equal to this many decimals are a tie (float noise below it); TIE_MARGIN more passages
+# than asked for are fetched so a tie across the cut is settled by index order too (dense_search).
+TIE_DECIMALS, TIE_MARGIN = 6, 10
 # Near-copies say the same thing (another edition of a page, a shared include, another vendor's copy of a
 # text): the embedding cannot tell which of them the question means, the words they name can. Two
 # passages are near-copies when their mean sentence vectors are this similar (a quarter of today's
@@ -337,17 +340,24 @@ class KnowledgeBase:
         return self.embed([text])[0]
 
     def dense_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """(chunk index, cosine similarity) of the nearest chunks."""
+        """(chunk index, cosine similarity) of the nearest chunks.
+
+        Passages at the same distance (copies of one text in several pages) come in the order of the index,
+        not in the order the search met them, which varies from one build of the index to the next; a few
+        more than `n` are fetched so that a tie across the cut is settled the same way.
+        """
         n = min(n, len(self.chunks))
         if n == 0:
             return []
+        fetch = min(n + TIE_MARGIN, len(self.chunks))
         with self._storage():
-            result = self._collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
-        return [
+            result = self._collection.query(query_embeddings=[embedding], n_results=fetch, include=["distances"])
+        found = [
             (self._by_id[cid], 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
             if cid in self._by_id
         ]
+        return sorted(found, key=lambda hit: (-round(hit[1], TIE_DECIMALS), hit[0]))[:n]
 
     def sentence_search(self, embedding: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(chunk index, best sentence similarity) for the chunks holding the nearest sentences."""
@@ -369,12 +379,11 @@ class KnowledgeBase:
         tokens = index_terms(text)
         if not tokens or not self.chunks:
             return []
-        n = min(n, len(self.chunks))
-        if not background:
-            docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-            return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
-        total = self._bm25_scores(tokens) + BACKGROUND_WEIGHT * self._bm25_scores(index_terms(background))
-        best = np.argsort(-total, kind="stable")[:n]
+        total = self._bm25_scores(tokens)
+        if background:
+            total = total + BACKGROUND_WEIGHT * self._bm25_scores(index_terms(background))
+        # Equal scores (copies of one text) in index order, as in dense_search: not the order of a top-k pick.
+        best = np.argsort(-np.round(total, TIE_DECIMALS), kind="stable")[: min(n, len(self.chunks))]
         return [(int(d), float(total[d])) for d in best if total[d] > 0]
 
     def _bm25_scores(self, tokens: list[str]) -> np.ndarray:
