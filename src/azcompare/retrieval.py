@@ -59,7 +59,7 @@ from azcompare.index_state import (
 from azcompare.links import is_links_section, read_links
 from azcompare.records import chunk_from_record
 from azcompare.settings import Settings
-from azcompare.text import SAME_WORD_PREFIX, Sentence, index_terms, match_key, quotable_sentences, terms
+from azcompare.text import Sentence, WordForms, index_terms, match_key, quotable_sentences, terms
 from azcompare.types import Chunk, Hit, Link
 
 log = logging.getLogger(__name__)
@@ -235,23 +235,12 @@ class KnowledgeBase:
         return " ".join([text, *dict.fromkeys(extra)])
 
     @cached_property
-    def _longer_keys(self) -> dict[str, frozenset[str]]:
-        groups: dict[str, set[str]] = {}
-        for key in self._idf:
-            if len(key) > SAME_WORD_PREFIX:
-                groups.setdefault(key[:SAME_WORD_PREFIX], set()).add(key)
-        return {prefix: frozenset(keys) for prefix, keys in groups.items()}
+    def _word_forms(self) -> WordForms:
+        return WordForms(self._idf)
 
     def forms(self, key: str) -> frozenset[str]:
-        """The match keys of the passages' terms that are forms of the same word as `key` ("complia" of
-        "compliance" and "compli" of "complies"): those that begin one another, SAME_WORD_PREFIX letters or more
-        (match keys are at most one letter longer)."""
-        if len(key) < SAME_WORD_PREFIX:
-            return frozenset({key})
-        shorter = {key[:SAME_WORD_PREFIX]} & self._idf.keys()
-        return frozenset(
-            {key} | shorter | (self._longer_keys.get(key, frozenset()) if len(key) == SAME_WORD_PREFIX else set())
-        )
+        """The match keys of the passages' terms that are forms of the same word as `key` (text.WordForms)."""
+        return self._word_forms(key)
 
     @cached_property
     def word_counts(self) -> Counter[str]:

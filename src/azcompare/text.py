@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,6 +69,28 @@ def match_key(term: str) -> str:
 # The stemmer cuts some forms of one word apart ("complies" -> "compli", "compliance" -> "complianc"); match keys
 # this long that begin one another are one word; shorter ones may not be ("use" / "user").
 SAME_WORD_PREFIX = 6
+
+
+class WordForms:
+    """The forms of one word among a vocabulary's match keys: those SAME_WORD_PREFIX letters or longer that begin
+    one another ("complia" of "compliance" and "compli" of "complies"; match keys are at most one letter longer).
+    Built once per vocabulary, so a lookup is a set operation."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = frozenset(keys)
+        groups: dict[str, set[str]] = {}
+        for key in self._keys:
+            if len(key) > SAME_WORD_PREFIX:
+                groups.setdefault(key[:SAME_WORD_PREFIX], set()).add(key)
+        self._longer = {prefix: frozenset(longer) for prefix, longer in groups.items()}
+
+    def __call__(self, key: str) -> frozenset[str]:
+        """`key` and the vocabulary's other forms of its word."""
+        if len(key) < SAME_WORD_PREFIX:
+            return frozenset({key})
+        shorter = {key[:SAME_WORD_PREFIX]} & self._keys
+        longer = self._longer.get(key, frozenset()) if len(key) == SAME_WORD_PREFIX else frozenset()
+        return frozenset({key} | shorter | longer)
 
 
 def index_terms(text: str) -> list[str]:

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from azcompare.embeddings import embedding_function, model_id
 from azcompare.index import CHROMA_SETTINGS, COSINE
 from azcompare.retrieval import SearchResult, SentenceUnit
 from azcompare.settings import Settings, apply_offline_env
-from azcompare.text import index_terms, match_key, quotable_sentences, terms
+from azcompare.text import WordForms, index_terms, match_key, quotable_sentences, terms
 from azcompare.types import Answer, Chunk, Hit, Link
 
 CHUNK_SIZE = 1000
@@ -135,6 +136,14 @@ class NaiveKnowledgeBase:
     def knows(self, term: str) -> bool:
         """Whether any raw chunk holds the term."""
         return match_key(term) in self._idf
+
+    @cached_property
+    def _word_forms(self) -> WordForms:
+        return WordForms(self._idf)
+
+    def forms(self, key: str) -> frozenset[str]:
+        """The raw chunks' match keys that are forms of the same word as `key` (text.WordForms), as in ours."""
+        return self._word_forms(key)
 
     @property
     def newest_date(self) -> dt.date | None:
