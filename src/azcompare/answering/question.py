@@ -296,8 +296,7 @@ def compares_other_things(question: str) -> bool:
 
 
 # "between A and B", "A vs B" / "A versus B", "A or B: which …" / "A or B?" opening the question, or "which …,
-# A or B?" closing it; a name is
-# at most five words and ends before punctuation or a clause ("for batch jobs").
+# A or B?" closing it; a name is at most five words and ends before punctuation or a clause ("for batch jobs").
 _NAME = r"(?:the\s+)?(?P<{}>[\w.-]+(?:\s+[\w.-]+){{0,4}}?)"
 _COMPARED = (
     re.compile(
