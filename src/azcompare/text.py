@@ -71,10 +71,16 @@ def match_key(term: str) -> str:
 SAME_WORD_PREFIX = 6
 
 
+def same_word(a: str, b: str) -> bool:
+    """Whether two match keys are forms of one word: equal, or SAME_WORD_PREFIX letters or longer and one begins
+    the other ("complia" of "compliance" and "compli" of "complies")."""
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= SAME_WORD_PREFIX and long.startswith(short))
+
+
 class WordForms:
-    """The forms of one word among a vocabulary's match keys: those SAME_WORD_PREFIX letters or longer that begin
-    one another ("complia" of "compliance" and "compli" of "complies"; match keys are at most one letter longer).
-    Built once per vocabulary, so a lookup is a set operation."""
+    """The forms of one word (same_word) among a vocabulary's match keys; match keys are at most one letter longer
+    than SAME_WORD_PREFIX. Built once per vocabulary, so a lookup is a set operation."""
 
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = frozenset(keys)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 
 from azcompare.answering.question import asked_clause
-from azcompare.text import SAME_WORD_PREFIX, match_key, terms, tokenize
+from azcompare.text import match_key, same_word, terms, tokenize
 
 # A subject other than a pronoun or a service is at most this many words before its (light) verb.
 SUBJECT_WORDS = 4
@@ -146,11 +146,4 @@ def _with_synonyms(keys: set[str]) -> set[str]:
 
 def _holds(have: Iterable[str], wanted: Iterable[str]) -> bool:
     """Whether any wanted key is one of `have`, as a form of the same word ("compliance" / "complies")."""
-    return any(_same_word(h, w) for h in have for w in wanted)
-
-
-def _same_word(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    return len(short) >= SAME_WORD_PREFIX and long.startswith(short)
+    return any(same_word(h, w) for h in have for w in wanted)
