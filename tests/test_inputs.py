@@ -150,7 +150,7 @@ def test_a_long_message_is_read_for_the_question_it_holds(message, understood):
 
 
 def test_a_long_message_keeps_what_it_tells_around_its_question_as_background():
-    from azcompare.answering.inputs import clean_message, focus_question, message_background
+    from azcompare.answering.inputs import clean_message, read_message
 
     message = clean_message(
         "Quick context: we run a help desk bot for a retailer and our security team reviewed it on Monday. They "
@@ -158,9 +158,9 @@ def test_a_long_message_keeps_what_it_tells_around_its_question_as_background():
         "Can Azure OpenAI be reached through a private endpoint? Cheers, and sorry for the wall of text.",
         2000,
     )
-    background = message_background(message)
-    assert focus_question(message) == "Can Azure OpenAI be reached through a private endpoint?"
+    question, background = read_message(message)
+    assert question == "Can Azure OpenAI be reached through a private endpoint?"
     assert background.startswith("Quick context: we run a help desk bot") and "corporate network." in background
     assert background.endswith("sorry for the wall of text.")
     assert "private endpoint?" not in background and "system prompt" not in background  # the ask, an instruction
-    assert message_background(clean_message("Does OpenAI support private endpoints? Thanks!", 2000)) == ""
+    assert read_message(clean_message("Does OpenAI support private endpoints? Thanks!", 2000))[1] == ""

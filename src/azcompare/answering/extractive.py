@@ -406,17 +406,17 @@ def with_counterparts(
 _CONTINUES = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise),|to address (this|these|that|those|such)\b)", re.IGNORECASE
 )
+# A pronoun and its verb: "It is", "They can", "It's".
+_PRONOUN_VERB = r"(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b"
 # A sentence whose subject is a bare pronoun ("It's …", "This is …"): what it speaks of is named before it.
-_PRONOUN_SUBJECT = re.compile(
-    r"^(it|they|this|these|that)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b", re.IGNORECASE
-)
+_PRONOUN_SUBJECT = re.compile(rf"^(it|they|this|these|that){_PRONOUN_VERB}", re.IGNORECASE)
 # A sentence that leans on the one before it: a connective, or a subject that points back ("This data is
 # stored …", "This will return …", "They are …"); quoted alone it has lost what it speaks of. "This
 # article …" names its page and stands alone.
 _LEANS_BACK = re.compile(
     r"^((however|instead|nevertheless|nonetheless|otherwise|therefore|thus|consequently),"
     r"|(this|these|that|those|such)\b(?!\s+(article|page|section|document|guide|tutorial|topic|quickstart)\b)"
-    r"|(it|they)(\s+(is|are|was|were|will|can|may|does|do|has|have)|['’](s|re))\b)",
+    rf"|(it|they){_PRONOUN_VERB})",
     re.IGNORECASE,
 )
 

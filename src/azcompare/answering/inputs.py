@@ -81,19 +81,14 @@ def focus_question(text: str) -> str:
     service the message names but its question does not is added in brackets, so "We are on Azure
     OpenAI. […] Can we keep data in the EU?" asks about Azure OpenAI.
     """
-    return _read_message(text)[0]
+    return read_message(text)[0]
 
 
-def message_background(text: str) -> str:
-    """What a long message says around the question focus_question finds in it ("We run 60 subscriptions.
-    Legal is nervous about 'global'."): its other sentences, without instructions to the assistant; "" for a
-    message that is all question. Retrieval weighs it at a fraction: it may name what the question only
-    points back to ("those jobs", "that part about layering mitigations")."""
-    return _read_message(text)[1]
-
-
-def _read_message(text: str) -> tuple[str, str]:
-    """(the question a message asks, what it tells around it) as focus_question and message_background read it."""
+def read_message(text: str) -> tuple[str, str]:
+    """(the question a message asks, as focus_question reads it; what it tells around it). The second is a long
+    message's other sentences ("We run 60 subscriptions. Legal is nervous about 'global'."), without
+    instructions to the assistant; "" for a message that is all question. Retrieval weighs it at a fraction:
+    it may name what the question only points back to ("those jobs", "that part about layering mitigations")."""
     kept = [part for part in re.split(r"(?<=[.!?])\s+", text) if not _INSTRUCTION.search(part)]
     focused = _ANSWER_LABEL.sub("", " ".join(kept)).strip()
     if not re.search(r"\w", focused):

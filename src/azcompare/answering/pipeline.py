@@ -18,9 +18,8 @@ from azcompare.answering.inputs import (
     check_top_k,
     clean_message,
     clean_question,
-    focus_question,
-    message_background,
     parse_history,
+    read_message,
 )
 from azcompare.answering.providers import EXTRACTIVE, Delta, Draft, Provider, get_provider, provider_names
 from azcompare.answering.question import language_of, load_language_model, search_query
@@ -68,7 +67,7 @@ def ensure_index(settings: Settings) -> KnowledgeBase:
 
 def retrieve(kb: KnowledgeBase, text: str, k: int, settings: Settings, background: str = "") -> SearchResult:
     """The `k` best passages for a (standalone) question: the one retrieval every answer and search uses.
-    `background` is what the message told around its question (message_background), searched at a fraction.
+    `background` is what the message told around its question (read_message), searched at a fraction.
 
     Raises IndexUnavailable when the index fails while it is read.
     """
@@ -199,7 +198,7 @@ def _stream(
         name = check_provider(provider, settings.provider)
         k = check_top_k(top_k) or settings.top_k
         message = clean_message(question, settings.max_question_chars)
-        text, background = focus_question(message), message_background(message)
+        text, background = read_message(message)
         turns = parse_history(history, settings.max_question_chars)
     except QuestionError as exc:
         yield StreamEvent("answer", answer=_rejected(raw, str(exc), provider if isinstance(provider, str) else ""))

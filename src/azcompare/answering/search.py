@@ -17,8 +17,7 @@ from azcompare.answering.inputs import (
     QuestionError,
     check_top_k,
     clean_message,
-    focus_question,
-    message_background,
+    read_message,
 )
 from azcompare.answering.pipeline import (
     build_needed,
@@ -114,7 +113,7 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
     try:
         top_k = check_top_k(k) or settings.top_k
         message = clean_message(query, settings.max_question_chars)
-        text, background = focus_question(message), message_background(message)
+        text, background = read_message(message)
     except QuestionError as exc:
         return SearchResults(raw, error=str(exc))
     try:
