@@ -53,4 +53,6 @@ def test_naive_pipeline_answers_from_a_real_chroma_collection(small_corpus):
         follow = pipeline.answer("And Beta?", history=[("Does Alpha encrypt data with customer-managed keys?", "")])
         assert follow.standalone_question != "And Beta?"  # the same follow-up condensation as ours
         assert pipeline.answer("   ").status == "rejected"
+        # A how-to reads the procedure of a section (answering.steps): the raw chunks have none but their own.
+        assert pipeline.answer("How do I set up private endpoints for Alpha?").status == "answered"
     assert not Path(folder).exists()  # the temporary index is removed

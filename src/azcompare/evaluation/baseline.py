@@ -150,6 +150,10 @@ class NaiveKnowledgeBase:
         """The newest document's date (the answerer dates older sources against it)."""
         return max((c.date for c in self.chunks if c.date), default=None)
 
+    def section(self, chunk: Chunk) -> list[Chunk]:
+        """The naive pipeline knows no sections: a raw chunk is its own (answering.steps reads a how-to's)."""
+        return [chunk]
+
     def newer(self, chunk_id: str) -> list[Link]:
         """The naive pipeline links nothing."""
         return []
