@@ -65,6 +65,15 @@ def test_stdio_lists_the_tools_answers_with_citations_abstains_and_refuses_bad_i
     passages = seen["search"].structured_content["passages"]
     assert [p["chunk_id"] for p in passages] == [p.chunk_id for p in search(QUESTION, 3, settings=kb_settings).passages]
     assert all(p["title"] and p["date"] and {"url", "heading", "text"} <= set(p) for p in passages)
+    # The 2024 article's matrix row is matched: the current page's passage on its point comes after the three
+    # best matches, and the text an agent reads says which match it updates.
+    rank = {p["chunk_id"]: p["rank"] for p in passages}
+    newer = [p for p in passages if p["role"] == "newer"]
+    assert newer and all(
+        f"[{p['rank']}] " in seen["search"].content[0].text
+        and f"newer source on the point of [{rank[p['updates']]}]" in seen["search"].content[0].text
+        for p in newer
+    )
 
     bad = seen["bad"]
     messages = {

@@ -17,17 +17,37 @@ def test_search_returns_the_retrieval_of_answer_as_typed_passages(kb_settings):
     found = search(QUESTION, 5, settings=kb_settings)
     assert isinstance(found, SearchResults) and found.ok and found.error == ""
     assert all(isinstance(p, Passage) for p in found.passages)
-    assert [p.rank for p in found.passages] == [1, 2, 3, 4, 5]
+    matches = [p for p in found.passages if p.role == "match"]
+    assert [p.rank for p in matches] == [1, 2, 3, 4, 5]
+    assert [p.score for p in matches] == sorted((p.score for p in matches), reverse=True)
+    # Every passage the answer drew from, in its order: the ranked hits, then the keyword match it may quote
+    # only in support (Hit.support) and the newer passages linked to older hits (Hit.via_link).
     hits = answer(QUESTION, settings=kb_settings, top_k=5).hits
-    # The answer's hits also hold the passages it may quote only in support of them (Hit.support, Hit.via_link).
-    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits if not (h.via_link or h.support)]
-    assert [p.score for p in found.passages] == sorted((p.score for p in found.passages), reverse=True)
+    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits]
+    assert [p.role for p in found.passages] == [
+        "newer" if h.via_link else "keyword" if h.support else "match" for h in hits
+    ]
     data = json.loads(json.dumps(found.to_dict()))
     assert set(data["passages"][0]) == {
-        "rank", "chunk_id", "title", "heading", "url", "date", "source", "text", "score", "dense_score", "keyword_score"
+        "rank", "chunk_id", "title", "heading", "url", "date", "source", "text", "score", "dense_score",
+        "keyword_score", "role", "updates",
     }  # fmt: skip
     assert data["timings"]["total_ms"] > 0
-    assert len(search(QUESTION, settings=kb_settings).passages) == kb_settings.top_k
+    default = search(QUESTION, settings=kb_settings).passages
+    assert len([p for p in default if p.role == "match"]) == kb_settings.top_k
+
+
+def test_an_older_match_comes_with_the_newer_passages_on_its_point(kb_settings):
+    # The 2024 article's claims are matched first here; a caller must also get what the current pages say.
+    found = search("Is Azure OpenAI only offered to enterprise customers?", 5, settings=kb_settings)
+    by_id = {p.chunk_id: p for p in found.passages}
+    newer = [p for p in found.passages if p.role == "newer"]
+    assert newer, [(p.role, p.source) for p in found.passages]
+    for p in newer:
+        older = by_id[p.updates]
+        assert older.role == "match" and p.rank > older.rank
+        assert p.date and older.date and p.date > older.date, (p.source, older.source)
+    assert all(p.updates is None for p in found.passages if p.role != "newer")
 
 
 @pytest.mark.parametrize(
@@ -52,5 +72,5 @@ def test_search_reads_a_long_misspelt_message_as_answer_does(kb_settings):
     )
     found = search(message, 5, settings=kb_settings)
     hits = answer(message, settings=kb_settings, top_k=5).hits
-    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits if not (h.via_link or h.support)]
+    assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits]
     assert found.passages[0].source == "azure-openai-encrypt-data-at-rest"

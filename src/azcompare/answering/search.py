@@ -2,8 +2,11 @@
 
 For callers that bring their own answerer (a LangChain chain, an agent's search tool). It checks the
 query like `answer()` checks a question, opens the index the same way and runs the same retrieval, so
-the passages are the ones an answer would be drawn from. Like `answer()`, it never raises: a bad query
-or an unusable index gives a result whose `error` says what to change.
+the passages are the ones an answer would be drawn from: the ranked matches, then the passages that
+come with them (`Passage.role`). A caller reading an older passage thus gets the newer ones on the same
+point too, as an answer would quote them, instead of presenting a superseded statement as current.
+Like `answer()`, it never raises: a bad query or an unusable index gives a result whose `error` says
+what to change.
 """
 
 from __future__ import annotations
@@ -37,7 +40,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Passage:
-    """One retrieved passage with where it comes from and how each retriever scored it."""
+    """One retrieved passage with where it comes from and how each retriever scored it.
+
+    `role` says why it is there: "match" (one of the `k` ranked matches), "keyword" (the best keyword
+    match the ranking left out: it holds the query's words, often among other topics) or "newer" (a
+    newer source's passage on the same point as the older match `updates` names, the chunk id).
+    """
 
     rank: int
     chunk_id: str
@@ -50,9 +58,11 @@ class Passage:
     score: float
     dense_score: float | None
     keyword_score: float | None
+    role: str = "match"
+    updates: str | None = None
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> Passage:
+    def from_hit(cls, hit: Hit, role: str = "match") -> Passage:
         c = hit.chunk
         return cls(
             rank=hit.rank,
@@ -66,6 +76,8 @@ class Passage:
             score=round(hit.score, 6),
             dense_score=None if hit.dense_score is None else round(hit.dense_score, 6),
             keyword_score=None if hit.bm25_score is None else round(hit.bm25_score, 6),
+            role="newer" if hit.via_link else role,
+            updates=hit.via_link or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +110,9 @@ class SearchResults:
 
 
 def search(query: str, k: int | None = None, *, settings: Settings | None = None) -> SearchResults:
-    """The `k` passages (1–50; default `settings.top_k`) that best match `query`, best first.
+    """The `k` passages (1–50; default `settings.top_k`) that best match `query`, best first, then the
+    passages an answer would draw from with them (see Passage.role): the best keyword match the ranking
+    left out, and the newer sources' passages on the same points as older matches.
 
     Never raises: an empty, overlong or non-text query, a bad `k` or an index that is damaged or being
     built elsewhere gives SearchResults with no passages and the same message `answer()` would give.
@@ -130,4 +144,6 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
         log.debug("search failed", exc_info=True)
         return SearchResults(raw, error=f"Something went wrong while searching ({type(exc).__name__}: {why}).")
     timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
-    return SearchResults(raw, [Passage.from_hit(h) for h in result.hits], notices=notices, timings=timings)
+    passages = [Passage.from_hit(h) for h in result.hits] + [Passage.from_hit(h, "keyword") for h in result.keyword]
+    passages += [Passage.from_hit(h) for h in result.linked]
+    return SearchResults(raw, passages, notices=notices, timings=timings)

@@ -53,7 +53,9 @@ ASK_DESCRIPTION = (
 SEARCH_DESCRIPTION = (
     "Find the knowledge base passages that best match a query, best first, without writing an answer. "
     "Use it to read the sources yourself or to quote them; each passage has its title, URL, section "
-    "heading, date and text. Use `ask` instead for a cited answer."
+    "heading, date and text. After the k best matches come passages with role 'newer' (a newer source on "
+    "the same point as the older passage `updates` names: prefer it, the older one may be out of date) "
+    "and 'keyword' (the best keyword match). Use `ask` instead for a cited answer."
 )
 
 Question = Annotated[
@@ -152,9 +154,13 @@ def _answer_text(data: dict[str, Any]) -> str:
 
 def _passages_text(data: dict[str, Any]) -> str:
     blocks = []
+    rank_of = {p["chunk_id"]: p["rank"] for p in data["passages"]}
     for p in data["passages"]:
         where = " > ".join(x for x in (p["title"], p["heading"]) if x)
-        blocks.append(f"[{p['rank']}] {where} ({p['date'] or 'undated'}) {p['url']}".rstrip() + f"\n{p['text']}")
+        # A newer passage says so, so that an agent quotes it before the older one it updates.
+        newer = f" newer source on the point of [{rank_of[p['updates']]}]" if p["updates"] in rank_of else ""
+        head = f"[{p['rank']}] {where} ({p['date'] or 'undated'}){newer} {p['url']}".rstrip()
+        blocks.append(f"{head}\n{p['text']}")
     return "\n\n".join(blocks) or "No passages found."
 
 
