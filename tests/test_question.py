@@ -68,6 +68,13 @@ def test_a_region_is_found_in_its_compact_form_and_not_in_a_longer_name():
     ]
 
 
+@pytest.mark.parametrize("written", ["westeurope", "WestEurope", "west  europe", "West Europe"])
+def test_a_region_named_in_a_question_in_any_spacing_is_that_region(written):
+    # The region tables write names without spaces; users copy them ("... in westeurope?").
+    (region,) = read_question(f"Can I deploy gpt-4o in {written}?").wants[:1]
+    assert region.label == "the region West Europe" and region.found_in("| westeurope | yes |")
+
+
 def test_prices_and_sla_figures_are_told_from_other_numbers():
     price, sla = read_question("What does it cost and what is the SLA?").wants
     assert price.found_in("It costs $2.50 per hour.") and not price.found_in("Limit value: 100,000")

@@ -366,8 +366,9 @@ def _wants(question: str) -> list[Want]:
     if _MODELS_Q.search(question) and not _MODEL.search(question):
         wants.append(Want("the names of the models", "models", _MODEL))
     for match in _REGION_IN_QUESTION.finditer(question):
-        name = re.sub(r"\s+", " ", match.group(1)).strip()
-        canonical = next(r for r in REGIONS if r.lower() == name.lower().replace("  ", " ")) if name else name
+        # Written with or without spaces ("swedencentral", as the region tables write it): the name's own spelling.
+        compact = re.sub(r"\s+", "", match.group(1)).lower()
+        canonical = next(r for r in REGIONS if r.replace(" ", "").lower() == compact)
         wants.append(Want(f"the region {canonical}", "region", region_pattern(canonical)))
     for match in _ZONE_IN_QUESTION.finditer(_REGION_IN_QUESTION.sub(" ", question)):
         zone = "EU" if match.group(0).lower().startswith("e") else "US"
