@@ -126,6 +126,11 @@ def test_a_matrix_row_keeps_its_place_when_the_question_is_about_openai_too(ques
         # A model's row of regions that lacks the region asked for.
         ("Is o9-max offered in Japan East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "No"),
         ("Is o9-max offered in Norway East?", "o9-max: Region: Norway East & Brazil South (Global Standard)", "Yes"),
+        # A region's row of a region × model table: the cells of the model asked about decide, then of its version.
+        ("Is o9-max available in Norway East?", "norwayeast: o9-max, 0101 yes; o9-max-mini, 0201 no", "Yes"),
+        ("Is o9-max available in Norway East?", "norwayeast: o9-max, 0101 no; o9-max, 0601 yes", "It depends"),
+        ("Can I use o9-max 0101 in norwayeast?", "norwayeast: o9-max, 0101 no; o9-max, 0601 yes", "No"),
+        ("Is any model available in Norway East?", "norwayeast: o9-max, 0101 no; o9-nano, 0601 yes", "It depends"),
         # Negations with a typographic apostrophe, and contractions beyond don't/isn't.
         ("Does the playground keep our chats?", "The playground doesn’t keep chats after you close it.", "No"),
         ("Was the feature available at launch?", "The feature wasn't available at launch.", "No"),

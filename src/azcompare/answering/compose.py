@@ -65,6 +65,7 @@ _DEICTIC = re.compile(
     r"\bthis (role|feature|type|option|model|deployment type|deployment|setting|tier|offer|SKU)\b", re.I
 )
 _ROW_MARK = re.compile(r"\s(yes|no)(?=;|$)")
+_VERSION = re.compile(r"\b\d{4}(?:-\d{2}-\d{2})?\b")
 # A condition ahead of a statement's point, after a row's label ("Reader: If you don't wish to use this role,
 # the subscription Reader role provides equivalent access"): a negation in it belongs to the condition.
 _CONDITION_AHEAD = re.compile(r"^(?:[^:.;]{1,80}:\s+)?(?:if|when|whenever|once|after|before)\b[^,;]*,\s*", re.I)
@@ -167,6 +168,7 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         label = text[: text.rfind(":")]
         if not (any(w.found_in(label) for w in ask.wants) or decides(ask.question, label)):
             return None  # the row's label (its point, or the region asked for) is not what was asked
+        marks = _asked_marks(ask, text[len(label) + 1 :]) or marks
         return "It depends" if len(marks) > 1 else ("Yes" if marks == {"yes"} else "No")
     if _KEEP.search(clause) and _NEEDED.search(text) and _NEW.search(text):
         return "No"  # something new is needed: what the asker has cannot be kept
@@ -195,6 +197,18 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         if _GOES_ON.search(point):
             return "No"
     return "No" if NEGATION.search(point) else "Yes"
+
+
+def _asked_marks(ask: Ask, cells: str) -> set[str]:
+    """The marks of a row's cells whose column the question names ("gpt-4o, 2024-05-13 yes" of a region's row,
+    for "Is gpt-4o offered in Sweden Central?"); none when it names no column: the other models' cells do not
+    make the answer "it depends"."""
+    marked = [(column, mark) for column, mark in (c.strip().rpartition(" ")[::2] for c in cells.split(";"))]
+    asked = [(column, mark) for column, mark in marked if any(w.found_in(column) for w in ask.wants)]
+    # A version the question names ("gpt-35-turbo 0125") narrows the model's columns to that version's.
+    versions = _VERSION.findall(ask.question)
+    versioned = [(column, mark) for column, mark in asked if any(v in column for v in versions)]
+    return {mark.lower() for _, mark in versioned or asked}
 
 
 def _still_in_preview(ask: Ask, quoted: list[Evidence], newest: dt.date | None, span_days: int) -> bool:
