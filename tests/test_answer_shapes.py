@@ -243,6 +243,16 @@ def test_a_question_about_an_unknown_name_still_abstains_though_its_other_words_
     assert result.abstained and "none of its documents mentions" in result.text, result.text
 
 
+def test_a_name_in_the_words_that_say_who_asks_is_not_what_is_asked(kb_settings):
+    # "CISO" is in no document, but it names who asks; the question is whether prompts are stored.
+    framed = answer("Our CISO wants to know: does Azure OpenAI store our prompts?", settings=kb_settings)
+    plain = answer("Does Azure OpenAI store our prompts?", settings=kb_settings)
+    assert not framed.abstained and framed.citations[0].snippet == plain.citations[0].snippet, framed.text
+    # Named in what is asked, the unknown title is still reported.
+    asked = answer("Our CISO wants to know: does Azure OpenAI give a CISO dashboard?", settings=kb_settings)
+    assert asked.abstained and "none of its documents mentions CISO" in asked.text, asked.text
+
+
 @pytest.mark.parametrize(
     ("question", "wanted"),
     [

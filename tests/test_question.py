@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from azcompare.answering.question import (
+    asked_clause,
     compared_things,
     compares_other_things,
     language_of,
     question_shape,
     read_question,
     search_query,
+    who_asks,
 )
 from azcompare.answering.readable import junk_reason
 from azcompare.settings import Settings
@@ -73,6 +75,19 @@ def test_a_region_named_in_a_question_in_any_spacing_is_that_region(written):
     # The region tables write names without spaces; users copy them ("... in westeurope?").
     (region,) = read_question(f"Can I deploy gpt-4o in {written}?").wants[:1]
     assert region.label == "the region West Europe" and region.found_in("| westeurope | yes |")
+
+
+@pytest.mark.parametrize(
+    ("message", "asker", "clause"),
+    [
+        ("Our CISO wants to know: can we keep data here?", "Our CISO wants to know: ", "can we keep data here?"),
+        ("Quick question: how do I rotate keys?", "Quick question: ", "how do I rotate keys?"),
+        # A colon after a point's name is not someone asking: the point is part of the question.
+        ("Encryption at Rest: does OpenAI have it?", "", "Encryption at Rest: does OpenAI have it?"),
+    ],
+)
+def test_the_words_that_say_who_asks_are_not_the_asked_clause(message, asker, clause):
+    assert who_asks(message) == asker and asked_clause(message) == clause
 
 
 def test_prices_and_sla_figures_are_told_from_other_numbers():

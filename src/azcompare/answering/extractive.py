@@ -26,6 +26,7 @@ from azcompare.answering.question import (
     read_question,
     region_words,
     renamed_in,
+    who_asks,
 )
 from azcompare.answering.readable import is_readable
 from azcompare.answering.steps import find_procedure, steps_answer
@@ -521,8 +522,10 @@ def _promote(scored: list[Evidence], first: list[Evidence]) -> list[Evidence]:
 
 
 def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
-    """Names in the question (capitalized words, identifiers) that no document of the knowledge base holds."""
+    """Names in the question (capitalized words, identifiers) that no document of the knowledge base holds;
+    not in the words that say who asks ("Our CISO wants to know: …"): the question is not about them."""
     names: list[str] = []
+    question = question.replace(who_asks(question), " ", 1) if who_asks(question) else question
     regions = region_words(question)  # a region the sources lack is reported as that region
     for match in _NAME.finditer(question):
         word = match.group(0)

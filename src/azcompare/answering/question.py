@@ -274,15 +274,34 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONDITION_AHEAD = re.compile(
     rf"^(?:if|when|whenever|once|after|before|since|because|unless|in case)\b.*?,\s*(?={_AUXILIARY})", re.IGNORECASE
 )
+# Who asks, ahead of the question ("Our CISO wants to know: will our notes be stored?", "Quick question: does …"):
+# the question starts after the colon. Only after a word of asking: "Encryption at Rest: does OpenAI have it?" needs
+# what is before its colon.
+_FRAMING = re.compile(
+    r"^[^:?]{0,80}\b(?:know|ask|asks|asked|asking|wonder|wonders|wondering|question|questions|curious)\s*:\s+"
+    rf"(?={_AUXILIARY}|(?:what|which|how|who|when|where|why)\b)",
+    re.IGNORECASE,
+)
 
 
 def asked_clause(question: str) -> str:
     """The clause that asks: the message's first question sentence (its text when it has none), without a
     condition ahead of it. "We moved to PTU. If we scale up, do the tiers still apply?" → "do the tiers still
     apply?"."""
+    asked = _asking_sentence(question)
+    return _CONDITION_AHEAD.sub("", asked[len(who_asks(question)) :], count=1)
+
+
+def who_asks(question: str) -> str:
+    """The words ahead of the question that say who asks it ("Our CISO wants to know: "), else ""."""
+    framing = _FRAMING.match(_asking_sentence(question))
+    return framing.group() if framing else ""
+
+
+def _asking_sentence(question: str) -> str:
+    """The message's first question sentence (its text when it has none)."""
     sentences = [s for s in _SENTENCE_END.split(question.strip()) if s]
-    asked = next((s for s in sentences if s.endswith("?")), question.strip())
-    return _CONDITION_AHEAD.sub("", asked, count=1)
+    return next((s for s in sentences if s.endswith("?")), question.strip())
 
 
 _TWO_THINGS = re.compile(r"\bbetween\b.+\band\b|\S\s+(?:vs\.?|versus)\s+\S", re.IGNORECASE)
