@@ -230,6 +230,16 @@ def test_what_a_partial_answer_quotes_is_no_revision_history(kb_settings):
     assert not re.search(r"20\d\d: Changes:", result.text), result.text
 
 
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [("Does OpenAI support customer-managed keys?", "No"), ("Does Azure OpenAI support customer-managed keys?", "Yes")],
+)
+def test_the_light_verb_of_a_question_is_not_what_it_asks_about(kb_settings, question, verdict):
+    # "support" asks whether the service has the feature: "OpenAI provides customer support …" is not about it.
+    result = answer(question, settings=kb_settings)
+    assert result.text.startswith(f"{verdict} — ") and "customer support" not in result.text.split(" [1]")[0]
+
+
 def test_an_acronym_in_the_plural_is_a_known_name(kb_settings):
     result = answer("How many PTUs can I buy for a single deployment at most?", settings=kb_settings)
     assert not result.abstained and "provisioned throughput units" in result.text.lower(), result.text

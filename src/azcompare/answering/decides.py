@@ -89,6 +89,13 @@ def asked_verb(clause: str) -> str | None:
     return None if verb is None or verb in _LIGHT_VERBS else verb
 
 
+def light_verb(question: str) -> str | None:
+    """The light verb a yes/no question asks with ("support" of "Does OpenAI support customer-managed keys?"),
+    None when its verb is another or none is found: its object, not the verb, says what is asked."""
+    verb, _ = _verb_and_object(asked_clause(question))
+    return verb if verb in _LIGHT_VERBS else None
+
+
 def _verb_and_object(clause: str) -> tuple[str | None, str]:
     """The clause's verb and what follows it (its object); (None, the clause) when no verb is found. After a
     subject other than a pronoun or a service ("does provisioned throughput have …") only a light verb is

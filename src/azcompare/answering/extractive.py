@@ -20,6 +20,7 @@ import numpy as np
 from azcompare.answering.citations import Evidence, shown_sentence
 from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
+from azcompare.answering.decides import light_verb
 from azcompare.answering.question import (
     Ask,
     compared_things,
@@ -38,6 +39,8 @@ from azcompare.settings import Settings
 from azcompare.text import Sentence, match_key, terms
 from azcompare.types import Chunk, Citation, Hit
 
+# The share of its rarity a yes/no question's light verb ("does it support …", "can we use …") counts for.
+LIGHT_VERB_WEIGHT = 0.3
 # Sentences much weaker than the best one add noise rather than support.
 RELATIVE_CUTOFF = 0.6
 # Sentences sharing this share of their terms say the same thing (a shorter variant is not dropped).
@@ -209,6 +212,9 @@ def term_weights(question: str, background: str, kb: KnowledgeBase) -> dict[str,
         for term in terms(text):
             key = match_key(term)
             weights[key] = max(weights.get(key, 0.0), share * kb.idf(term))
+    # "Does OpenAI support X?" asks about X: a sentence about customer *support* does not cover it.
+    if (verb := light_verb(question)) and (key := match_key(verb)) in weights:
+        weights[key] *= LIGHT_VERB_WEIGHT
     return weights
 
 
