@@ -52,10 +52,11 @@ class Passage:
     keyword_score: float | None
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> Passage:
+    def from_hit(cls, hit: Hit, rank: int | None = None) -> Passage:
+        """The passage of a hit, at `rank` (default: the hit's own rank)."""
         c = hit.chunk
         return cls(
-            rank=hit.rank,
+            rank=hit.rank if rank is None else rank,
             chunk_id=c.id,
             title=c.title,
             heading=c.heading,
@@ -130,4 +131,7 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
         log.debug("search failed", exc_info=True)
         return SearchResults(raw, error=f"Something went wrong while searching ({type(exc).__name__}: {why}).")
     timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
-    return SearchResults(raw, [Passage.from_hit(h) for h in result.hits], notices=notices, timings=timings)
+    # The keyword match the fusion left out ranks among the hits (retrieval.KEYWORD_PLACE) but is no passage of
+    # search(): an answer quotes it only in support of them. The passages are numbered by their own order.
+    passages = [Passage.from_hit(h, rank) for rank, h in enumerate(result.hits, start=1)]
+    return SearchResults(raw, passages, notices=notices, timings=timings)
