@@ -137,7 +137,7 @@ def test_retrieval_appends_the_newer_counterparts_of_an_old_passage(kb):
     for hit in result.linked:
         assert hit.via_link in hit_ids and hit.chunk.id not in hit_ids
         assert hit.chunk.id in {link.new_chunk_id for link in kb.newer(hit.via_link)}
-    assert result.all_hits == result.hits + result.keyword + result.linked
+    assert result.all_hits == sorted(result.hits + result.keyword, key=lambda h: h.rank) + result.linked
     assert [h.rank for h in result.all_hits] == list(range(1, len(result.all_hits) + 1))
 
 

@@ -20,7 +20,8 @@ def test_private_endpoints_finds_the_matrix_row(kb, kb_settings):
     result = kb.search("Does OpenAI support private endpoints?", top_k=5, candidates=30, rrf_k=60)
     rows = [h.chunk for h in result.hits if h.chunk.kind == "row"]
     assert any(c.text == "Network Security, Private Endpoints: OpenAI no; Azure OpenAI yes" for c in rows)
-    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+    ranked = [h.rank for h in result.all_hits if not h.via_link]  # the keyword match the fusion left out among them
+    assert ranked == list(range(1, len(result.hits) + len(result.keyword) + 1)) and len(result.hits) == 5
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:], strict=False))
 
 
@@ -188,15 +189,42 @@ def test_a_question_using_a_defined_abbreviation_finds_the_passage_that_spells_i
     assert ranks and ranks[0] <= 2, ranks
 
 
-def test_the_best_keyword_match_the_fusion_leaves_out_follows_the_hits(kb):
+def test_the_best_keyword_match_the_fusion_leaves_out_follows_the_fused_leader(kb):
+    from azcompare.retrieval import KEYWORD_PLACE
+
     # The page's pointer to the retirement guide is a short line the embeddings rank low for this wording.
     question = "Exactly when is GPT-4o going to be retired?"
     result = kb.search(question, top_k=5, candidates=30, rrf_k=60, weights=(1, 1, 2))
     best = kb.chunks[kb.keyword_search(question, 5)[0][0]]
     assert len(result.hits) == 5 and best.id not in {h.chunk.id for h in result.hits}
     assert [h.chunk.id for h in result.keyword] == [best.id] and "model retirement" in best.text
-    assert result.keyword[0].rank == 6 and result.all_hits[5] is result.keyword[0]
+    assert result.keyword[0].rank == KEYWORD_PLACE and result.all_hits[KEYWORD_PLACE - 1] is result.keyword[0]
+    assert [h.rank for h in result.all_hits[:6]] == [1, 2, 3, 4, 5, 6]  # the fused hits keep their order around it
+    assert result.all_hits[0] is result.hits[0]
     assert result.keyword[0].support and not any(h.support for h in result.hits)  # only the fused hits may lead
+
+
+def test_the_keyword_leader_the_fusion_ranks_lower_moves_up_to_its_place(kb):
+    from azcompare.retrieval import KEYWORD_PLACE
+
+    # Its best keyword match is a hit, but the embedding rankings put two passages on the service's outages above it.
+    question = "Does the filtering service block my call if it fails?"
+    leader = kb.chunks[kb.keyword_search(question, 5)[0][0]]
+    result = kb.search(question, top_k=5, candidates=30, rrf_k=60, weights=(1, 1, 2))
+    assert result.hits[KEYWORD_PLACE - 1].chunk.id == leader.id and not result.keyword
+    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:], strict=False))  # places keep scores
+
+
+def test_the_keyword_leader_is_moved_only_from_below_its_place():
+    from azcompare.retrieval import _keyword_leader_up
+
+    assert _keyword_leader_up([7, 8, 9, 4], [(4, 3.0), (8, 2.0)], set()) == [7, 4, 8, 9]
+    assert _keyword_leader_up([7, 4, 9], [(4, 3.0)], set()) == [7, 4, 9]  # already in its place
+    assert _keyword_leader_up([4, 7, 9], [(4, 3.0)], set()) == [4, 7, 9]  # the fused leader stays first
+    assert _keyword_leader_up([7, 8, 9], [(4, 3.0)], set()) == [7, 8, 9]  # left out: _keyword_best brings it as support
+    assert _keyword_leader_up([7, 8, 9, 4], [(4, 3.0)], {4}) == [7, 8, 9, 4]  # an off-subject copy stays behind
+    assert _keyword_leader_up([7, 8], [], set()) == [7, 8]
 
 
 def test_the_best_keyword_match_is_not_added_when_retrieved_or_only_a_stale_copy():

@@ -74,3 +74,19 @@ def test_search_reads_a_long_misspelt_message_as_answer_does(kb_settings):
     hits = answer(message, settings=kb_settings, top_k=5).hits
     assert [p.chunk_id for p in found.passages] == [h.chunk.id for h in hits]
     assert found.passages[0].source == "azure-openai-encrypt-data-at-rest"
+
+
+def test_search_numbers_its_passages_in_order_when_the_keyword_match_ranks_among_them(kb_settings):
+    from azcompare.answering.pipeline import ensure_index, retrieve
+    from azcompare.retrieval import KEYWORD_PLACE
+
+    query = "Is there a guaranteed availability figure for Global Standard?"
+    result = retrieve(ensure_index(kb_settings), query, 5, kb_settings)
+    # The fusion leaves out the keyword ranking's best passage here: it ranks among the hits, not after them.
+    assert [h.rank for h in result.keyword] == [KEYWORD_PLACE]
+    found = search(query, 5, settings=kb_settings)
+    # The matches are numbered 1..5 in their order, then the keyword match follows them, marked as such.
+    assert [p.rank for p in found.passages] == list(range(1, len(found.passages) + 1))
+    assert [p.chunk_id for p in found.passages[:5]] == [h.chunk.id for h in result.hits]
+    keyword = found.passages[5]
+    assert keyword.role == "keyword" and keyword.chunk_id == result.keyword[0].chunk.id

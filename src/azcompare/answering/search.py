@@ -62,10 +62,11 @@ class Passage:
     updates: str | None = None
 
     @classmethod
-    def from_hit(cls, hit: Hit, role: str = "match") -> Passage:
+    def from_hit(cls, hit: Hit, rank: int | None = None, role: str = "match") -> Passage:
+        """The passage of a hit, at `rank` (default: the hit's own rank)."""
         c = hit.chunk
         return cls(
-            rank=hit.rank,
+            rank=hit.rank if rank is None else rank,
             chunk_id=c.id,
             title=c.title,
             heading=c.heading,
@@ -144,6 +145,9 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
         log.debug("search failed", exc_info=True)
         return SearchResults(raw, error=f"Something went wrong while searching ({type(exc).__name__}: {why}).")
     timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
-    passages = [Passage.from_hit(h) for h in result.hits] + [Passage.from_hit(h, "keyword") for h in result.keyword]
-    passages += [Passage.from_hit(h) for h in result.linked]
+    # The matches first, then what comes with them (the keyword match the fusion left out ranks among the hits in
+    # an answer, retrieval.KEYWORD_PLACE, but never leads it); the passages are numbered by their own order.
+    roles = [(h, "match") for h in result.hits] + [(h, "keyword") for h in result.keyword]
+    roles += [(h, "match") for h in result.linked]
+    passages = [Passage.from_hit(h, rank, role) for rank, (h, role) in enumerate(roles, start=1)]
     return SearchResults(raw, passages, notices=notices, timings=timings)
