@@ -149,3 +149,59 @@ def test_a_preview_statement_answers_a_question_about_general_availability_with_
     assert _lead(
         "Is the realtime audio model generally available?", "The realtime audio model is in preview."
     ).startswith("No — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "decided"),
+    [
+        # A copula question's participle or adjective is what is asked of its subject.
+        ("Is the realtime API offered in Europe?", "Filters apply to all models except the realtime API.", False),
+        ("Are usage records retained in the region?", "Usage records are retained in the resource's region.", True),
+        ("Are usage records retained in the region?", "Usage records are stored in the resource's region.", True),
+        ("Are usage records retained in the region?", "Usage records are shown in the resource's region.", False),
+        # The status asked for is checked on its own: a statement about preview models in general is not about X.
+        ("Is the Files API still in preview?", "Models designated preview follow another lifecycle.", False),
+        ("Is the Files API still in preview?", "The Files API (preview) accepts JSONL uploads.", True),
+    ],
+)
+def test_a_statement_decides_only_with_the_predicate_and_the_thing_asked(question, statement, decided):
+    assert decides(question, statement) is decided
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "verdict"),
+    [
+        # What is asked is the statement's exception: it says the opposite for it.
+        (
+            "Are prompts to DALL-E 3 screened by the content filters?",
+            "The content filters screen prompts to every image model except DALL-E 3.",
+            "No",
+        ),
+        # A common word of the exception is no sign that the question asks about the exception: it depends.
+        (
+            "Are our prompts screened by the content filters?",
+            "The content filters screen prompts to every image model except DALL-E 3.",
+            "It depends",
+        ),
+        # Past a stated limit.
+        ("Can a vector store hold more than 64 files?", "Files per vector store: Limit value: 64.", "No"),
+        ("Can a vector store hold more than 1,000 files?", "Files per vector store: up to 1,000.", "No"),
+        # Only another figure than the one asked about.
+        ("Can we use 3072-bit keys for encryption?", "Only RSA keys of size 2048 are supported for encryption.", "No"),
+        ("Can we use 2048-bit keys for encryption?", "Only RSA keys of size 2048 are supported for encryption.", "Yes"),
+        # "no <thing>" negates; an aside in brackets does not.
+        ("Do the deployments retain any prompts?", "Deployments are stateless: no prompts are retained.", "No"),
+        (
+            "Is uploaded data held in our own tenant?",
+            "Uploaded data is held in your tenant (some preview features may not support this).",
+            "Yes",
+        ),
+    ],
+)
+def test_the_verdict_reads_exceptions_limits_and_negations(question, statement, verdict):
+    assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+def test_not_inside_a_name_in_title_case_negates_nothing():
+    statement = "The vault must have the Soft Delete and Do Not Purge properties turned on."
+    assert _lead("Must the vault have Soft Delete turned on?", statement).startswith("Yes — ")

@@ -22,7 +22,7 @@ from azcompare.answering.decides import decides
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
 from azcompare.links import now_generally_available
-from azcompare.text import NEGATION
+from azcompare.text import NEGATION, match_key, terms
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -76,6 +76,22 @@ _LOSS = re.compile(
     r"rejected|inaccessible|no longer)\b",
     re.IGNORECASE,
 )
+# "No prompts are stored" negates as "not" does ("no longer" is a NEGATION already); an aside in brackets
+# ("… (certain preview features may not support it)") is not the statement's point.
+_NO_SOMETHING = re.compile(r"\bno\s+(?!longer\b|matter\b)[a-z]", re.IGNORECASE)
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+# "Not" inside a name in title case ("the Do Not Purge property") negates nothing.
+_IN_A_NAME = re.compile(r"\b(?P<before>[A-Z]\w*)\s+(?:Not|No)\s+(?=[A-Z])")
+# "Can I have more than 30 …?" is answered No by a limit of 30 ("Maximum …: 30", "up to 30").
+_MORE_THAN = re.compile(
+    r"\b(?:more|greater|larger|higher|bigger|longer)\s+than\s+(\d[\d,]*)|\b(?:over|above|exceed(?:s|ing)?|beyond)\s+(\d[\d,]*)",
+    re.IGNORECASE,
+)
+_LIMIT = re.compile(r"\b(maximum|max|limits?|up to|at most|no more than)\b", re.IGNORECASE)
+_FIGURE = re.compile(r"(?<![\w.-])\d[\d,]*")
+# "… all models, except … audio models such as Whisper": what follows the exception.
+_EXCEPT = re.compile(r"\b(?:except|excluding|other than|apart from)\b(?P<rest>[^.;]*)", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][\w.-]*|\b[a-z]+-?\d[\w.-]*")
 _PREVIEW = re.compile(r"\b(in|is a|as a) (\w+ )?(preview|beta)\b", re.IGNORECASE)
 _GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
@@ -176,27 +192,75 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return "No"  # kept for the asker alone: not for the others the question asks about
     if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
         return "No"  # not only them: all of the group, whatever exceptions the statement names
+    if _beyond_the_limit(clause, text):
+        return "No"  # the statement's limit is the figure the question would go beyond
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:  # not needed "unless …": it depends on that
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
     point = _CONDITION_AHEAD.sub("", text, count=1)
     loss = _LOSS.search(clause) is not None
     # A loss is decided in its own words: stated, negated ("no longer readable") or denied ("still completes").
-    said = NEGATION.search(point) or _LOSS.search(point) or _GOES_ON.search(point)
+    said = _negates(point) or _LOSS.search(point) or _GOES_ON.search(point)
     if not decides(ask.question, text) and not (loss and said):
         return None
     if _EVERY.search(clause) and not _ALL.search(text):
         return "It depends"  # asked about every one of them: a statement about some does not say yes for all
     if now_generally_available(clause, text) or now_generally_available(text, clause):
         return "No"  # asked whether it is in preview, it is generally available; or the other way round
+    if _excepts_what_is_asked(clause, text):
+        return "Yes" if _negates(text[: _EXCEPT.search(text).start()]) else "No"  # what is asked is the exception
+    if _only_another_figure(clause, text):
+        return "No"  # only another figure ("only keys of size 2048") than the one asked about
     if _CONDITION.search(text):
         return "It depends"
     if loss:  # asked whether something is lost: a loss stated says yes
-        if NEGATION.search(point) or _LOSS.search(point):
+        if _negates(point) or _LOSS.search(point):
             return "Yes"
         if _GOES_ON.search(point):
             return "No"
-    return "No" if NEGATION.search(point) else "Yes"
+    return "No" if _negates(point) else "Yes"
+
+
+def _negates(text: str) -> bool:
+    """Whether the statement denies its point ("is not", "aren't", "no prompts are stored"), leaving out its
+    asides in brackets."""
+    point = _IN_A_NAME.sub(r"\g<before> ", _ASIDE.sub("", text))
+    return bool(NEGATION.search(point) or _NO_SOMETHING.search(point))
+
+
+def _figures(text: str) -> set[str]:
+    """The figures a text states on their own ("30", "4096-bit", "5,000" as "5000"), not those inside a name
+    ("gpt-4o", "o3")."""
+    return {f.replace(",", "").rstrip(",") for f in _FIGURE.findall(text)}
+
+
+def _beyond_the_limit(clause: str, text: str) -> bool:
+    """Whether the question asks for more than a figure the statement gives as a limit ("Can I have more than
+    30 resources?" / "Resources per region: Limit value: 30")."""
+    asked = _MORE_THAN.search(clause)
+    if not asked or not _LIMIT.search(text):
+        return False
+    return (asked.group(1) or asked.group(2)).replace(",", "") in _figures(text)
+
+
+def _only_another_figure(clause: str, text: str) -> bool:
+    """Whether the statement allows only figures other than the one the question names ("Can I use a 4096-bit
+    key?" / "Only keys of size 2048 are supported")."""
+    asked, stated = _figures(clause), _figures(text)
+    return bool(_ONLY.search(text) and asked and stated and not asked & stated)
+
+
+def _excepts_what_is_asked(clause: str, text: str) -> bool:
+    """Whether the statement names what the question asks about only as its exception ("applies to all models,
+    except … audio models such as Whisper" for "Does it apply to Whisper?"): a name (a capitalised word, a word
+    with a figure) of the exception that the question holds and the statement does not name before it. Common
+    words of the exception ("prompts") are no sign: the question may ask about them in general."""
+    exception = _EXCEPT.search(text)
+    if not exception:
+        return False
+    before = {match_key(t) for t in terms(text[: exception.start()])}
+    names = {match_key(t) for name in _NAME.findall(exception.group("rest")) for t in terms(name)} - before
+    return bool(names & {match_key(t) for t in terms(clause)})
 
 
 def _asked_marks(ask: Ask, cells: str) -> set[str]:
