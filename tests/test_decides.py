@@ -205,3 +205,19 @@ def test_the_verdict_reads_exceptions_limits_and_negations(question, statement, 
 def test_not_inside_a_name_in_title_case_negates_nothing():
     statement = "The vault must have the Soft Delete and Do Not Purge properties turned on."
     assert _lead("Must the vault have Soft Delete turned on?", statement).startswith("Yes — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        # The part before "however" decides: the requirement after it is about another point.
+        ("Can every tenant set its own retention period?", "Yes"),
+        # The part after "however" speaks to what is asked: it depends on it.
+        ("Can a tenant delete the audit log?", "It depends"),
+    ],
+)
+def test_a_condition_after_a_contrast_counts_only_when_that_part_speaks_to_the_question(question, verdict):
+    statement = (
+        "All tenants can set their own retention period, however, an approval is required to delete the audit log."
+    )
+    assert _lead(question, statement).startswith(f"{verdict} — ")

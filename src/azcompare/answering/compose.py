@@ -79,6 +79,7 @@ _LOSS = re.compile(
 # "No prompts are stored" negates as "not" does ("no longer" is a NEGATION already); an aside in brackets
 # ("… (certain preview features may not support it)") is not the statement's point.
 _NO_SOMETHING = re.compile(r"\bno\s+(?!longer\b|matter\b)[a-z]", re.IGNORECASE)
+_CONTRAST = re.compile(r"[,;]\s*(?:however|but)\b,?\s*", re.IGNORECASE)
 _ASIDE = re.compile(r"\s*\([^()]*\)")
 # "Not" inside a name in title case ("the Do Not Purge property") negates nothing.
 _IN_A_NAME = re.compile(r"\b(?P<before>[A-Z]\w*)\s+(?:Not|No)\s+(?=[A-Z])")
@@ -203,6 +204,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
     said = _negates(point) or _LOSS.search(point) or _GOES_ON.search(point)
     if not decides(ask.question, text) and not (loss and said):
         return None
+    text = _part_that_decides(ask.question, text)
+    point = _CONDITION_AHEAD.sub("", text, count=1)
     if _EVERY.search(clause) and not _ALL.search(text):
         return "It depends"  # asked about every one of them: a statement about some does not say yes for all
     if now_generally_available(clause, text) or now_generally_available(text, clause):
@@ -219,6 +222,17 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         if _GOES_ON.search(point):
             return "No"
     return "No" if _negates(point) else "Yes"
+
+
+def _part_that_decides(question: str, text: str) -> str:
+    """The statement up to a contrast ("…, however, …", "…; but …") when only that part decides the question:
+    a condition or a negation after it is about another point ("All customers can set the thresholds, however,
+    approval is required to turn the filters off" for "Can every customer set the thresholds?")."""
+    contrast = _CONTRAST.search(text)
+    if not contrast:
+        return text
+    before, after = text[: contrast.start()], text[contrast.end() :]
+    return before if decides(question, before) and not decides(question, after) else text
 
 
 def _negates(text: str) -> bool:
