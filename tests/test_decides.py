@@ -221,3 +221,28 @@ def test_a_condition_after_a_contrast_counts_only_when_that_part_speaks_to_the_q
         "All tenants can set their own retention period, however, an approval is required to delete the audit log."
     )
     assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Must the workspace and the vault share one region?", "Yes"),
+        ("May the workspace and the vault live in separate regions?", "No"),  # "the same region" is required
+        ("May the workspace and the vault sit in different resource groups?", "Yes"),  # "different resource groups"
+    ],
+)
+def test_a_question_about_different_things_reads_same_or_different_in_the_statement(question, verdict):
+    statement = "The workspace and the vault must share the same region, but they may sit in different resource groups."
+    assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+def test_going_past_a_limit_whose_breach_fails_the_job_is_a_yes_to_the_failure():
+    statement = "Maximum export job time (the job fails if exceeded): Limit value: 48 hours."
+    assert _lead("Will an export job fail when it runs over 48 hours?", statement).startswith("Yes — ")
+    assert _lead("Can an export job run for more than 48 hours?", statement).startswith("No — ")
+
+
+def test_a_question_with_a_negated_premise_gets_no_verdict_word():
+    # "Doesn't it …?": "No" could mean "it does not" or "you are wrong"; the statement says which.
+    text = _lead("Am I right that the archive tier doesn't compress backups?", "The archive tier compresses backups.")
+    assert text.startswith("The archive tier compresses backups")

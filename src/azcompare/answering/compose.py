@@ -22,7 +22,7 @@ from azcompare.answering.decides import decides
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
 from azcompare.links import now_generally_available
-from azcompare.text import NEGATION, match_key, terms
+from azcompare.text import NEGATION, match_key, same_word, terms
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -79,6 +79,9 @@ _LOSS = re.compile(
 # "No prompts are stored" negates as "not" does ("no longer" is a NEGATION already); an aside in brackets
 # ("… (certain preview features may not support it)") is not the statement's point.
 _NO_SOMETHING = re.compile(r"\bno\s+(?!longer\b|matter\b)[a-z]", re.IGNORECASE)
+# "… in different tenants?" against "… in the same tenant" / "… in different subscriptions".
+_DIFFERENT = re.compile(r"\b(?:different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+_SAME_OR_DIFFERENT = re.compile(r"\b(same|different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _CONTRAST = re.compile(r"[,;]\s*(?:however|but)\b,?\s*", re.IGNORECASE)
 _ASIDE = re.compile(r"\s*\([^()]*\)")
 # "Not" inside a name in title case ("the Do Not Purge property") negates nothing.
@@ -173,6 +176,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
     """
     text = evidence.sentence.text
     clause = asked_clause(ask.question)
+    if _negates(clause):
+        return None  # "Doesn't it …?", "Am I right that it doesn't …?": a Yes or a No would read either way
     values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
     if values:
         asked = _asked_service(ask.question)
@@ -193,8 +198,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return "No"  # kept for the asker alone: not for the others the question asks about
     if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
         return "No"  # not only them: all of the group, whatever exceptions the statement names
-    if _beyond_the_limit(clause, text):
-        return "No"  # the statement's limit is the figure the question would go beyond
+    if _beyond_the_limit(clause, text):  # the statement's limit is the figure the question would go beyond
+        return "Yes" if _LOSS.search(clause) else "No"  # "… fail if it runs longer than 720 hours?": it does
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:  # not needed "unless …": it depends on that
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
@@ -210,6 +215,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return "It depends"  # asked about every one of them: a statement about some does not say yes for all
     if now_generally_available(clause, text) or now_generally_available(text, clause):
         return "No"  # asked whether it is in preview, it is generally available; or the other way round
+    if same_or_different := _same_or_different(clause, text):
+        return same_or_different
     if _excepts_what_is_asked(clause, text):
         return "Yes" if _negates(text[: _EXCEPT.search(text).start()]) else "No"  # what is asked is the exception
     if _only_another_figure(clause, text):
@@ -262,6 +269,24 @@ def _only_another_figure(clause: str, text: str) -> bool:
     key?" / "Only keys of size 2048 are supported")."""
     asked, stated = _figures(clause), _figures(text)
     return bool(_ONLY.search(text) and asked and stated and not asked & stated)
+
+
+def _same_or_different(clause: str, text: str) -> str | None:
+    """For a question about different things ("… in different tenants?"): No when the statement requires the same
+    one ("must be in the same Microsoft Entra tenant"), Yes when it allows different ones ("can be in different
+    subscriptions"); None when it says neither of what is asked."""
+    asked = _DIFFERENT.search(clause)
+    if not asked:
+        return None
+    wanted = {match_key(t) for t in terms(asked.group("what"))}
+    for said in _SAME_OR_DIFFERENT.finditer(text):
+        if _holds_any({match_key(t) for t in terms(said.group("what"))}, wanted):
+            return "No" if said.group(1).lower() == "same" else "Yes"
+    return None
+
+
+def _holds_any(have: set[str], wanted: set[str]) -> bool:
+    return any(same_word(h, w) for h in have for w in wanted)
 
 
 def _excepts_what_is_asked(clause: str, text: str) -> bool:
