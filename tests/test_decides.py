@@ -246,3 +246,21 @@ def test_a_question_with_a_negated_premise_gets_no_verdict_word():
     # "Doesn't it …?": "No" could mean "it does not" or "you are wrong"; the statement says which.
     text = _lead("Am I right that the archive tier doesn't compress backups?", "The archive tier compresses backups.")
     assert text.startswith("The archive tier compresses backups")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [("Can the Billing Reader role export invoices?", "Yes"), ("Can the Reader role export invoices?", "No")],
+)
+def test_a_role_tables_row_answers_for_the_column_the_question_names_in_full(question, verdict):
+    row = "Export invoices: Billing Reader yes; Billing Owner yes; Reader no"
+    assert _lead(question, row).startswith(f"{verdict} — ")
+
+
+def test_doing_without_a_thing_reads_any_form_of_its_word():
+    statement = "Registration is required to try the vision preview."
+    assert _lead("Can the vision preview be tried without registering?", statement).startswith("No — ")
+
+
+def test_a_question_about_every_one_is_answered_no_by_a_statement_about_some():
+    assert _lead("Is an approval needed in every region?", "An approval is needed in some regions.").startswith("No — ")

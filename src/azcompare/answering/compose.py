@@ -55,6 +55,7 @@ _ALL_OF_A_GROUP = re.compile(
 )
 # "Does every feature support it?", "Do all regions offer it?": a question about each one of a group.
 _EVERY = re.compile(r"\b(every|each|all)\s+(?!of\s+(it|this|that)\b)\w+", re.IGNORECASE)
+_SOME = re.compile(r"\b(some|certain|a few|selected)\b", re.IGNORECASE)
 _ALL = re.compile(r"\b(all|every|each|any|always)\b", re.IGNORECASE)
 # "Can we keep the vectors we stored?" is answered No by "you need to generate new embeddings".
 _KEEP = re.compile(r"\b(keep|reuse|re-use|retain|continue (to use|using)|still use)\b", re.IGNORECASE)
@@ -212,7 +213,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
     text = _part_that_decides(ask.question, text)
     point = _CONDITION_AHEAD.sub("", text, count=1)
     if _EVERY.search(clause) and not _ALL.search(text):
-        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
+        # asked about every one of them: a statement about some says no for all, others do not say yes for all
+        return "No" if _SOME.search(text) and not _negates(text) else "It depends"
     if now_generally_available(clause, text) or now_generally_available(text, clause):
         return "No"  # asked whether it is in preview, it is generally available; or the other way round
     if same_or_different := _same_or_different(clause, text):
@@ -308,10 +310,24 @@ def _asked_marks(ask: Ask, cells: str) -> set[str]:
     make the answer "it depends"."""
     marked = [(column, mark) for column, mark in (c.strip().rpartition(" ")[::2] for c in cells.split(";"))]
     asked = [(column, mark) for column, mark in marked if any(w.found_in(column) for w in ask.wants)]
+    asked = asked or _named_columns(ask.question, marked)
     # A version the question names ("gpt-35-turbo 0125") narrows the model's columns to that version's.
     versions = _VERSION.findall(ask.question)
     versioned = [(column, mark) for column, mark in asked if any(v in column for v in versions)]
     return {mark.lower() for _, mark in versioned or asked}
+
+
+def _named_columns(question: str, marked: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The cells of the column the question names in full ("Can the Cognitive Services OpenAI User role …" names
+    that role's column, not "Cognitive Services User"): the longest column label all of whose words it holds."""
+    have = {match_key(t) for t in terms(question)}
+    named = [(c, m) for c, m in marked if (words := _keys(c)) and all(_holds_any(have, {w}) for w in words)]
+    longest = max((len(_keys(c)) for c, _ in named), default=0)
+    return [(c, m) for c, m in named if len(_keys(c)) == longest]
+
+
+def _keys(text: str) -> set[str]:
+    return {match_key(t) for t in terms(text)}
 
 
 def _still_in_preview(ask: Ask, quoted: list[Evidence], newest: dt.date | None, span_days: int) -> bool:
@@ -344,7 +360,7 @@ def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
     if not without or not _NEEDED.search(text):
         return None
     thing = without.group("what").split()[-1]
-    if not re.search(rf"\b{re.escape(thing)}", text, re.IGNORECASE):
+    if not _holds_any(_keys(text), _keys(thing)):  # in any form of the word ("registering" / "registration")
         return None
     return not NEGATION.search(text)
 
