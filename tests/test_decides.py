@@ -264,3 +264,8 @@ def test_doing_without_a_thing_reads_any_form_of_its_word():
 
 def test_a_question_about_every_one_is_answered_no_by_a_statement_about_some():
     assert _lead("Is an approval needed in every region?", "An approval is needed in some regions.").startswith("No — ")
+
+
+def test_a_qualifier_after_a_contrast_still_conditions_the_verdict():
+    statement = "Exports can be scheduled by every tenant, but only in some regions."
+    assert _lead("Can every tenant schedule exports?", statement).startswith("It depends — ")

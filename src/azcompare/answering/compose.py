@@ -84,6 +84,9 @@ _NO_SOMETHING = re.compile(r"\bno\s+(?!longer\b|matter\b)[a-z]", re.IGNORECASE)
 _DIFFERENT = re.compile(r"\b(?:different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _SAME_OR_DIFFERENT = re.compile(r"\b(same|different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _CONTRAST = re.compile(r"[,;]\s*(?:however|but)\b,?\s*", re.IGNORECASE)
+_QUALIFIES = re.compile(
+    r"(?:not|only|except|unless|if|when|in|for|with|within|on|at|some|certain|as long as|provided)\b", re.IGNORECASE
+)
 _ASIDE = re.compile(r"\s*\([^()]*\)")
 # "Not" inside a name in title case ("the Do Not Purge property") negates nothing.
 _IN_A_NAME = re.compile(r"\b(?P<before>[A-Z]\w*)\s+(?:Not|No)\s+(?=[A-Z])")
@@ -241,6 +244,8 @@ def _part_that_decides(question: str, text: str) -> str:
     if not contrast:
         return text
     before, after = text[: contrast.start()], text[contrast.end() :]
+    if _QUALIFIES.match(after):
+        return text  # "…, but only in some regions": it qualifies the part before, it is no other point
     return before if decides(question, before) and not decides(question, after) else text
 
 
