@@ -65,6 +65,27 @@ def test_a_question_that_asks_past_a_limit_gets_the_verdict_of_the_limit(kb_sett
     assert result.text.startswith(f"{verdict} — "), result.text
 
 
+def test_a_yes_no_question_naming_no_date_is_not_decided_by_a_pages_revision_note(kb_settings):
+    # The data privacy page's change log ("17 December 2024: Changes: … may not support …") once led with "No".
+    result = answer("Is Batch processing offered by Azure OpenAI?", settings=kb_settings)
+    lead = result.text.split(" [1]")[0]
+    assert "Changes:" not in lead and not lead.startswith("No — "), result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        # The model asked about is the content filters' exception.
+        ("Does the content filtering system cover Whisper?", "No"),
+        # The limit is the figure the question asks to go past.
+        ("Can a subscription hold more than 30 Azure OpenAI resources in a region?", "No"),
+    ],
+)
+def test_a_verdict_reads_an_exception_or_a_limit_against_what_is_asked(kb_settings, question, verdict):
+    result = answer(question, settings=kb_settings)
+    assert result.text.startswith(f"{verdict} — "), result.text
+
+
 @pytest.mark.parametrize(
     "question", ["What is the TPM limit for gpt-oss-120b?", "How many requests-per-minute does gpt-oss-120b get?"]
 )

@@ -149,3 +149,123 @@ def test_a_preview_statement_answers_a_question_about_general_availability_with_
     assert _lead(
         "Is the realtime audio model generally available?", "The realtime audio model is in preview."
     ).startswith("No — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "decided"),
+    [
+        # A copula question's participle or adjective is what is asked of its subject.
+        ("Is the realtime API offered in Europe?", "Filters apply to all models except the realtime API.", False),
+        ("Are usage records retained in the region?", "Usage records are retained in the resource's region.", True),
+        ("Are usage records retained in the region?", "Usage records are stored in the resource's region.", True),
+        ("Are usage records retained in the region?", "Usage records are shown in the resource's region.", False),
+        # The status asked for is checked on its own: a statement about preview models in general is not about X.
+        ("Is the Files API still in preview?", "Models designated preview follow another lifecycle.", False),
+        ("Is the Files API still in preview?", "The Files API (preview) accepts JSONL uploads.", True),
+    ],
+)
+def test_a_statement_decides_only_with_the_predicate_and_the_thing_asked(question, statement, decided):
+    assert decides(question, statement) is decided
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "verdict"),
+    [
+        # What is asked is the statement's exception: it says the opposite for it.
+        (
+            "Are prompts to DALL-E 3 screened by the content filters?",
+            "The content filters screen prompts to every image model except DALL-E 3.",
+            "No",
+        ),
+        # A common word of the exception is no sign that the question asks about the exception: it depends.
+        (
+            "Are our prompts screened by the content filters?",
+            "The content filters screen prompts to every image model except DALL-E 3.",
+            "It depends",
+        ),
+        # Past a stated limit.
+        ("Can a vector store hold more than 64 files?", "Files per vector store: Limit value: 64.", "No"),
+        ("Can a vector store hold more than 1,000 files?", "Files per vector store: up to 1,000.", "No"),
+        # Only another figure than the one asked about.
+        ("Can we use 3072-bit keys for encryption?", "Only RSA keys of size 2048 are supported for encryption.", "No"),
+        ("Can we use 2048-bit keys for encryption?", "Only RSA keys of size 2048 are supported for encryption.", "Yes"),
+        # "no <thing>" negates; an aside in brackets does not.
+        ("Do the deployments retain any prompts?", "Deployments are stateless: no prompts are retained.", "No"),
+        (
+            "Is uploaded data held in our own tenant?",
+            "Uploaded data is held in your tenant (some preview features may not support this).",
+            "Yes",
+        ),
+    ],
+)
+def test_the_verdict_reads_exceptions_limits_and_negations(question, statement, verdict):
+    assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+def test_not_inside_a_name_in_title_case_negates_nothing():
+    statement = "The vault must have the Soft Delete and Do Not Purge properties turned on."
+    assert _lead("Must the vault have Soft Delete turned on?", statement).startswith("Yes — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        # The part before "however" decides: the requirement after it is about another point.
+        ("Can every tenant set its own retention period?", "Yes"),
+        # The part after "however" speaks to what is asked: it depends on it.
+        ("Can a tenant delete the audit log?", "It depends"),
+    ],
+)
+def test_a_condition_after_a_contrast_counts_only_when_that_part_speaks_to_the_question(question, verdict):
+    statement = (
+        "All tenants can set their own retention period, however, an approval is required to delete the audit log."
+    )
+    assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Must the workspace and the vault share one region?", "Yes"),
+        ("May the workspace and the vault live in separate regions?", "No"),  # "the same region" is required
+        ("May the workspace and the vault sit in different resource groups?", "Yes"),  # "different resource groups"
+    ],
+)
+def test_a_question_about_different_things_reads_same_or_different_in_the_statement(question, verdict):
+    statement = "The workspace and the vault must share the same region, but they may sit in different resource groups."
+    assert _lead(question, statement).startswith(f"{verdict} — ")
+
+
+def test_going_past_a_limit_whose_breach_fails_the_job_is_a_yes_to_the_failure():
+    statement = "Maximum export job time (the job fails if exceeded): Limit value: 48 hours."
+    assert _lead("Will an export job fail when it runs over 48 hours?", statement).startswith("Yes — ")
+    assert _lead("Can an export job run for more than 48 hours?", statement).startswith("No — ")
+
+
+def test_a_question_with_a_negated_premise_gets_no_verdict_word():
+    # "Doesn't it …?": "No" could mean "it does not" or "you are wrong"; the statement says which.
+    text = _lead("Am I right that the archive tier doesn't compress backups?", "The archive tier compresses backups.")
+    assert text.startswith("The archive tier compresses backups")
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [("Can the Billing Reader role export invoices?", "Yes"), ("Can the Reader role export invoices?", "No")],
+)
+def test_a_role_tables_row_answers_for_the_column_the_question_names_in_full(question, verdict):
+    row = "Export invoices: Billing Reader yes; Billing Owner yes; Reader no"
+    assert _lead(question, row).startswith(f"{verdict} — ")
+
+
+def test_doing_without_a_thing_reads_any_form_of_its_word():
+    statement = "Registration is required to try the vision preview."
+    assert _lead("Can the vision preview be tried without registering?", statement).startswith("No — ")
+
+
+def test_a_question_about_every_one_is_answered_no_by_a_statement_about_some():
+    assert _lead("Is an approval needed in every region?", "An approval is needed in some regions.").startswith("No — ")
+
+
+def test_a_qualifier_after_a_contrast_still_conditions_the_verdict():
+    statement = "Exports can be scheduled by every tenant, but only in some regions."
+    assert _lead("Can every tenant schedule exports?", statement).startswith("It depends — ")

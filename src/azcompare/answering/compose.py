@@ -22,7 +22,7 @@ from azcompare.answering.decides import decides
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
 from azcompare.links import now_generally_available
-from azcompare.text import NEGATION
+from azcompare.text import NEGATION, match_key, same_word, terms
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -55,6 +55,7 @@ _ALL_OF_A_GROUP = re.compile(
 )
 # "Does every feature support it?", "Do all regions offer it?": a question about each one of a group.
 _EVERY = re.compile(r"\b(every|each|all)\s+(?!of\s+(it|this|that)\b)\w+", re.IGNORECASE)
+_SOME = re.compile(r"\b(some|certain|a few|selected)\b", re.IGNORECASE)
 _ALL = re.compile(r"\b(all|every|each|any|always)\b", re.IGNORECASE)
 # "Can we keep the vectors we stored?" is answered No by "you need to generate new embeddings".
 _KEEP = re.compile(r"\b(keep|reuse|re-use|retain|continue (to use|using)|still use)\b", re.IGNORECASE)
@@ -76,6 +77,29 @@ _LOSS = re.compile(
     r"rejected|inaccessible|no longer)\b",
     re.IGNORECASE,
 )
+# "No prompts are stored" negates as "not" does ("no longer" is a NEGATION already); an aside in brackets
+# ("… (certain preview features may not support it)") is not the statement's point.
+_NO_SOMETHING = re.compile(r"\bno\s+(?!longer\b|matter\b)[a-z]", re.IGNORECASE)
+# "… in different tenants?" against "… in the same tenant" / "… in different subscriptions".
+_DIFFERENT = re.compile(r"\b(?:different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+_SAME_OR_DIFFERENT = re.compile(r"\b(same|different|separate)\s+(?P<what>(?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+_CONTRAST = re.compile(r"[,;]\s*(?:however|but)\b,?\s*", re.IGNORECASE)
+_QUALIFIES = re.compile(
+    r"(?:not|only|except|unless|if|when|in|for|with|within|on|at|some|certain|as long as|provided)\b", re.IGNORECASE
+)
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+# "Not" inside a name in title case ("the Do Not Purge property") negates nothing.
+_IN_A_NAME = re.compile(r"\b(?P<before>[A-Z]\w*)\s+(?:Not|No)\s+(?=[A-Z])")
+# "Can I have more than 30 …?" is answered No by a limit of 30 ("Maximum …: 30", "up to 30").
+_MORE_THAN = re.compile(
+    r"\b(?:more|greater|larger|higher|bigger|longer)\s+than\s+(\d[\d,]*)|\b(?:over|above|exceed(?:s|ing)?|beyond)\s+(\d[\d,]*)",
+    re.IGNORECASE,
+)
+_LIMIT = re.compile(r"\b(maximum|max|limits?|up to|at most|no more than)\b", re.IGNORECASE)
+_FIGURE = re.compile(r"(?<![\w.-])\d[\d,]*")
+# "… all models, except … audio models such as Whisper": what follows the exception.
+_EXCEPT = re.compile(r"\b(?:except|excluding|other than|apart from)\b(?P<rest>[^.;]*)", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][\w.-]*|\b[a-z]+-?\d[\w.-]*")
 _PREVIEW = re.compile(r"\b(in|is a|as a) (\w+ )?(preview|beta)\b", re.IGNORECASE)
 _GOES_ON = re.compile(r"\b(still|continues?|remains?|keeps?)\b", re.IGNORECASE)
 
@@ -156,6 +180,8 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
     """
     text = evidence.sentence.text
     clause = asked_clause(ask.question)
+    if _negates(clause):
+        return None  # "Doesn't it …?", "Am I right that it doesn't …?": a Yes or a No would read either way
     values = {m.group("service").lower(): m.group("value").lower() for m in _ROW_VALUE.finditer(text)}
     if values:
         asked = _asked_service(ask.question)
@@ -176,27 +202,111 @@ def verdict(ask: Ask, evidence: Evidence) -> str | None:
         return "No"  # kept for the asker alone: not for the others the question asks about
     if _ONLY.search(ask.question) and _ALL_OF_A_GROUP.search(text) and not _ONLY.search(text):
         return "No"  # not only them: all of the group, whatever exceptions the statement names
+    if _beyond_the_limit(clause, text):  # the statement's limit is the figure the question would go beyond
+        return "Yes" if _LOSS.search(clause) else "No"  # "… fail if it runs longer than 720 hours?": it does
     needed = _need_of_what_is_done_without(ask.question, text)
     if needed is not None:  # not needed "unless …": it depends on that
         return "No" if needed else ("It depends" if _CONDITION.search(text) else "Yes")
     point = _CONDITION_AHEAD.sub("", text, count=1)
     loss = _LOSS.search(clause) is not None
     # A loss is decided in its own words: stated, negated ("no longer readable") or denied ("still completes").
-    said = NEGATION.search(point) or _LOSS.search(point) or _GOES_ON.search(point)
+    said = _negates(point) or _LOSS.search(point) or _GOES_ON.search(point)
     if not decides(ask.question, text) and not (loss and said):
         return None
+    text = _part_that_decides(ask.question, text)
+    point = _CONDITION_AHEAD.sub("", text, count=1)
     if _EVERY.search(clause) and not _ALL.search(text):
-        return "It depends"  # asked about every one of them: a statement about some does not say yes for all
+        # asked about every one of them: a statement about some says no for all, others do not say yes for all
+        return "No" if _SOME.search(text) and not _negates(text) else "It depends"
     if now_generally_available(clause, text) or now_generally_available(text, clause):
         return "No"  # asked whether it is in preview, it is generally available; or the other way round
+    if same_or_different := _same_or_different(clause, text):
+        return same_or_different
+    if _excepts_what_is_asked(clause, text):
+        return "Yes" if _negates(text[: _EXCEPT.search(text).start()]) else "No"  # what is asked is the exception
+    if _only_another_figure(clause, text):
+        return "No"  # only another figure ("only keys of size 2048") than the one asked about
     if _CONDITION.search(text):
         return "It depends"
     if loss:  # asked whether something is lost: a loss stated says yes
-        if NEGATION.search(point) or _LOSS.search(point):
+        if _negates(point) or _LOSS.search(point):
             return "Yes"
         if _GOES_ON.search(point):
             return "No"
-    return "No" if NEGATION.search(point) else "Yes"
+    return "No" if _negates(point) else "Yes"
+
+
+def _part_that_decides(question: str, text: str) -> str:
+    """The statement up to a contrast ("…, however, …", "…; but …") when only that part decides the question:
+    a condition or a negation after it is about another point ("All customers can set the thresholds, however,
+    approval is required to turn the filters off" for "Can every customer set the thresholds?")."""
+    contrast = _CONTRAST.search(text)
+    if not contrast:
+        return text
+    before, after = text[: contrast.start()], text[contrast.end() :]
+    if _QUALIFIES.match(after):
+        return text  # "…, but only in some regions": it qualifies the part before, it is no other point
+    return before if decides(question, before) and not decides(question, after) else text
+
+
+def _negates(text: str) -> bool:
+    """Whether the statement denies its point ("is not", "aren't", "no prompts are stored"), leaving out its
+    asides in brackets."""
+    point = _IN_A_NAME.sub(r"\g<before> ", _ASIDE.sub("", text))
+    return bool(NEGATION.search(point) or _NO_SOMETHING.search(point))
+
+
+def _figures(text: str) -> set[str]:
+    """The figures a text states on their own ("30", "4096-bit", "5,000" as "5000"), not those inside a name
+    ("gpt-4o", "o3")."""
+    return {f.replace(",", "").rstrip(",") for f in _FIGURE.findall(text)}
+
+
+def _beyond_the_limit(clause: str, text: str) -> bool:
+    """Whether the question asks for more than a figure the statement gives as a limit ("Can I have more than
+    30 resources?" / "Resources per region: Limit value: 30")."""
+    asked = _MORE_THAN.search(clause)
+    if not asked or not _LIMIT.search(text):
+        return False
+    return (asked.group(1) or asked.group(2)).replace(",", "") in _figures(text)
+
+
+def _only_another_figure(clause: str, text: str) -> bool:
+    """Whether the statement allows only figures other than the one the question names ("Can I use a 4096-bit
+    key?" / "Only keys of size 2048 are supported")."""
+    asked, stated = _figures(clause), _figures(text)
+    return bool(_ONLY.search(text) and asked and stated and not asked & stated)
+
+
+def _same_or_different(clause: str, text: str) -> str | None:
+    """For a question about different things ("… in different tenants?"): No when the statement requires the same
+    one ("must be in the same Microsoft Entra tenant"), Yes when it allows different ones ("can be in different
+    subscriptions"); None when it says neither of what is asked."""
+    asked = _DIFFERENT.search(clause)
+    if not asked:
+        return None
+    wanted = {match_key(t) for t in terms(asked.group("what"))}
+    for said in _SAME_OR_DIFFERENT.finditer(text):
+        if _holds_any({match_key(t) for t in terms(said.group("what"))}, wanted):
+            return "No" if said.group(1).lower() == "same" else "Yes"
+    return None
+
+
+def _holds_any(have: set[str], wanted: set[str]) -> bool:
+    return any(same_word(h, w) for h in have for w in wanted)
+
+
+def _excepts_what_is_asked(clause: str, text: str) -> bool:
+    """Whether the statement names what the question asks about only as its exception ("applies to all models,
+    except … audio models such as Whisper" for "Does it apply to Whisper?"): a name (a capitalised word, a word
+    with a figure) of the exception that the question holds and the statement does not name before it. Common
+    words of the exception ("prompts") are no sign: the question may ask about them in general."""
+    exception = _EXCEPT.search(text)
+    if not exception:
+        return False
+    before = {match_key(t) for t in terms(text[: exception.start()])}
+    names = {match_key(t) for name in _NAME.findall(exception.group("rest")) for t in terms(name)} - before
+    return bool(names & {match_key(t) for t in terms(clause)})
 
 
 def _asked_marks(ask: Ask, cells: str) -> set[str]:
@@ -205,10 +315,24 @@ def _asked_marks(ask: Ask, cells: str) -> set[str]:
     make the answer "it depends"."""
     marked = [(column, mark) for column, mark in (c.strip().rpartition(" ")[::2] for c in cells.split(";"))]
     asked = [(column, mark) for column, mark in marked if any(w.found_in(column) for w in ask.wants)]
+    asked = asked or _named_columns(ask.question, marked)
     # A version the question names ("gpt-35-turbo 0125") narrows the model's columns to that version's.
     versions = _VERSION.findall(ask.question)
     versioned = [(column, mark) for column, mark in asked if any(v in column for v in versions)]
     return {mark.lower() for _, mark in versioned or asked}
+
+
+def _named_columns(question: str, marked: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The cells of the column the question names in full ("Can the Cognitive Services OpenAI User role …" names
+    that role's column, not "Cognitive Services User"): the longest column label all of whose words it holds."""
+    have = {match_key(t) for t in terms(question)}
+    named = [(c, m) for c, m in marked if (words := _keys(c)) and all(_holds_any(have, {w}) for w in words)]
+    longest = max((len(_keys(c)) for c, _ in named), default=0)
+    return [(c, m) for c, m in named if len(_keys(c)) == longest]
+
+
+def _keys(text: str) -> set[str]:
+    return {match_key(t) for t in terms(text)}
 
 
 def _still_in_preview(ask: Ask, quoted: list[Evidence], newest: dt.date | None, span_days: int) -> bool:
@@ -241,7 +365,7 @@ def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
     if not without or not _NEEDED.search(text):
         return None
     thing = without.group("what").split()[-1]
-    if not re.search(rf"\b{re.escape(thing)}", text, re.IGNORECASE):
+    if not _holds_any(_keys(text), _keys(thing)):  # in any form of the word ("registering" / "registration")
         return None
     return not NEGATION.search(text)
 

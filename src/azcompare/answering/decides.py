@@ -49,6 +49,10 @@ _REFERS_BACK = re.compile(
     re.IGNORECASE,
 )
 _WITHOUT = re.compile(r"\bwithout\b.*", re.IGNORECASE)
+# "Is/Are <subject> <participle or adjective> …?": the participle ("enforced", "stored") or the adjective in
+# "-able"/"-ible" ("available") says what is asked of the subject; "is there …" asks whether something exists.
+_COPULA = re.compile(r"^(?:is|are|was|were)\s+(?!there\b)", re.IGNORECASE)
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?:ed|able|ible)", re.IGNORECASE)
 # A purpose or reason after the predicate ("… a private endpoint so traffic stays private?") is not what is asked.
 _PURPOSE = re.compile(r",?\s+(?:so(?: that)?|because|in order to|since)\s.*", re.IGNORECASE)
 # Verbs whose object says what is asked: "does it support X", "can we use X", "do we get X".
@@ -99,8 +103,16 @@ def light_verb(question: str) -> str | None:
 def _verb_and_object(clause: str) -> tuple[str | None, str]:
     """The clause's verb and what follows it (its object); (None, the clause) when no verb is found. After a
     subject other than a pronoun or a service ("does provisioned throughput have …") only a light verb is
-    known for a verb: the words before it name the subject, not what is asked of it."""
+    known for a verb: the words before it name the subject, not what is asked of it. A copula question's
+    participle or adjective ("is Whisper available …", "are quotas enforced …") is its verb."""
     text = clause.strip()
+    if copula := _COPULA.match(text):
+        words = text[copula.end() :].split()
+        found = next((i for i in range(1, min(len(words), SUBJECT_WORDS + 2)) if _PARTICIPLE.fullmatch(words[i])), None)
+        if found is not None:
+            verb = words[found].lower()
+            return (_base(verb) if _base(verb) in _LIGHT_VERBS else verb), " ".join(words[found + 1 :])
+        return None, text
     if way := _WAY_TO.match(text):
         rest = text[way.end() :]
     elif (aux := _DO_OR_MODAL.match(text)) and (subject := _SUBJECT.match(text[aux.end() :])):
@@ -121,6 +133,22 @@ def _verb_and_object(clause: str) -> tuple[str | None, str]:
     return word.group(), rest[word.end() :]
 
 
+def _base(participle: str) -> str:
+    """The plain form of a participle as a light verb is listed ("supported" -> "support", "required" ->
+    "require"); the word itself when it is none."""
+    forms = (participle[:-2], participle[:-1], participle[:-3] + "y") if participle.endswith("ed") else ()
+    return next((f for f in forms if f in _LIGHT_VERBS), participle)
+
+
+def _verb_forms(verb: str) -> set[str]:
+    """The match keys a statement may hold the verb by: a participle's plain form too ("stored" / "store",
+    "applied" / "applies")."""
+    forms = {verb}
+    if verb.endswith("ed"):
+        forms |= {verb[:-1], verb[:-2], verb[:-3] + "y", verb[:-3] + "ies"}
+    return {match_key(t) for f in forms for t in tokenize(f)}
+
+
 def decides(question: str, statement: str) -> bool:
     """Whether the statement speaks to the question's asked predicate: its verb (when not a light one) and a
     word of its object (when it names one beyond the services). The asked clause holds the predicate, or the
@@ -130,13 +158,16 @@ def decides(question: str, statement: str) -> bool:
         clause = question
     have = {match_key(t) for t in terms(statement)}
     verb, object_text = _verb_and_object(clause)
-    verb_keys = {match_key(t) for t in tokenize(verb)} if verb and verb not in _LIGHT_VERBS else set()
+    verb_keys = _verb_forms(verb) if verb and verb not in _LIGHT_VERBS else set()
     if verb_keys and not _holds(have, _with_synonyms(verb_keys)):
         return False
-    if _STATUS.search(clause) and not _STATUS.search(statement):
+    status = _STATUS.search(clause)
+    if status and not _STATUS.search(statement):
         return False  # asked for a status ("in preview?"): only a statement of a status decides it
-    # An object that is a pronoun ("does every feature support them?") leaves the subject as what is asked.
-    asked = _object_keys(object_text) - verb_keys or _object_keys(clause) - verb_keys
+    # An object that is a pronoun ("does every feature support them?") leaves the subject as what is asked; the
+    # status asked for is checked above, so it is not what the statement must be about ("Is X in preview?").
+    status_keys = {match_key(t) for t in tokenize(status.group())} if status else set()
+    asked = (_object_keys(object_text) - verb_keys or _object_keys(clause) - verb_keys) - status_keys
     return not asked or _holds(have, asked)
 
 

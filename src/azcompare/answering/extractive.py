@@ -316,6 +316,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     every = [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
     # Support statements show that the sources hold what was asked for, but never lead (Evidence.support).
     scored = [e for e in every if not e.support]
+    if ask.shape == "yes_no" and not _NAMES_A_TIME.search(question):
+        # A revision note ("Added … Batch (preview)") tells when a page changed, not whether something holds now.
+        scored = [e for e in scored if not is_revision_note(e.sentence.text)]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     threshold = settings.abstain_threshold * (1.0 if ask.english else OTHER_LANGUAGE_FACTOR)
     if strength < threshold or not scored or unknown:
@@ -380,6 +383,14 @@ def _in_best_passage(ask: Ask, scored: list[Evidence]) -> list[str]:
 # A page's revision history ("23 June 2023: Changes: Added information about …") says when the page changed,
 # not what it says on the topic.
 _REVISION_NOTE = re.compile(r"^(\d{1,2} \w+ 20\d\d|\w+ \d{1,2}, 20\d\d|20\d\d-\d\d-\d\d): (changes|updates?)\b", re.I)
+
+
+# A year or a month in a question: it may ask about a page's history ("was it in preview in 2024?"); "may" is
+# left out, as "May we …" asks no date.
+_NAMES_A_TIME = re.compile(
+    r"\b(19|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november|december)\b",
+    re.IGNORECASE,
+)
 
 
 def is_revision_note(sentence: str) -> bool:
