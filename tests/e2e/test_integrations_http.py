@@ -45,7 +45,8 @@ def test_mcp_over_streamable_http_at_mcp(ui_server):
     assert re.search(r"\[1\]", cited["text"]) and cited["citations"][0]["date"]
     assert seen["abstained"].structured_content["abstained"] is True
     passages = seen["search"].structured_content["passages"]
-    assert len(passages) == 2 and all(p["title"] and p["date"] for p in passages)
+    matches = [p for p in passages if p["role"] == "match"]
+    assert len(matches) == 2 and all(p["title"] and p["date"] for p in passages)
     assert seen["bad"].is_error
     assert seen["bad"].content[0].text == (
         "Your question is 5,000 characters long; the limit is 2,000. Please shorten it to the question itself."
