@@ -76,6 +76,12 @@ def test_the_asked_verb_follows_the_auxiliary_and_a_plain_subject(clause, verb):
         ("Can our app call a private endpoint so traffic stays internal?", "Private endpoints are supported.", True),
         # A clause that only refers back is read with what the message said before it.
         ("A blog says prompts are logged forever. Is that still true?", "Prompts are not logged after 30 days.", True),
+        # The object's head noun names what is asked; a statement holding only its modifier is about another thing.
+        ("Does OpenAI support tenant-scoped tokens?", "Tenant-scoped roles are assigned per resource.", False),
+        ("Does OpenAI support tenant-scoped tokens?", "Tokens scoped to a tenant are accepted.", True),
+        ("Can we bring our own storage accounts to the service?", "Storage encryption uses Microsoft keys.", False),
+        ("Can we bring our own storage accounts to the service?", "You can connect your own storage account.", True),
+        ("Can we switch the safety filters off?", "Customers may apply to switch filters off.", True),
     ],
 )
 def test_a_statement_decides_when_it_speaks_to_the_asked_predicate(question, statement, decided):

@@ -168,7 +168,46 @@ def decides(question: str, statement: str) -> bool:
     # status asked for is checked above, so it is not what the statement must be about ("Is X in preview?").
     status_keys = {match_key(t) for t in tokenize(status.group())} if status else set()
     asked = (_object_keys(object_text) - verb_keys or _object_keys(clause) - verb_keys) - status_keys
-    return not asked or _holds(have, asked)
+    # The object is what its head noun names ("customer-managed *keys*"): a statement holding only a modifier
+    # ("customer support", "encryption at rest" for "own encryption keys") is about something else.
+    head = _head(object_text) if verb else None
+    return not asked or (_holds(have, asked) and (head is None or _holds(have, {head})))
+
+
+def asked_head(question: str) -> str | None:
+    """The head noun (match key) of what a yes/no question's verb asks about ("key" of "Can we bring our own
+    encryption keys?"); None when no verb or no such noun is found."""
+    verb, object_text = _verb_and_object(asked_clause(question))
+    return _head(object_text) if verb else None
+
+
+def _head(object_text: str) -> str | None:
+    """The match key of the head noun of the object's first noun phrase: its last word before a preposition,
+    conjunction or punctuation ("my own encryption keys to OpenAI" -> "key"), a particle left out ("content
+    filtering off" -> "filter"); None when that word names a service or no phrase is found."""
+    words = re.findall(r"[\w'’-]+|[,.;:?!]", object_text.lower())
+    while words and words[0] in _BEFORE_PHRASE:
+        words = words[1:]
+    phrase: list[str] = []
+    for word in words:
+        if phrase and (word in _ENDS_PHRASE or not word[0].isalnum()):
+            break
+        phrase.append(word)
+    while phrase and phrase[-1] in _PARTICLES:
+        phrase.pop()
+    keys = [match_key(t) for t in terms(phrase[-1])] if phrase else []
+    return keys[-1] if keys and keys[-1] not in _NOT_OBJECT else None
+
+
+# Words ahead of a noun phrase, words that end one, and particles of a phrasal verb ("switch … off").
+_BEFORE_PHRASE = frozenset(
+    "for to of about with a an the my our your their its his her own any some more all every".split()
+)
+_ENDS_PHRASE = frozenset(
+    "in on at to for from with without by than instead into via over across between under per as of and or so "
+    "because if when that which while where whether".split()
+)
+_PARTICLES = frozenset("off on out up down away back".split())
 
 
 def _object_keys(text: str) -> set[str]:

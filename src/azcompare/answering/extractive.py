@@ -18,9 +18,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from azcompare.answering.citations import Evidence, shown_sentence
-from azcompare.answering.compose import AS_RELEVANT, TABLE_ROWS, comparison, compose, partial, speaks_for_both
+from azcompare.answering.compose import (
+    AS_RELEVANT,
+    TABLE_ROWS,
+    comparison,
+    compose,
+    partial,
+    speaks_for_both,
+    verdict,
+)
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
-from azcompare.answering.decides import light_verb
+from azcompare.answering.decides import asked_head, decides, light_verb
 from azcompare.answering.question import (
     Ask,
     compared_things,
@@ -347,7 +355,8 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
             max(settings.max_answer_sentences, TABLE_ROWS) if ask.shape == "compare" else settings.max_answer_sentences
         )
         chosen = select_evidence(
-            _renamed_first(_both_named_first(question, _wanted_first(ask, scored)), renames), limit
+            _renamed_first(_both_named_first(question, _deciding_first(ask, _wanted_first(ask, scored))), renames),
+            limit,
         )
         if not asks_about_openai_only(question):  # the current pages speak for Azure OpenAI, not for OpenAI
             chosen = with_counterparts(chosen, scored, kb, newest, settings, asks_about_openai_too(question))
@@ -576,6 +585,37 @@ def _relates(text: str, a: re.Pattern[str], b: re.Pattern[str]) -> bool:
         return False
     left, right = sorted((first, second), key=lambda m: m.start())
     return _GROUPED.fullmatch(text[left.end() : right.start()]) is None
+
+
+def _deciding_first(ask: Ask, scored: list[Evidence]) -> list[Evidence]:
+    """For a yes/no question whose best statement gives no verdict (it does not speak to what is asked:
+    compose.verdict, decides.py), the best one that does, when it is relevant enough to be quoted
+    (RELATIVE_CUTOFF of the best): the answer leads with the verdict the sources decide rather than with a
+    statement on the topic. For a question about OpenAI alone, only a statement that names OpenAI itself. Only
+    when the question's verb names what it asks about (decides.asked_head): a statement holding a word of a
+    looser question ("Is X part of Y?") may give a verdict on something else."""
+    if ask.shape != "yes_no" or not scored or not asked_head(ask.question) or _gives_verdict(ask, scored[0]):
+        return scored
+    floor = RELATIVE_CUTOFF * scored[0].score
+    openai_only = asks_about_openai_only(ask.question)
+    deciding = next(
+        (
+            e
+            for e in scored
+            if e.score >= floor
+            and (not openai_only or _OPENAI_ITSELF.search(e.sentence.text))
+            and _gives_verdict(ask, e)
+        ),
+        None,
+    )
+    return _promote(scored, [deciding] if deciding else [])
+
+
+def _gives_verdict(ask: Ask, e: Evidence) -> bool:
+    """Whether the statement gives the question a verdict: a feature-matrix row only when its point is what
+    is asked ("Encryption at Rest: OpenAI yes" does not answer "can we bring our own keys?")."""
+    text = e.sentence.text
+    return verdict(ask, e) is not None and (not speaks_for_both(text) or decides(ask.question, text))
 
 
 def _promote(scored: list[Evidence], first: list[Evidence]) -> list[Evidence]:
