@@ -280,3 +280,32 @@ def test_the_keyword_match_the_fusion_left_out_is_quoted_after_the_lead_never_as
     assert first.chunk_id not in support, result.text
     assert second.chunk_id in support and wanted in second.snippet, result.text
     assert result.text.index(f"[{first.n}]") < result.text.index(f"[{second.n}]"), result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # "AOAI" is how users write Azure OpenAI; "EEA" is the European Economic Area the abuse pages name.
+        ("Does AOAI let me bring my own encryption key?", "customer-managed keys"),
+        ("Are human reviewers for EEA resources located inside the EEA?", "human review"),
+    ],
+)
+def test_an_acronym_the_documents_write_out_is_a_known_name(kb_settings, question, topic):
+    result = answer(question, settings=kb_settings)
+    assert not result.abstained and topic in result.text.lower(), result.text
+
+
+def test_an_acronym_no_document_writes_out_is_still_unknown(kb_settings):
+    result = answer("Which TPU generation serves Azure OpenAI requests?", settings=kb_settings)
+    assert result.abstained and "none of its documents mentions TPU" in result.text, result.text
+
+
+def test_a_figure_after_a_name_is_the_value_asked_for_not_part_of_the_name(kb_settings):
+    result = answer("Does Azure OpenAI commit to an SLA of 99.95% uptime?", settings=kb_settings)
+    assert not result.abstained and "an SLA figure" in result.missing, result.text
+
+
+def test_a_documented_model_named_in_a_loosely_worded_question_is_on_topic(kb_settings):
+    # The wording is far from the region table's, but the model is in it: its row answers No.
+    result = answer("Could our team in West Europe get access to dall-e-3 there?", settings=kb_settings)
+    assert not result.abstained and result.text.startswith("No — dall-e-3"), result.text

@@ -236,3 +236,18 @@ def test_a_count_names_the_plural_noun_counted_and_finds_its_figure_in_words_or_
     (units,) = read_question("How many PTUs can a deployment have?").wants
     assert units.found_in("Maximum provisioned throughput units per deployment: Limit value: 100,000")
     assert not units.found_in("Tokens per minute: Limit value: 5")
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Which regions host codex-mini today?", "codex-mini"),
+        ("Is babbage-002 still offered for fine-tuning?", "babbage-002"),
+        ("Can o3-pro be deployed with provisioned throughput?", "o3-pro"),
+        ("Does whisper-1 transcribe audio in batch?", "whisper-1"),
+    ],
+)
+def test_a_model_family_name_takes_its_version_and_size_suffix(question, name):
+    (want,) = read_question(question).wants
+    assert want.label == name
+    assert want.found_in(f"{name}: Region: East US 2") and not want.found_in(f"{name.split('-')[0]}-other: Region")

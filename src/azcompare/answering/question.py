@@ -180,9 +180,9 @@ _LANGUAGES = re.compile(
 _MODELS_Q = re.compile(r"\b(which|what)\s+(?:specific|exact|particular)\s+(?:[\w-]+\s+){0,2}models\b", re.I)
 
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
+# A family's name takes the suffixes of its versions and sizes ("codex-mini", "davinci-002", "o3-pro").
 _MODEL = re.compile(
-    r"\b(gpt-?[\w.]+(?:-[\w.]+)*|o\d(?:-[a-z]+)?|dall-?e(?:-\d)?|whisper|sora|codex|"
-    r"text-embedding-[\w-]+|tts(?:-hd)?|davinci|babbage)\b",
+    r"\b((?:gpt-?[\w.]+|o\d|dall-?e|whisper|sora|codex|text-embedding|tts|davinci|babbage)(?:-[\w.]*\w)*)\b",
     re.IGNORECASE,
 )
 
