@@ -309,3 +309,9 @@ def test_a_documented_model_named_in_a_loosely_worded_question_is_on_topic(kb_se
     # The wording is far from the region table's, but the model is in it: its row answers No.
     result = answer("Could our team in West Europe get access to dall-e-3 there?", settings=kb_settings)
     assert not result.abstained and result.text.startswith("No — dall-e-3"), result.text
+
+
+def test_a_page_revision_history_date_is_not_the_date_asked_for(kb_settings):
+    result = answer("Azure OpenAI API version 2024-10-21: what date is it retired?", settings=kb_settings)
+    assert not result.abstained and "a date" in result.missing, result.text
+    assert "Changes:" not in result.text, result.text

@@ -91,7 +91,7 @@ def test_the_words_that_say_who_asks_are_not_the_asked_clause(message, asker, cl
 
 
 def test_prices_and_sla_figures_are_told_from_other_numbers():
-    price, sla = read_question("What does it cost and what is the SLA?").wants
+    price, sla = read_question("How is it billed and what is the SLA?").wants
     assert price.found_in("It costs $2.50 per hour.") and not price.found_in("Limit value: 100,000")
     assert price.found_in("Global Batch, including 50% cost savings") and not price.found_in("50% of the quota")
     assert sla.found_in("The SLA guarantees 99.9% uptime.") and not sla.found_in("50% cost savings")
@@ -251,3 +251,14 @@ def test_a_model_family_name_takes_its_version_and_size_suffix(question, name):
     (want,) = read_question(question).wants
     assert want.label == name
     assert want.found_in(f"{name}: Region: East US 2") and not want.found_in(f"{name.split('-')[0]}-other: Region")
+
+
+def test_an_amount_asked_for_needs_money_and_a_relative_price_answers_how_it_is_priced():
+    (amount,) = read_question("What would an hour of the Developer tier cost us?").wants
+    (per,) = read_question("What is the price per million tokens for Global Standard?").wants
+    (how,) = read_question("How is Data Zone Batch billed?").wants
+    (than,) = read_question("What does Global Batch cost compared to Global Standard?").wants
+    for want in (amount, per):
+        assert want.found_in("It costs $2.50 per hour.") and not want.found_in("Billing: 50% discount")
+    for want in (how, than):
+        assert want.found_in("Billing: 50% discount") and want.found_in("It costs $2.50 per hour.")

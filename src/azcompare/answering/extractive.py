@@ -321,7 +321,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     weak = strength < threshold and not _names_documented(ask, result)
     if weak or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
+    # A page's revision history dates the page's changes: it gives no date (nor figure) that was asked for.
     best = [e.sentence.text for e in every[:FIGURE_SENTENCES]] + _in_best_passage(ask, scored)
+    best = [text for text in best if not is_revision_note(text)]
     missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, every)
     if missing and ask.shape == "yes_no" and (row := _row_of_other_regions(ask, missing, scored)):
         missing, scored = [], _promote(scored, [row])  # the row decides: not offered in the region asked for

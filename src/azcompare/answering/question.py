@@ -119,11 +119,13 @@ _PRICE_Q = re.compile(
     re.IGNORECASE,
 )
 # An amount of money, or a relative price ("50% cost savings", "a 50% discount").
+_MONEY = r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
 _PRICE = re.compile(
-    r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
-    r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)",
-    re.IGNORECASE,
+    _MONEY + r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)", re.IGNORECASE
 )
+# What something costs is an amount of money, which a relative price ("a 50% discount") does not give; a
+# question that compares prices or asks how something is priced or billed is answered by one.
+_RELATIVE_PRICE_Q = re.compile(r"\b(discounts?|savings?|less|lower|priced|pricing|billed|billing)\b", re.IGNORECASE)
 _SLA_Q = re.compile(r"\b(sla|service level|uptime|availability guarantee|guaranteed availability)\b", re.IGNORECASE)
 _SLA = re.compile(
     r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE
@@ -355,7 +357,8 @@ _ROLE_NAMES = re.compile(r"\bServices OpenAI\b", re.IGNORECASE)
 def _wants(question: str) -> list[Want]:
     wants: list[Want] = []
     if _PRICE_Q.search(question):
-        wants.append(Want("a price", "price", _PRICE))
+        relative = _RELATIVE_PRICE_Q.search(question) or _COMPARE.search(question)
+        wants.append(Want("a price", "price", _PRICE if relative else re.compile(_MONEY, re.IGNORECASE)))
     if _SLA_Q.search(question):
         wants.append(Want("an SLA figure", "sla", _SLA))
     if _DATE_Q.search(question):
