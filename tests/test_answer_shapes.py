@@ -315,3 +315,17 @@ def test_a_page_revision_history_date_is_not_the_date_asked_for(kb_settings):
     result = answer("Azure OpenAI API version 2024-10-21: what date is it retired?", settings=kb_settings)
     assert not result.abstained and "a date" in result.missing, result.text
     assert "Changes:" not in result.text, result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("How many requests per minute can o4-mini handle by default?", "o4-mini"),
+        ("What is the maximum number of keys I can rotate per day on an Azure OpenAI resource?", "key"),
+    ],
+)
+def test_what_a_partial_answer_says_on_the_topic_is_about_its_subject_not_other_values(kb_settings, question, subject):
+    # The asking words ("requests per minute", "maximum number of") would pick another thing's limit row.
+    result = answer(question, settings=kb_settings)
+    assert result.missing and result.citations, result.text
+    assert all(subject in c.snippet for c in result.citations), result.text

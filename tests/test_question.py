@@ -12,6 +12,7 @@ from azcompare.answering.question import (
     question_shape,
     read_question,
     search_query,
+    topic_of,
     who_asks,
 )
 from azcompare.answering.readable import junk_reason
@@ -262,3 +263,18 @@ def test_an_amount_asked_for_needs_money_and_a_relative_price_answers_how_it_is_
         assert want.found_in("It costs $2.50 per hour.") and not want.found_in("Billing: 50% discount")
     for want in (how, than):
         assert want.found_in("Billing: 50% discount") and want.found_in("It costs $2.50 per hour.")
+
+
+@pytest.mark.parametrize(
+    ("question", "asking", "topic"),
+    [
+        ("How many requests per minute can o4-mini handle by default?", "requests per minute", "o4-mini"),
+        ("What is the maximum number of keys I can rotate per day?", "maximum number of", "keys I can rotate"),
+        ("When will the Assistants API reach general availability?", "When will", "Assistants API"),
+        # A statement that there is no SLA, or what something is billed by, is on the topic: those words stay.
+        ("What uptime SLA does the Developer tier have?", "", "uptime SLA"),
+    ],
+)
+def test_the_topic_of_a_question_is_without_the_words_asking_for_a_value(question, asking, topic):
+    rest = topic_of(question)
+    assert topic in rest and (not asking or asking not in rest), rest

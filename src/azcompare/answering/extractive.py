@@ -29,6 +29,7 @@ from azcompare.answering.question import (
     read_question,
     region_words,
     renamed_in,
+    topic_of,
     who_asks,
 )
 from azcompare.answering.readable import is_readable
@@ -312,8 +313,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     """
     ask = read_question(question)
     strength = evidence_strength(result)
-    # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
-    every = [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
+    every = _quotable(question, result, kb)
     # Support statements show that the sources hold what was asked for, but never lead (Evidence.support).
     scored = [e for e in every if not e.support]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
@@ -332,7 +332,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     support = [e for e in every if e.support]
     floor = RELATIVE_CUTOFF * scored[0].score
     if missing:
-        chosen = select_evidence([e for e in scored if not is_revision_note(e.sentence.text)], 2)
+        # What it says on the topic: scored for the question without the words asking for the missing value.
+        on_topic = [e for e in _quotable(topic_of(question), result, kb) if not e.support]
+        chosen = select_evidence([e for e in on_topic or scored if not is_revision_note(e.sentence.text)], 2)
         chosen = with_context(chosen + backing(chosen, support, question, kb, floor), kb)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
@@ -360,6 +362,12 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         )
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def _quotable(question: str, result: SearchResult, kb: KnowledgeBase) -> list[Evidence]:
+    """The retrieved passages' sentences scored for the question, best first, that read well as shown: a clause
+    split from a long sentence is quoted with a capital (citations.body)."""
+    return [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
 
 
 def _names_documented(ask: Ask, result: SearchResult) -> bool:

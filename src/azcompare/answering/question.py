@@ -406,6 +406,26 @@ def _wants(question: str) -> list[Want]:
     return list(unique.values())
 
 
+# The words that ask for a value rather than name what it is about: "how many", "what is the maximum",
+# "tokens per second", "when will". Not "price" or "SLA": a statement that there is none is on the topic.
+_ASKING_FOR_A_VALUE = (
+    _RATE_Q,
+    _RATE_SHORT_Q,
+    re.compile(r"^when (will|did|does|do|is|was|are|were|can|could|should|has|have)\b|\bwhat year\b|\bdate\b", re.I),
+    re.compile(rf"\bhow (many|much|long|often)( {_TIME_UNITS})?\b|\b(number|amount) of\b", re.I),
+    re.compile(r"\b(limit|maximum|max|minimum|quota|percentage)\b", re.I),
+)
+
+
+def topic_of(question: str) -> str:
+    """The question without the words that ask for a value ("How many tokens per second does one PTU deliver
+    for gpt-4o?" is about "one PTU … gpt-4o"): when the value is missing, what the knowledge base says on the
+    topic is about the rest. Those words would otherwise pick sentences with any such value for anything."""
+    for pattern in _ASKING_FOR_A_VALUE:
+        question = pattern.sub(" ", question)
+    return re.sub(r"\s+", " ", question).strip()
+
+
 def _initials(acronym: str) -> str:
     """A pattern for words that begin with an acronym's letters, in order ("PTU": "provisioned throughput u")."""
     return r"[\w-]*\s+".join(re.escape(letter) for letter in acronym.lower())
