@@ -329,3 +329,10 @@ def test_what_a_partial_answer_says_on_the_topic_is_about_its_subject_not_other_
     result = answer(question, settings=kb_settings)
     assert result.missing and result.citations, result.text
     assert all(subject in c.snippet for c in result.citations), result.text
+
+
+def test_which_regions_for_a_model_whose_row_points_elsewhere_is_a_partial_answer(kb_settings):
+    # o1's row says "See the models table", a table the knowledge base does not hold; o3-pro's regions are not o1's.
+    result = answer("In what regions can we deploy o1?", settings=kb_settings)
+    assert not result.abstained and result.missing[0].startswith("the regions"), result.text
+    assert result.text.startswith("The knowledge base does not give the regions"), result.text

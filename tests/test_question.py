@@ -242,7 +242,7 @@ def test_a_count_names_the_plural_noun_counted_and_finds_its_figure_in_words_or_
 @pytest.mark.parametrize(
     ("question", "name"),
     [
-        ("Which regions host codex-mini today?", "codex-mini"),
+        ("Is codex-mini offered with Global Standard?", "codex-mini"),
         ("Is babbage-002 still offered for fine-tuning?", "babbage-002"),
         ("Can o3-pro be deployed with provisioned throughput?", "o3-pro"),
         ("Does whisper-1 transcribe audio in batch?", "whisper-1"),
@@ -278,3 +278,11 @@ def test_an_amount_asked_for_needs_money_and_a_relative_price_answers_how_it_is_
 def test_the_topic_of_a_question_is_without_the_words_asking_for_a_value(question, asking, topic):
     rest = topic_of(question)
     assert topic in rest and (not asking or asking not in rest), rest
+
+
+def test_which_regions_asks_for_region_names_unless_it_asks_how_to_find_them():
+    regions, name = read_question("Which regions serve o4-mini today?").wants
+    assert (regions.label, name.label) == ("the regions", "o4-mini")
+    assert regions.found_in("o4-mini: Region: East US2 & Sweden Central") and regions.found_in("swedencentral: yes")
+    assert not regions.found_in("o4-mini: Region: See the models table.")
+    assert read_question("How do I check which regions still have quota for my model?").wants == ()

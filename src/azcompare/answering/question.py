@@ -63,7 +63,7 @@ class Want:
 
 
 # Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
-VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size", "count", "languages", "models"})
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size", "count", "languages", "models", "regions"})
 SUBJECT_KINDS = frozenset({"region", "name"})
 
 
@@ -180,6 +180,8 @@ _LANGUAGES = re.compile(
 # "Which specific models…", when the question names none: the answer must name models. A plain "which models"
 # is often answered by a family ("the o-series models"), so only an explicit ask for the specific ones counts.
 _MODELS_Q = re.compile(r"\b(which|what)\s+(?:specific|exact|particular)\s+(?:[\w-]+\s+){0,2}models\b", re.I)
+# "Which regions…": the answer names regions, as "which specific models" names models.
+_REGIONS_Q = re.compile(r"\b(which|what)\s+(?:azure\s+)?regions?\b", re.IGNORECASE)
 
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
 # A family's name takes the suffixes of its versions and sizes ("codex-mini", "davinci-002", "o3-pro").
@@ -387,6 +389,9 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want("the languages", "languages", _LANGUAGES))
     if _MODELS_Q.search(question) and not _MODEL.search(question):
         wants.append(Want("the names of the models", "models", _MODEL))
+    # "How can I find out which regions …" asks for the way to find them, not for the regions.
+    if _REGIONS_Q.search(question) and question_shape(question) != "howto":
+        wants.append(Want("the regions", "regions", _REGION_IN_QUESTION))
     for match in _REGION_IN_QUESTION.finditer(question):
         # Written with or without spaces ("swedencentral", as the region tables write it): the name's own spelling.
         compact = re.sub(r"\s+", "", match.group(1)).lower()
