@@ -336,3 +336,10 @@ def test_which_regions_for_a_model_whose_row_points_elsewhere_is_a_partial_answe
     result = answer("In what regions can we deploy o1?", settings=kb_settings)
     assert not result.abstained and result.missing[0].startswith("the regions"), result.text
     assert result.text.startswith("The knowledge base does not give the regions"), result.text
+
+
+def test_a_regions_row_of_other_models_does_not_answer_for_the_model_asked(kb_settings):
+    # The norwayeast row of the Assistants table has gpt-4/gpt-35 columns only: it says nothing of gpt-4.1.
+    result = answer("Could we run gpt-4.1 in the norwayeast region?", settings=kb_settings)
+    assert not result.abstained and result.missing == ["the region Norway East"], result.text
+    assert not result.text.startswith(("It depends", "Yes", "No")), result.text

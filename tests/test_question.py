@@ -286,3 +286,20 @@ def test_which_regions_asks_for_region_names_unless_it_asks_how_to_find_them():
     assert regions.found_in("o4-mini: Region: East US2 & Sweden Central") and regions.found_in("swedencentral: yes")
     assert not regions.found_in("o4-mini: Region: See the models table.")
     assert read_question("How do I check which regions still have quota for my model?").wants == ()
+
+
+def test_a_model_asked_about_in_a_region_must_be_named_with_it():
+    ask = read_question("Is o9-max offered in Norway East?")
+    other_models = [
+        "norwayeast: gpt-4o, 2024-05-13 no; gpt-4, 1106-Preview yes",
+        "o9-max: Region: See the models table.",
+    ]
+    assert ask.missing_from(other_models, []) == ["the region Norway East"]
+    assert ask.missing_from(["norwayeast: o9-max, 2026-01-01 yes; gpt-4o no"], []) == []
+    assert ask.missing_from(["o9-max: Region: Norway East & Brazil South"], []) == []
+
+
+def test_a_model_name_is_not_a_longer_versions_name():
+    (name,) = [w for w in read_question("Is gpt-5 offered with Global Standard?").wants if w.kind == "name"]
+    assert name.found_in("gpt-5 (2025-08-07): Region: See the models table.") and name.found_in("Use gpt-5.")
+    assert not name.found_in("gpt-5.2-codex: Region: East US2") and not name.found_in("gpt-5-mini: Region")

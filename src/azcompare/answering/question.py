@@ -86,7 +86,9 @@ class Ask:
         A named subject (a region, a model) must be in some retrieved passage; a value (a price, a
         date, a rate…) in one of the `best` sentences for the question, with the subject when both are
         asked for (a price for a region, a rate for a model): a figure elsewhere in a long passage is
-        about something else.
+        about something else. A model asked about in a region must be named with it (a row of the region's
+        models, or the model's row of regions): a region's row without the model says nothing of it, and
+        the region is missing for it.
         """
         subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
         values = [w for w in self.wants if w.kind in VALUE_KINDS]
@@ -95,9 +97,13 @@ class Ask:
             for w in self.wants
             if not any(w.found_in(t) for t in (passages if w.kind in SUBJECT_KINDS else best))
         ]
+        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
+        regions = [w for w in subjects if w.kind == "region"]
+        names = [w for w in subjects if w.kind == "name"]
+        if not missing and regions and names and not values:
+            return [] if any(all(w.found_in(u) for w in subjects) for u in units) else [r.label for r in regions]
         if missing or not (values and subjects):
             return missing
-        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
         together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
 
@@ -404,7 +410,8 @@ def _wants(question: str) -> list[Want]:
         name = match.group(1)
         # "gpt4.1" is how some write "gpt-4.1": a hyphen where letters meet digits is optional.
         spelled = re.sub(r"(?<=[A-Za-z])(?=\d)", "-?", re.escape(name))
-        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){spelled}(?![\w-])", re.IGNORECASE)))
+        # Not a longer version's name: "gpt-5" is not "gpt-5.2-codex".
+        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){spelled}(?![\w-]|\.\w)", re.IGNORECASE)))
     unique: dict[str, Want] = {}
     for want in wants:
         unique.setdefault(want.label.lower(), want)
