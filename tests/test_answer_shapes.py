@@ -307,3 +307,66 @@ def test_the_keyword_match_the_fusion_left_out_is_quoted_after_the_lead_never_as
     assert first.chunk_id not in support, result.text
     assert second.chunk_id in support and wanted in second.snippet, result.text
     assert result.text.index(f"[{first.n}]") < result.text.index(f"[{second.n}]"), result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # "AOAI" is how users write Azure OpenAI; "EEA" is the European Economic Area the abuse pages name.
+        ("Does AOAI let me bring my own encryption key?", "customer-managed keys"),
+        ("Are human reviewers for EEA resources located inside the EEA?", "human review"),
+    ],
+)
+def test_an_acronym_the_documents_write_out_is_a_known_name(kb_settings, question, topic):
+    result = answer(question, settings=kb_settings)
+    assert not result.abstained and topic in result.text.lower(), result.text
+
+
+def test_an_acronym_no_document_writes_out_is_still_unknown(kb_settings):
+    result = answer("Which TPU generation serves Azure OpenAI requests?", settings=kb_settings)
+    assert result.abstained and "none of its documents mentions TPU" in result.text, result.text
+
+
+def test_a_figure_after_a_name_is_the_value_asked_for_not_part_of_the_name(kb_settings):
+    result = answer("Does Azure OpenAI commit to an SLA of 99.95% uptime?", settings=kb_settings)
+    assert not result.abstained and "an SLA figure" in result.missing, result.text
+
+
+def test_a_documented_model_named_in_a_loosely_worded_question_is_on_topic(kb_settings):
+    # The wording is far from the region table's, but the model is in it: its row answers No.
+    result = answer("Could our team in West Europe get access to dall-e-3 there?", settings=kb_settings)
+    assert not result.abstained and result.text.startswith("No — dall-e-3"), result.text
+
+
+def test_a_page_revision_history_date_is_not_the_date_asked_for(kb_settings):
+    result = answer("Azure OpenAI API version 2024-10-21: what date is it retired?", settings=kb_settings)
+    assert not result.abstained and "a date" in result.missing, result.text
+    assert "Changes:" not in result.text, result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("How many requests per minute can o4-mini handle by default?", "o4-mini"),
+        ("What is the maximum number of keys I can rotate per day on an Azure OpenAI resource?", "key"),
+    ],
+)
+def test_what_a_partial_answer_says_on_the_topic_is_about_its_subject_not_other_values(kb_settings, question, subject):
+    # The asking words ("requests per minute", "maximum number of") would pick another thing's limit row.
+    result = answer(question, settings=kb_settings)
+    assert result.missing and result.citations, result.text
+    assert all(subject in c.snippet for c in result.citations), result.text
+
+
+def test_which_regions_for_a_model_whose_row_points_elsewhere_is_a_partial_answer(kb_settings):
+    # o1's row says "See the models table", a table the knowledge base does not hold; o3-pro's regions are not o1's.
+    result = answer("In what regions can we deploy o1?", settings=kb_settings)
+    assert not result.abstained and result.missing[0].startswith("the regions"), result.text
+    assert result.text.startswith("The knowledge base does not give the regions"), result.text
+
+
+def test_a_regions_row_of_other_models_does_not_answer_for_the_model_asked(kb_settings):
+    # The norwayeast row of the Assistants table has gpt-4/gpt-35 columns only: it says nothing of gpt-4.1.
+    result = answer("Could we run gpt-4.1 in the norwayeast region?", settings=kb_settings)
+    assert not result.abstained and result.missing == ["the region Norway East"], result.text
+    assert not result.text.startswith(("It depends", "Yes", "No")), result.text

@@ -12,6 +12,7 @@ from azcompare.answering.question import (
     question_shape,
     read_question,
     search_query,
+    topic_of,
     who_asks,
 )
 from azcompare.answering.readable import junk_reason
@@ -91,7 +92,7 @@ def test_the_words_that_say_who_asks_are_not_the_asked_clause(message, asker, cl
 
 
 def test_prices_and_sla_figures_are_told_from_other_numbers():
-    price, sla = read_question("What does it cost and what is the SLA?").wants
+    price, sla = read_question("How is it billed and what is the SLA?").wants
     assert price.found_in("It costs $2.50 per hour.") and not price.found_in("Limit value: 100,000")
     assert price.found_in("Global Batch, including 50% cost savings") and not price.found_in("50% of the quota")
     assert sla.found_in("The SLA guarantees 99.9% uptime.") and not sla.found_in("50% cost savings")
@@ -236,3 +237,69 @@ def test_a_count_names_the_plural_noun_counted_and_finds_its_figure_in_words_or_
     (units,) = read_question("How many PTUs can a deployment have?").wants
     assert units.found_in("Maximum provisioned throughput units per deployment: Limit value: 100,000")
     assert not units.found_in("Tokens per minute: Limit value: 5")
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Is codex-mini offered with Global Standard?", "codex-mini"),
+        ("Is babbage-002 still offered for fine-tuning?", "babbage-002"),
+        ("Can o3-pro be deployed with provisioned throughput?", "o3-pro"),
+        ("Does whisper-1 transcribe audio in batch?", "whisper-1"),
+    ],
+)
+def test_a_model_family_name_takes_its_version_and_size_suffix(question, name):
+    (want,) = read_question(question).wants
+    assert want.label == name
+    assert want.found_in(f"{name}: Region: East US 2") and not want.found_in(f"{name.split('-')[0]}-other: Region")
+
+
+def test_an_amount_asked_for_needs_money_and_a_relative_price_answers_how_it_is_priced():
+    (amount,) = read_question("What would an hour of the Developer tier cost us?").wants
+    (per,) = read_question("What is the price per million tokens for Global Standard?").wants
+    (how,) = read_question("How is Data Zone Batch billed?").wants
+    (than,) = read_question("What does Global Batch cost compared to Global Standard?").wants
+    for want in (amount, per):
+        assert want.found_in("It costs $2.50 per hour.") and not want.found_in("Billing: 50% discount")
+    for want in (how, than):
+        assert want.found_in("Billing: 50% discount") and want.found_in("It costs $2.50 per hour.")
+
+
+@pytest.mark.parametrize(
+    ("question", "asking", "topic"),
+    [
+        ("How many requests per minute can o4-mini handle by default?", "requests per minute", "o4-mini"),
+        ("What is the maximum number of keys I can rotate per day?", "maximum number of", "keys I can rotate"),
+        ("When will the Assistants API reach general availability?", "When will", "Assistants API"),
+        # A statement that there is no SLA, or what something is billed by, is on the topic: those words stay.
+        ("What uptime SLA does the Developer tier have?", "", "uptime SLA"),
+    ],
+)
+def test_the_topic_of_a_question_is_without_the_words_asking_for_a_value(question, asking, topic):
+    rest = topic_of(question)
+    assert topic in rest and (not asking or asking not in rest), rest
+
+
+def test_which_regions_asks_for_region_names_unless_it_asks_how_to_find_them():
+    regions, name = read_question("Which regions serve o4-mini today?").wants
+    assert (regions.label, name.label) == ("the regions", "o4-mini")
+    assert regions.found_in("o4-mini: Region: East US2 & Sweden Central") and regions.found_in("swedencentral: yes")
+    assert not regions.found_in("o4-mini: Region: See the models table.")
+    assert read_question("How do I check which regions still have quota for my model?").wants == ()
+
+
+def test_a_model_asked_about_in_a_region_must_be_named_with_it():
+    ask = read_question("Is o9-max offered in Norway East?")
+    other_models = [
+        "norwayeast: gpt-4o, 2024-05-13 no; gpt-4, 1106-Preview yes",
+        "o9-max: Region: See the models table.",
+    ]
+    assert ask.missing_from(other_models, []) == ["the region Norway East"]
+    assert ask.missing_from(["norwayeast: o9-max, 2026-01-01 yes; gpt-4o no"], []) == []
+    assert ask.missing_from(["o9-max: Region: Norway East & Brazil South"], []) == []
+
+
+def test_a_model_name_is_not_a_longer_versions_name():
+    (name,) = [w for w in read_question("Is gpt-5 offered with Global Standard?").wants if w.kind == "name"]
+    assert name.found_in("gpt-5 (2025-08-07): Region: See the models table.") and name.found_in("Use gpt-5.")
+    assert not name.found_in("gpt-5.2-codex: Region: East US2") and not name.found_in("gpt-5-mini: Region")

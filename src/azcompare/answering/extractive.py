@@ -37,6 +37,7 @@ from azcompare.answering.question import (
     read_question,
     region_words,
     renamed_in,
+    topic_of,
     who_asks,
 )
 from azcompare.answering.readable import is_readable
@@ -320,8 +321,7 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     """
     ask = read_question(question)
     strength = evidence_strength(result)
-    # Readable as shown: a clause split from a long sentence is quoted with a capital (citations.body).
-    every = [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
+    every = _quotable(question, result, kb)
     # Support statements show that the sources hold what was asked for, but never lead (Evidence.support).
     scored = [e for e in every if not e.support]
     if ask.shape == "yes_no" and not _NAMES_A_TIME.search(question):
@@ -329,9 +329,12 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         scored = [e for e in scored if not is_revision_note(e.sentence.text)]
     unknown = unknown_names(question, kb) if ask.english else []  # foreign words are not names
     threshold = settings.abstain_threshold * (1.0 if ask.english else OTHER_LANGUAGE_FACTOR)
-    if strength < threshold or not scored or unknown:
+    weak = strength < threshold and not _names_documented(ask, result)
+    if weak or not scored or unknown:
         return ExtractiveDraft(abstention_text(result, ask, unknown), [], True, strength, [])
+    # A page's revision history dates the page's changes: it gives no date (nor figure) that was asked for.
     best = [e.sentence.text for e in every[:FIGURE_SENTENCES]] + _in_best_passage(ask, scored)
+    best = [text for text in best if not is_revision_note(text)]
     missing = ask.missing_from([h.chunk.text for h in result.all_hits], best) or _missing_figure(ask, every)
     if missing and ask.shape == "yes_no" and (row := _row_of_other_regions(ask, missing, scored)):
         missing, scored = [], _promote(scored, [row])  # the row decides: not offered in the region asked for
@@ -340,7 +343,9 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
     support = [e for e in every if e.support]
     floor = RELATIVE_CUTOFF * scored[0].score
     if missing:
-        chosen = select_evidence([e for e in scored if not is_revision_note(e.sentence.text)], 2)
+        # What it says on the topic: scored for the question without the words asking for the missing value.
+        on_topic = [e for e in _quotable(topic_of(question), result, kb) if not e.support]
+        chosen = select_evidence([e for e in on_topic or scored if not is_revision_note(e.sentence.text)], 2)
         chosen = with_context(chosen + backing(chosen, support, question, kb, floor), kb)
         urls = [h.chunk.url for h in result.all_hits if h.chunk.url]
         composed = partial(ask, missing, chosen, newest, settings.dated_span_days, urls)
@@ -369,6 +374,20 @@ def extractive_answer(question: str, result: SearchResult, kb: KnowledgeBase, se
         )
     text = composed.text + _language_note(ask)
     return ExtractiveDraft(text, composed.citations, False, strength, composed.evidence, missing)
+
+
+def _quotable(question: str, result: SearchResult, kb: KnowledgeBase) -> list[Evidence]:
+    """The retrieved passages' sentences scored for the question, best first, that read well as shown: a clause
+    split from a long sentence is quoted with a capital (citations.body)."""
+    return [e for e in score_sentences(question, result, kb, result.background) if is_readable(shown_sentence(e))]
+
+
+def _names_documented(ask: Ask, result: SearchResult) -> bool:
+    """Whether the question names models (see question._MODEL) and the top passages hold every one: a question
+    about a documented model is on the topic though its wording is far from the passages' ("offered in West
+    Europe?" beside a table row of regions), so a low similarity alone does not make it off-topic."""
+    names = [w for w in ask.wants if w.kind == "name"]
+    return bool(names) and all(any(w.found_in(h.chunk.text) for h in result.hits) for w in names)
 
 
 def _row_of_other_regions(ask: Ask, missing: list[str], scored: list[Evidence]) -> Evidence | None:
@@ -651,11 +670,22 @@ def _known_variant(name: str, kb: KnowledgeBase) -> bool:
     hyphenated = re.sub(r"(?<=[A-Za-z])(?=\d)", "-", name)
     singular = name[:-1] if re.fullmatch(r"[A-Z]{2,}s", name) else name
     variants = {hyphenated, singular} - {name}
-    return any(terms(v) and all(kb.knows(t) for t in terms(v)) for v in variants)
+    return any(terms(v) and all(kb.knows(t) for t in terms(v)) for v in variants) or _spelled_out(singular, kb)
+
+
+def _spelled_out(acronym: str, kb: KnowledgeBase) -> bool:
+    """Whether the documents write an acronym out: its letters are, in order, the capitals of adjacent words
+    ("EEA": "European Economic Area"; "AOAI": "Azure OpenAI"). Capitals only: lower-case words that happen
+    to start with those letters ("each endpoint and") spell nothing."""
+    if not re.fullmatch(r"[A-Z]{2,6}", acronym):
+        return False
+    written = re.compile(r"\b" + r"[\s-]*".join(f"{letter}[a-z]*" for letter in acronym) + r"\b")
+    return any(written.search(chunk.text) for chunk in kb.chunks)
 
 
 # Capitalized words, standards with their number and identifiers with digits ("Bedrock", "ISO 27001", "H100").
-_NAME = re.compile(r"\b(?:[A-Z]{2,}[ -]\d[\d-]*|[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
+# A figure after a name ("SLA 99.9%", "GPT 4.5") is a value or a version, not a standard's number.
+_NAME = re.compile(r"\b(?:[A-Z]{2,}[ -]\d[\d-]*(?![.,%\d])|[A-Z][\w-]*[A-Za-z0-9]|[a-z]+\d[\w-]*)\b")
 _NOT_NAMES = frozenset({"i", "i'm", "my", "our", "we", "hi", "hello", "thanks", "please", "ok", "okay"})
 
 

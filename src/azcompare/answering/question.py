@@ -63,7 +63,7 @@ class Want:
 
 
 # Kinds of wants that are a value (what the answer must state) and kinds that name what it is for.
-VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size", "count", "languages", "models"})
+VALUE_KINDS = frozenset({"price", "sla", "date", "duration", "rate", "size", "count", "languages", "models", "regions"})
 SUBJECT_KINDS = frozenset({"region", "name"})
 
 
@@ -86,7 +86,9 @@ class Ask:
         A named subject (a region, a model) must be in some retrieved passage; a value (a price, a
         date, a rate…) in one of the `best` sentences for the question, with the subject when both are
         asked for (a price for a region, a rate for a model): a figure elsewhere in a long passage is
-        about something else.
+        about something else. A model asked about in a region must be named with it (a row of the region's
+        models, or the model's row of regions): a region's row without the model says nothing of it, and
+        the region is missing for it.
         """
         subjects = [w for w in self.wants if w.kind in SUBJECT_KINDS]
         values = [w for w in self.wants if w.kind in VALUE_KINDS]
@@ -95,9 +97,13 @@ class Ask:
             for w in self.wants
             if not any(w.found_in(t) for t in (passages if w.kind in SUBJECT_KINDS else best))
         ]
+        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
+        regions = [w for w in subjects if w.kind == "region"]
+        names = [w for w in subjects if w.kind == "name"]
+        if not missing and regions and names and not values:
+            return [] if any(all(w.found_in(u) for w in subjects) for u in units) else [r.label for r in regions]
         if missing or not (values and subjects):
             return missing
-        units = [u for p in passages for u in re.split(r"(?<=[.!?])\s+|\n", p)]
         together = any(all(w.found_in(u) for w in (*values, *subjects)) for u in units)
         return [] if together else [f"{values[0].label} for {' and '.join(s.label for s in subjects)}"]
 
@@ -119,11 +125,13 @@ _PRICE_Q = re.compile(
     re.IGNORECASE,
 )
 # An amount of money, or a relative price ("50% cost savings", "a 50% discount").
+_MONEY = r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
 _PRICE = re.compile(
-    r"[$€£]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b"
-    r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)",
-    re.IGNORECASE,
+    _MONEY + r"|\d+(?:\.\d+)?\s?%\s+(?:\w+\s+){0,2}(?:cost|savings?|discount|cheaper|less)", re.IGNORECASE
 )
+# What something costs is an amount of money, which a relative price ("a 50% discount") does not give; a
+# question that compares prices or asks how something is priced or billed is answered by one.
+_RELATIVE_PRICE_Q = re.compile(r"\b(discounts?|savings?|less|lower|priced|pricing|billed|billing)\b", re.IGNORECASE)
 _SLA_Q = re.compile(r"\b(sla|service level|uptime|availability guarantee|guaranteed availability)\b", re.IGNORECASE)
 _SLA = re.compile(
     r"\b(sla|service level|uptime)\b[^.]*?\d{2}(?:\.\d+)?\s?%|\d{2}(?:\.\d+)?\s?%[^.]*?\b(sla|uptime)\b", re.IGNORECASE
@@ -178,11 +186,13 @@ _LANGUAGES = re.compile(
 # "Which specific models…", when the question names none: the answer must name models. A plain "which models"
 # is often answered by a family ("the o-series models"), so only an explicit ask for the specific ones counts.
 _MODELS_Q = re.compile(r"\b(which|what)\s+(?:specific|exact|particular)\s+(?:[\w-]+\s+){0,2}models\b", re.I)
+# "Which regions…": the answer names regions, as "which specific models" names models.
+_REGIONS_Q = re.compile(r"\b(which|what)\s+(?:azure\s+)?regions?\b", re.IGNORECASE)
 
 # Model names and other identifiers a user asks about by name: "gpt-4o", "o3-mini", "dall-e-3".
+# A family's name takes the suffixes of its versions and sizes ("codex-mini", "davinci-002", "o3-pro").
 _MODEL = re.compile(
-    r"\b(gpt-?[\w.]+(?:-[\w.]+)*|o\d(?:-[a-z]+)?|dall-?e(?:-\d)?|whisper|sora|codex|"
-    r"text-embedding-[\w-]+|tts(?:-hd)?|davinci|babbage)\b",
+    r"\b((?:gpt-?[\w.]+|o\d|dall-?e|whisper|sora|codex|text-embedding|tts|davinci|babbage)(?:-[\w.]*\w)*)\b",
     re.IGNORECASE,
 )
 
@@ -355,7 +365,8 @@ _ROLE_NAMES = re.compile(r"\bServices OpenAI\b", re.IGNORECASE)
 def _wants(question: str) -> list[Want]:
     wants: list[Want] = []
     if _PRICE_Q.search(question):
-        wants.append(Want("a price", "price", _PRICE))
+        relative = _RELATIVE_PRICE_Q.search(question) or _COMPARE.search(question)
+        wants.append(Want("a price", "price", _PRICE if relative else re.compile(_MONEY, re.IGNORECASE)))
     if _SLA_Q.search(question):
         wants.append(Want("an SLA figure", "sla", _SLA))
     if _DATE_Q.search(question):
@@ -384,6 +395,9 @@ def _wants(question: str) -> list[Want]:
         wants.append(Want("the languages", "languages", _LANGUAGES))
     if _MODELS_Q.search(question) and not _MODEL.search(question):
         wants.append(Want("the names of the models", "models", _MODEL))
+    # "How can I find out which regions …" asks for the way to find them, not for the regions.
+    if _REGIONS_Q.search(question) and question_shape(question) != "howto":
+        wants.append(Want("the regions", "regions", _REGION_IN_QUESTION))
     for match in _REGION_IN_QUESTION.finditer(question):
         # Written with or without spaces ("swedencentral", as the region tables write it): the name's own spelling.
         compact = re.sub(r"\s+", "", match.group(1)).lower()
@@ -396,11 +410,32 @@ def _wants(question: str) -> list[Want]:
         name = match.group(1)
         # "gpt4.1" is how some write "gpt-4.1": a hyphen where letters meet digits is optional.
         spelled = re.sub(r"(?<=[A-Za-z])(?=\d)", "-?", re.escape(name))
-        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){spelled}(?![\w-])", re.IGNORECASE)))
+        # Not a longer version's name: "gpt-5" is not "gpt-5.2-codex".
+        wants.append(Want(name, "name", re.compile(rf"(?<![\w-]){spelled}(?![\w-]|\.\w)", re.IGNORECASE)))
     unique: dict[str, Want] = {}
     for want in wants:
         unique.setdefault(want.label.lower(), want)
     return list(unique.values())
+
+
+# The words that ask for a value rather than name what it is about: "how many", "what is the maximum",
+# "tokens per second", "when will". Not "price" or "SLA": a statement that there is none is on the topic.
+_ASKING_FOR_A_VALUE = (
+    _RATE_Q,
+    _RATE_SHORT_Q,
+    re.compile(r"^when (will|did|does|do|is|was|are|were|can|could|should|has|have)\b|\bwhat year\b|\bdate\b", re.I),
+    re.compile(rf"\bhow (many|much|long|often)( {_TIME_UNITS})?\b|\b(number|amount) of\b", re.I),
+    re.compile(r"\b(limit|maximum|max|minimum|quota|percentage)\b", re.I),
+)
+
+
+def topic_of(question: str) -> str:
+    """The question without the words that ask for a value ("How many tokens per second does one PTU deliver
+    for gpt-4o?" is about "one PTU … gpt-4o"): when the value is missing, what the knowledge base says on the
+    topic is about the rest. Those words would otherwise pick sentences with any such value for anything."""
+    for pattern in _ASKING_FOR_A_VALUE:
+        question = pattern.sub(" ", question)
+    return re.sub(r"\s+", " ", question).strip()
 
 
 def _initials(acronym: str) -> str:
