@@ -29,7 +29,8 @@ def test_the_retriever_returns_the_passages_answer_draws_from_in_rank_order(kb_s
     assert isinstance(retriever, BaseRetriever)
     docs = retriever.invoke(QUESTION)
     assert all(isinstance(d, Document) for d in docs)
-    assert [d.metadata["rank"] for d in docs if d.metadata["role"] == "match"] == [1, 2, 3, 4]
+    assert [d.metadata["rank"] for d in docs] == list(range(1, len(docs) + 1))
+    assert len([d for d in docs if d.metadata["role"] == "match"]) == 4
     assert all(set(d.metadata) == METADATA for d in docs)
     # The same retrieval as answer(): its hits are these passages, in this order (the ranked ones, then the
     # passages it may quote only in support, Hit.support, and the newer ones linked to them, Hit.via_link).

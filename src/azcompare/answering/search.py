@@ -145,9 +145,11 @@ def search(query: str, k: int | None = None, *, settings: Settings | None = None
         log.debug("search failed", exc_info=True)
         return SearchResults(raw, error=f"Something went wrong while searching ({type(exc).__name__}: {why}).")
     timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
-    # The matches first, then what comes with them (the keyword match the fusion left out ranks among the hits in
-    # an answer, retrieval.KEYWORD_PLACE, but never leads it); the passages are numbered by their own order.
-    roles = [(h, "match") for h in result.hits] + [(h, "keyword") for h in result.keyword]
-    roles += [(h, "match") for h in result.linked]
-    passages = [Passage.from_hit(h, rank, role) for rank, (h, role) in enumerate(roles, start=1)]
+    # In the answer's order: the keyword match the fusion left out in its place among the matches (it never
+    # leads: retrieval.KEYWORD_PLACE), the newer passages after them; numbered by that order.
+    keyword = {id(h) for h in result.keyword}
+    passages = [
+        Passage.from_hit(h, rank, "keyword" if id(h) in keyword else "match")
+        for rank, h in enumerate(result.all_hits, start=1)
+    ]
     return SearchResults(raw, passages, notices=notices, timings=timings)
