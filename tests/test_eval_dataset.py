@@ -110,10 +110,11 @@ def test_questions_yaml_includes_both_splits_without_duplicating_them():
     assert counts["conflict"] >= 24 and counts["near_miss"] >= 30
     assert counts["comparison"] >= 15 and counts["yes_no"] >= 15
     assert counts["noisy"] >= 10 and counts["non_english"] >= 5
-    # Each kind has items in both splits: first split about 40/60, dev has since grown by 56 fresh questions.
+    # Each kind has items in both splits, held-out at least 30% of each: first split about 40/60, dev has since
+    # grown by 56 and then 45 fresh questions.
     for kind in KINDS:
         share = sum(i.kind == kind for i in dev) / counts[kind]
-        assert 0.25 <= share <= 0.65, f"{kind}: {share:.2f} of its items are in dev"
+        assert 0.25 <= share <= 0.70, f"{kind}: {share:.2f} of its items are in dev"
     # No question leaks from the tuning split into the reported one.
     asked = [re.sub(r"\W+", " ", i.question.lower()).strip() for i in questions.items]
     assert len(set(asked)) == len(asked)
