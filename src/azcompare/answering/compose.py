@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from azcompare.answering.citations import Citer, Evidence, body, render
 from azcompare.answering.condense import asks_about_openai_only, asks_about_openai_too
-from azcompare.answering.decides import decides
+from azcompare.answering.decides import decides, holds
 from azcompare.answering.points import point_of
 from azcompare.answering.question import Ask, asked_clause
 from azcompare.links import now_generally_available
-from azcompare.text import NEGATION, match_key, same_word, terms
+from azcompare.text import NEGATION, match_key, terms
 from azcompare.types import Chunk, Citation
 
 # A newer statement leads an older one on the same point only when at least this relevant (share of its score).
@@ -287,13 +287,9 @@ def _same_or_different(clause: str, text: str) -> str | None:
         return None
     wanted = {match_key(t) for t in terms(asked.group("what"))}
     for said in _SAME_OR_DIFFERENT.finditer(text):
-        if _holds_any({match_key(t) for t in terms(said.group("what"))}, wanted):
+        if holds({match_key(t) for t in terms(said.group("what"))}, wanted):
             return "No" if said.group(1).lower() == "same" else "Yes"
     return None
-
-
-def _holds_any(have: set[str], wanted: set[str]) -> bool:
-    return any(same_word(h, w) for h in have for w in wanted)
 
 
 def _excepts_what_is_asked(clause: str, text: str) -> bool:
@@ -326,7 +322,7 @@ def _named_columns(question: str, marked: list[tuple[str, str]]) -> list[tuple[s
     """The cells of the column the question names in full ("Can the Cognitive Services OpenAI User role …" names
     that role's column, not "Cognitive Services User"): the longest column label all of whose words it holds."""
     have = {match_key(t) for t in terms(question)}
-    named = [(c, m) for c, m in marked if (words := _keys(c)) and all(_holds_any(have, {w}) for w in words)]
+    named = [(c, m) for c, m in marked if (words := _keys(c)) and all(holds(have, {w}) for w in words)]
     longest = max((len(_keys(c)) for c, _ in named), default=0)
     return [(c, m) for c, m in named if len(_keys(c)) == longest]
 
@@ -365,7 +361,7 @@ def _need_of_what_is_done_without(question: str, text: str) -> bool | None:
     if not without or not _NEEDED.search(text):
         return None
     thing = without.group("what").split()[-1]
-    if not _holds_any(_keys(text), _keys(thing)):  # in any form of the word ("registering" / "registration")
+    if not holds(_keys(text), _keys(thing)):  # in any form of the word ("registering" / "registration")
         return None
     return not NEGATION.search(text)
 

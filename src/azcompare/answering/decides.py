@@ -86,6 +86,17 @@ _SYNONYMS = tuple(
 )
 
 
+# Words ahead of a noun phrase, words that end one, and particles of a phrasal verb ("switch … off").
+_BEFORE_PHRASE = frozenset(
+    "for to of about with a an the my our your their its his her own any some more all every".split()
+)
+_ENDS_PHRASE = frozenset(
+    "in on at to for from with without by than instead into via over across between under per as of and or so "
+    "because if when that which while where whether".split()
+)
+_PARTICLES = frozenset("off on out up down away back".split())
+
+
 def asked_verb(clause: str) -> str | None:
     """The main verb of a yes/no clause ("switch" of "Can we switch X off?"), None when it is a light verb or
     the clause has no plain subject before it (a copula question's predicate is its complement)."""
@@ -159,7 +170,7 @@ def decides(question: str, statement: str) -> bool:
     have = {match_key(t) for t in terms(statement)}
     verb, object_text = _verb_and_object(clause)
     verb_keys = _verb_forms(verb) if verb and verb not in _LIGHT_VERBS else set()
-    if verb_keys and not _holds(have, _with_synonyms(verb_keys)):
+    if verb_keys and not holds(have, _with_synonyms(verb_keys)):
         return False
     status = _STATUS.search(clause)
     if status and not _STATUS.search(statement):
@@ -171,7 +182,7 @@ def decides(question: str, statement: str) -> bool:
     # The object is what its head noun names ("customer-managed *keys*"): a statement holding only a modifier
     # ("customer support", "encryption at rest" for "own encryption keys") is about something else.
     head = _head(object_text) if verb else None
-    return not asked or (_holds(have, asked) and (head is None or _holds(have, {head})))
+    return not asked or (holds(have, asked) and (head is None or holds(have, {head})))
 
 
 def asked_head(question: str) -> str | None:
@@ -199,17 +210,6 @@ def _head(object_text: str) -> str | None:
     return keys[-1] if keys and keys[-1] not in _NOT_OBJECT else None
 
 
-# Words ahead of a noun phrase, words that end one, and particles of a phrasal verb ("switch … off").
-_BEFORE_PHRASE = frozenset(
-    "for to of about with a an the my our your their its his her own any some more all every".split()
-)
-_ENDS_PHRASE = frozenset(
-    "in on at to for from with without by than instead into via over across between under per as of and or so "
-    "because if when that which while where whether".split()
-)
-_PARTICLES = frozenset("off on out up down away back".split())
-
-
 def _object_keys(text: str) -> set[str]:
     """The match keys of what a clause asks about, beyond the services, adverbs and light verbs; what is done
     without ("… without an API key?") is left out, as a statement answers it with the alternative, and so is a
@@ -218,9 +218,9 @@ def _object_keys(text: str) -> set[str]:
 
 
 def _with_synonyms(keys: set[str]) -> set[str]:
-    return keys.union(*(group for group in _SYNONYMS if _holds(group, keys)))
+    return keys.union(*(group for group in _SYNONYMS if holds(group, keys)))
 
 
-def _holds(have: Iterable[str], wanted: Iterable[str]) -> bool:
+def holds(have: Iterable[str], wanted: Iterable[str]) -> bool:
     """Whether any wanted key is one of `have`, as a form of the same word ("compliance" / "complies")."""
     return any(same_word(h, w) for h in have for w in wanted)

@@ -649,7 +649,8 @@ def unknown_names(question: str, kb: KnowledgeBase) -> list[str]:
     """Names in the question (capitalized words, identifiers) that no document of the knowledge base holds;
     not in the words that say who asks ("Our CISO wants to know: …"): the question is not about them."""
     names: list[str] = []
-    question = question.replace(who_asks(question), " ", 1) if who_asks(question) else question
+    if asker := who_asks(question):
+        question = question.replace(asker, " ", 1)
     regions = region_words(question)  # a region the sources lack is reported as that region
     for match in _NAME.finditer(question):
         word = match.group(0)
