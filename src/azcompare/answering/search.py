@@ -2,7 +2,7 @@
 
 For callers that bring their own answerer (a LangChain chain, an agent's search tool). It checks the
 query like `answer()` checks a question, opens the index the same way and runs the same retrieval, so
-the passages are the ones an answer would be drawn from: the ranked matches, then the passages that
+the passages are the ones an answer would be drawn from: the ranked matches and the passages that
 come with them (`Passage.role`). A caller reading an older passage thus gets the newer ones on the same
 point too, as an answer would quote them, instead of presenting a superseded statement as current.
 Like `answer()`, it never raises: a bad query or an unusable index gives a result whose `error` says
@@ -111,9 +111,10 @@ class SearchResults:
 
 
 def search(query: str, k: int | None = None, *, settings: Settings | None = None) -> SearchResults:
-    """The `k` passages (1–50; default `settings.top_k`) that best match `query`, best first, then the
+    """The `k` passages (1–50; default `settings.top_k`) that best match `query`, best first, with the
     passages an answer would draw from with them (see Passage.role): the best keyword match the ranking
-    left out, and the newer sources' passages on the same points as older matches.
+    left out in its place among them, and after them the newer sources' passages on the points of older
+    matches.
 
     Never raises: an empty, overlong or non-text query, a bad `k` or an index that is damaged or being
     built elsewhere gives SearchResults with no passages and the same message `answer()` would give.

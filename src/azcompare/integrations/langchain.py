@@ -36,9 +36,9 @@ class AzcompareRetriever(BaseRetriever):
     """The knowledge base's passages for a query, best first, as LangChain Documents.
 
     Each Document's `page_content` is the passage; its metadata holds title, url, heading, date,
-    source, chunk_id, rank, score, dense_score, keyword_score, role and updates. After the `k` best
-    matches come the passages `search()` brings with them (role "keyword", or "newer": a newer source on
-    the point of the older match `updates` names). Fields: `k` passages (1–50; default the settings'
+    source, chunk_id, rank, score, dense_score, keyword_score, role and updates. Beside the `k` best
+    matches come the passages `search()` brings with them, in its order (role "keyword", or "newer": a newer
+    source on the point of the older match `updates` names). Fields: `k` passages (1–50; default the settings'
     top_k), `candidates` per retriever before fusion and `max_per_doc` (0: no cap), both defaulting to
     the settings; `settings` (default: from the environment). Raises AzcompareError.
     """

@@ -53,9 +53,9 @@ ASK_DESCRIPTION = (
 SEARCH_DESCRIPTION = (
     "Find the knowledge base passages that best match a query, best first, without writing an answer. "
     "Use it to read the sources yourself or to quote them; each passage has its title, URL, section "
-    "heading, date and text. After the k best matches come passages with role 'newer' (a newer source on "
-    "the same point as the older passage `updates` names: prefer it, the older one may be out of date) "
-    "and 'keyword' (the best keyword match). Use `ask` instead for a cited answer."
+    "heading, date and text. Beside the k best matches come passages with role 'keyword' (the best keyword "
+    "match) and, after them, 'newer' (a newer source on the same point as the older passage `updates` names: "
+    "prefer it, the older one may be out of date). Use `ask` instead for a cited answer."
 )
 
 Question = Annotated[
