@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -52,6 +53,16 @@ def index_copy(kb_settings, tmp_path):
     shutil.copytree(version, target / version.name)
     shutil.copy2(kb_settings.index_dir / CURRENT, target / CURRENT)
     return kb_settings.with_overrides(index_dir=target)
+
+
+def load_script(name: str):
+    """scripts/<name>.py imported as a module, so a test can call its functions."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
 
 
 def write(path: Path, text: str) -> Path:

@@ -64,6 +64,10 @@ def test_a_feature_matrix_row_decides_the_verdict_for_the_service_asked(kb_setti
         # The encryption-at-rest row scores higher (it holds the rarer "encryption"), but its point is not the keys
         # asked about: the row that decides leads.
         ("May we bring our own encryption keys to OpenAI?", "No"),
+        # The model asked about is the content filters' exception.
+        ("Does the content filtering system cover Whisper?", "No"),
+        # The limit is the figure the question asks to go past.
+        ("Can a subscription hold more than 30 Azure OpenAI resources in a region?", "No"),
     ],
 )
 def test_a_yes_no_question_gets_the_verdict_of_the_statement_that_decides_it(kb_settings, question, verdict):
@@ -76,20 +80,6 @@ def test_a_yes_no_question_naming_no_date_is_not_decided_by_a_pages_revision_not
     result = answer("Is Batch processing offered by Azure OpenAI?", settings=kb_settings)
     lead = result.text.split(" [1]")[0]
     assert "Changes:" not in lead and not lead.startswith("No — "), result.text
-
-
-@pytest.mark.parametrize(
-    ("question", "verdict"),
-    [
-        # The model asked about is the content filters' exception.
-        ("Does the content filtering system cover Whisper?", "No"),
-        # The limit is the figure the question asks to go past.
-        ("Can a subscription hold more than 30 Azure OpenAI resources in a region?", "No"),
-    ],
-)
-def test_a_verdict_reads_an_exception_or_a_limit_against_what_is_asked(kb_settings, question, verdict):
-    result = answer(question, settings=kb_settings)
-    assert result.text.startswith(f"{verdict} — "), result.text
 
 
 @pytest.mark.parametrize(

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 from azcompare.evaluation.dataset import EvalItem
 from azcompare.evaluation.runner import score_item, summarize
 from azcompare.types import Answer
-from conftest import ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("compare_providers", ROOT / "scripts" / "compare_providers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from conftest import load_script
 
 ITEMS = [
     EvalItem("q1", "Is data encrypted at rest?", "fact", expected_facts=(("256-bit AES",),), verdict="yes"),
@@ -39,7 +26,7 @@ def _run(answers: list[Answer]):
 
 
 def test_the_summary_counts_drop_reasons_and_compares_kept_leads_with_the_extractive_ones():
-    script = _script()
+    script = load_script("compare_providers")
     asked = {"generate_ms": 500.0, "total_ms": 900.0, "first_token_ms": 300.0}
     reference = _run(
         [Answer(q.question, text, provider="extractive") for q, text in zip(ITEMS, EXTRACTIVE, strict=True)]

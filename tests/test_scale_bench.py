@@ -7,7 +7,6 @@ opens in a fresh process, answers and scores, and reports each of those per size
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,19 +15,11 @@ from pathlib import Path
 import pytest
 
 from azcompare.types import Document
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "scale_bench.py"
 TABLES = ("Build", "Open and answer", "Quality with the distractors present", "Targets")
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("scale_bench", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tables(text: str) -> dict[str, list[list[str]]]:
@@ -56,7 +47,7 @@ Azure OpenAI supports private endpoints in East US and Sweden Central since 2023
 
 
 def test_distractors_rename_the_real_names_and_figures_but_keep_the_structure():
-    bench = _script()
+    bench = load_script("scale_bench")
     doc = Document(id="article", title="Azure OpenAI versus OpenAI", text=ARTICLE, date=dt.date(2024, 6, 1))
     name, content = bench.distractor(doc, bench.make_universe(1), newest=dt.date(2024, 6, 1))
     body = content.split("---\n", 2)[2]

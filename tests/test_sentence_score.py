@@ -3,9 +3,6 @@ and compares learned scores with it (scripts/fit_sentence_scorer.py), on a real 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 
@@ -14,7 +11,7 @@ from azcompare.answering.extractive import hand_score, score_sentences, sentence
 from azcompare.answering.pipeline import retrieve
 from azcompare.evaluation.dataset import EvalItem
 from azcompare.retrieval import open_knowledge_base
-from conftest import ROOT, write
+from conftest import load_script, write
 
 LIMITS = (
     "# Widgets\n\n## Limits\n\n"
@@ -55,15 +52,6 @@ def tiny(tmp_path_factory):
     return settings, open_knowledge_base(settings)
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("fit_sentence_scorer", ROOT / "scripts" / "fit_sentence_scorer.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_sentence_holding_the_asked_for_fact_ranks_above_the_rest_of_its_passage(tiny):
     settings, kb = tiny
     question = ITEMS[0].question
@@ -90,7 +78,7 @@ def test_the_score_is_the_hand_score_of_the_features(tiny):
 
 def test_the_fit_script_labels_fact_sentences_and_ranks_them(tiny):
     settings, kb = tiny
-    script = _script()
+    script = load_script("fit_sentence_scorer")
     questions = script.collect(ITEMS, kb, settings)
     assert [q.id for q in questions] == ["w", "v"]  # the out-of-scope item has no facts to rank
     for q in questions:
